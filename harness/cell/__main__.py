@@ -1,0 +1,133 @@
+"""``python -m harness.cell``: run the selected scenarios of this venv's cell.
+
+    python -m harness.cell --out results/<run>/cells/<cell>.csv --cell <id> --run-id <run>
+    python -m harness.cell --list
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+
+from . import registry, runner, schema, seeding
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def platform_text():
+    return "%s-%s %s; cpu=%s" % (platform.system(), platform.release(),
+                                 platform.machine(), cpu_name())
+
+
+def device_text(installed):
+    if not installed["cuda"]:
+        return "cpu"
+    import torch
+    return "cuda:" + torch.cuda.get_device_name(0)
+
+
+def freeze_text():
+    """Installed distributions as 'name==version' lines (no pip needed: uv venvs have none)."""
+    try:
+        from importlib import metadata
+        dists = [(d.metadata["Name"], d.version) for d in metadata.distributions()]
+    except ImportError:  # Python 3.7
+        import pkg_resources
+        dists = [(d.project_name, d.version) for d in pkg_resources.working_set]
+    lines = sorted(set("%s==%s" % (name, version) for name, version in dists if name),
+                   key=str.lower)
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m harness.cell", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", help="cell CSV to write (atomically)")
+    parser.add_argument("--cell", help="cell id, e.g. py3.8-torch1.5.0-tv0.6.0")
+    parser.add_argument("--run-id", default="adhoc")
+    parser.add_argument("--seeding", default=",".join(seeding.MODES),
+                        help="comma-separated modes (default: all of %(default)s)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB")
+    parser.add_argument("--skip", action="append", default=[], metavar="GLOB")
+    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH",
+                        help="extra scenario file or package (repeatable)")
+    parser.add_argument("--timeout", type=float, default=runner.DEFAULT_TIMEOUT,
+                        help="seconds one scenario may run (default %(default)s)")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="child processes at once (default %(default)s)")
+    parser.add_argument("--list", action="store_true", help="list scenarios and exit")
+    args = parser.parse_args(argv)
+    modes = [m for m in args.seeding.split(",") if m]
+    unknown = [m for m in modes if m not in seeding.MODES]
+    if unknown:
+        parser.error("unknown seeding mode(s) %s; choose from %s"
+                     % (", ".join(unknown), ", ".join(seeding.MODES)))
+    args.modes = modes
+    if not args.list and not (args.out and args.cell):
+        parser.error("--out and --cell are required")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    registry.load_builtin()
+    try:
+        registry.load_paths(args.scenarios)
+    except Exception as exc:  # a user's module: one clear line, no traceback
+        sys.stderr.write("rngdrift: cannot load scenarios: %s\n" % exc)
+        return 2
+    names = registry.select(list(registry.SCENARIOS), args.only, args.skip)
+    if args.list:
+        for name in names:
+            sys.stdout.write(name + "\n")
+        return 0
+    if not names:
+        sys.stderr.write("rngdrift: no scenario matches --only %s --skip %s\n"
+                         % (args.only, args.skip))
+        return 2
+
+    installed = registry.installed_versions()
+    meta = {
+        "schema_version": schema.SCHEMA_VERSION, "run_id": args.run_id, "cell": args.cell,
+        "python": installed["python"], "torch": installed["torch"],
+        "torchvision": installed["torchvision"], "numpy": installed["numpy"],
+        "pillow": installed["pillow"], "platform": platform_text(),
+        "device": device_text(installed),
+    }
+    base = os.path.splitext(args.out)[0]
+    schema.write_atomic(base + ".freeze.txt", freeze_text())
+    log_path = base + ".log"
+    timeouts = dict((n, registry.SCENARIOS[n].timeout) for n in names
+                    if registry.SCENARIOS[n].timeout)
+    started = time.time()
+
+    def progress(job):
+        bad = sum(1 for r in job.results if r[1] != "ok")
+        sys.stdout.write("[%s] seeding=%-6s repeat=%d: %d scenarios, %d not ok (%.0fs)\n"
+                         % (args.cell, job.mode, job.repeat, len(job.results), bad,
+                            time.time() - started))
+        sys.stdout.flush()
+
+    work = runner.Runner(names, timeouts, args.modes, args.repeats, args.jobs, log_path,
+                         scenario_paths=[os.path.abspath(p) for p in args.scenarios],
+                         default_timeout=args.timeout)
+    jobs = work.run(progress=progress)
+    rows = runner.build_rows(jobs, names, args.modes, meta)
+    schema.write_csv(args.out, rows)
+    sys.stdout.write("[%s] wrote %s (%d rows, %.0fs)\n"
+                     % (args.cell, args.out, len(rows), time.time() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

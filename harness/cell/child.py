@@ -1,0 +1,130 @@
+"""One fresh process: run scenarios under one seeding mode and stream results.
+
+Results go to the parent over a dedicated pipe (``--fd``) as JSON lines, so
+anything a scenario or a library prints to stdout/stderr cannot corrupt them.
+Started by ``harness.cell.runner``; not meant to be run by hand.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import traceback
+
+
+def _send(fd, message):
+    data = (json.dumps(message, sort_keys=True) + "\n").encode("utf-8")
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def _one_line(text, limit=500):
+    text = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def describe_exception(exc):
+    """'ValueError: message (at file.py:12 in func)' for the innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = " (at %s:%d in %s)" % (os.path.basename(last.filename), last.lineno, last.name)
+    return _one_line("%s: %s%s" % (type(exc).__name__, exc, where))
+
+
+def encode_metrics(metrics):
+    """[(metric, kind, value-as-text)] from a scenario's returned mapping."""
+    from .fingerprint import Fingerprint
+    import numpy as np
+    import torch
+
+    if not isinstance(metrics, dict):
+        raise TypeError("scenario must return a dict of metrics, got %s" % type(metrics).__name__)
+    out = []
+    for name, value in metrics.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, Fingerprint):
+            out.append((name, "fingerprint", str(value)))
+        elif isinstance(value, bool):
+            out.append((name, "count", str(int(value))))
+        elif isinstance(value, int):
+            out.append((name, "count", str(value)))
+        elif isinstance(value, float):
+            out.append((name, "number", repr(value) if math.isfinite(value) else str(value)))
+        elif isinstance(value, str):
+            out.append((name, "text", _one_line(value)))
+        else:
+            raise TypeError("metric %r has unsupported type %s (use fingerprint())"
+                            % (name, type(value).__name__))
+    return out
+
+
+def run_one(sc, ctx, installed, snap):
+    """Run a scenario; return (status, detail, metric rows)."""
+    from . import rngstate, seeding, tracing
+    from .registry import NotApplicable
+
+    reason = sc.unmet(installed)
+    if reason:
+        return "n/a", reason, []
+    rngstate.restore(snap)
+    seeding.reseed(ctx.mode, ctx.seed)
+    before = rngstate.digests()
+    start = time.time()
+    try:
+        with tracing.counting() as counter:
+            metrics = sc.func(ctx)
+        rows = encode_metrics(metrics)
+    except NotApplicable as exc:
+        return "n/a", _one_line(str(exc)) or "not applicable", []
+    except Exception as exc:  # the scenario's failure is a result, not ours
+        return "error", describe_exception(exc), []
+    elapsed = time.time() - start
+    moved = rngstate.advanced(before, rngstate.digests())
+    for name in sorted(moved):
+        rows.append(("rng." + name, "count", str(moved[name])))
+    for api in sorted(counter.counts):
+        rows.append(("rng.calls." + api, "count", str(counter.counts[api])))
+    rows.append(("seconds", "timing", "%.4f" % elapsed))
+    return "ok", "", rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="harness.cell.child")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--mode", required=True)
+    parser.add_argument("--scenario", action="append", default=[])
+    parser.add_argument("--scenarios-path", action="append", default=[])
+    args = parser.parse_args(argv)
+
+    import torch
+    torch.set_num_threads(1)
+    from . import registry, rngstate, seeding, tracing
+
+    registry.load_builtin()
+    registry.load_paths(args.scenarios_path)
+    installed = registry.installed_versions()
+    device = "cuda" if installed["cuda"] else "cpu"
+    seeding.apply_process_flags(args.mode)
+    tracing.install()
+    # The state a fresh program sees after its imports; every scenario starts here.
+    snap = rngstate.snapshot()
+    ctx = seeding.Context(args.mode, device=device)
+    for name in args.scenario:
+        _send(args.fd, {"event": "start", "scenario": name})
+        status, detail, rows = run_one(registry.SCENARIOS[name], ctx, installed, snap)
+        _send(args.fd, {"event": "result", "scenario": name, "status": status,
+                        "detail": detail, "rows": rows})
+    _send(args.fd, {"event": "done"})
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

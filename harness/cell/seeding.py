@@ -1,0 +1,106 @@
+"""The seeding modes: the one place that says what each mode seeds.
+
+A mode stands for what a user's program does at start-up:
+
+    none    nothing (what a script without any seeding gets)
+    python  random.seed + numpy.random.seed (most tutorials before 2020)
+    torch   torch.manual_seed only
+    all     python + numpy + torch + cuda
+    full    all + PYTHONHASHSEED + CUBLAS_WORKSPACE_CONFIG + cudnn flags +
+            deterministic algorithms + a DataLoader worker_init_fn/generator
+
+Settings that must exist before the interpreter or CUDA starts go into the child's
+environment (``child_env``); the rest is applied in-process (``apply``).
+"""
+import os
+import random
+
+import numpy as np
+import torch
+
+from . import versions
+
+MODES = ("none", "python", "torch", "all", "full")
+SEED = 0
+
+_SEEDS_PYTHON = {"python", "all", "full"}
+_SEEDS_TORCH = {"torch", "all", "full"}
+
+
+def child_env(mode, base=None):
+    """Environment for a child process running under ``mode``."""
+    env = dict(os.environ if base is None else base)
+    for name in ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG"):
+        env.pop(name, None)
+    if mode == "full":
+        env["PYTHONHASHSEED"] = str(SEED)
+        env["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    return env
+
+
+def reseed(mode, seed=SEED):
+    """Seed the generators ``mode`` seeds. Returns the names of those generators."""
+    seeded = []
+    if mode in _SEEDS_PYTHON:
+        random.seed(seed)
+        np.random.seed(seed)
+        seeded += ["python", "numpy"]
+    if mode in _SEEDS_TORCH:
+        torch.manual_seed(seed)
+        seeded.append("torch")
+    if mode in ("all", "full") and torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+        seeded.append("cuda")
+    return seeded
+
+
+def apply_process_flags(mode):
+    """Once per process: determinism switches that ``full`` turns on."""
+    if mode != "full":
+        return
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    if hasattr(torch, "use_deterministic_algorithms"):  # torch >= 1.8
+        torch.use_deterministic_algorithms(True)
+    elif hasattr(torch, "set_deterministic"):  # torch 1.7
+        torch.set_deterministic(True)
+
+
+def _seed_worker(worker_id):
+    # The recipe from PyTorch's reproducibility notes: derive the worker's
+    # python/numpy seeds from the torch seed the DataLoader gave it.
+    worker_seed = torch.initial_seed() % 2 ** 32
+    np.random.seed(worker_seed)
+    random.seed(worker_seed)
+
+
+class Context(object):
+    """What a scenario may ask of the runner. Scenarios never seed by themselves."""
+
+    def __init__(self, mode, seed=SEED, device="cpu"):
+        self.mode = mode
+        self.seed = seed
+        self.device = device
+
+    def reseed(self, seed=None):
+        """Reseed what this mode's program would reseed (the pair idiom's 'seed again')."""
+        return reseed(self.mode, self.seed if seed is None else seed)
+
+    @property
+    def seeds_python(self):
+        return self.mode in _SEEDS_PYTHON
+
+    @property
+    def seeds_torch(self):
+        return self.mode in _SEEDS_TORCH
+
+    def loader_kwargs(self):
+        """DataLoader keyword arguments a ``full``-mode program passes, else {}."""
+        if self.mode != "full":
+            return {}
+        kwargs = {"worker_init_fn": _seed_worker}
+        if versions.satisfies(torch.__version__, ">=1.6"):  # DataLoader(generator=) is 1.6+
+            generator = torch.Generator()
+            generator.manual_seed(self.seed)
+            kwargs["generator"] = generator
+        return kwargs

@@ -1,0 +1,109 @@
+"""What one matrix session does for its cell (called from noxfile.py).
+
+install exact pins -> run ``python -m harness.cell`` in the venv -> queue the report.
+A failed install becomes an error row in the cell's CSV, so the hole is visible
+in every report instead of a silently missing cell.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import compat, runs
+from harness.cell import schema
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL_TAIL_LINES = 6
+
+
+def parse_posargs(posargs: list[str], default_run_id: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nox -s matrix --", add_help=True)
+    parser.add_argument("--run-id", default=os.environ.get(runs.RUN_ID_ENV) or default_run_id,
+                        help=f"results/<run-id>/ to write into (env {runs.RUN_ID_ENV})")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip cells whose CSV in the run is complete and valid")
+    parser.add_argument("--results", default=str(runs.RESULTS), help=argparse.SUPPRESS)
+    parser.add_argument("--seeding", help="comma-separated seeding modes (default: all)")
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB")
+    parser.add_argument("--skip", action="append", default=[], metavar="GLOB")
+    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH")
+    parser.add_argument("--timeout", type=float)
+    parser.add_argument("--jobs", type=int)
+    args = parser.parse_args(posargs)
+    runs.check_run_id(args.run_id)
+    return args
+
+
+def cell_args(args: argparse.Namespace) -> list[str]:
+    """Options passed through to ``python -m harness.cell``."""
+    out = []
+    for name in ("seeding", "repeats", "timeout", "jobs"):
+        value = getattr(args, name)
+        if value is not None:
+            out += [f"--{name}", str(value)]
+    for name in ("only", "skip"):
+        for value in getattr(args, name):
+            out += [f"--{name}", value]
+    for path in args.scenarios:
+        out += ["--scenarios", str(Path(path).resolve())]
+    return out
+
+
+def cell_is_complete(path: Path) -> bool:
+    """A cell CSV is complete when it parses and carries this schema version."""
+    if not path.is_file():
+        return False
+    try:
+        rows = schema.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return bool(rows) and all(r.get("schema_version") == schema.SCHEMA_VERSION for r in rows)
+
+
+def install_command(session, requirements: list[str]) -> list[str]:
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    if session.venv_backend == "uv":
+        from nox.virtualenv import find_uv  # the uv nox itself uses
+        _, uv, _ = find_uv()
+        return [uv, "pip", "install", "--python", python, *requirements]
+    return [python, "-m", "pip", "install", "--disable-pip-version-check", *requirements]
+
+
+def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> list[dict]:
+    return [{
+        "schema_version": schema.SCHEMA_VERSION, "run_id": run_id, "cell": cell.id,
+        "python": cell.python, "torch": cell.torch, "torchvision": cell.torchvision,
+        "numpy": compat.NUMPY, "pillow": compat.PILLOW, "platform": sys.platform,
+        "device": "", "scenario": scenario, "seeding": "", "repeat": "",
+        "metric": schema.STATUS_METRIC, "kind": "text", "value": "error",
+        "status": "error", "detail": detail,
+    }]
+
+
+def run_cell(session, cell: compat.Cell, default_run_id: str) -> None:
+    args = parse_posargs(list(session.posargs), default_run_id)
+    run_path = runs.run_dir(args.run_id, Path(args.results))
+    out = runs.cell_csv(run_path, cell.id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs.point_latest(run_path)
+    session.notify("report", posargs=[str(run_path)])
+    if args.resume and cell_is_complete(out):
+        session.log(f"{cell.id}: complete CSV already in {run_path.name}; skipped (--resume)")
+        return
+
+    cmd = install_command(session, cell.requirements)
+    session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(cell.requirements):]))
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        lines = [l.strip() for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
+        detail = " | ".join(lines[-INSTALL_TAIL_LINES:])
+        schema.write_csv(out, error_rows(cell, args.run_id, "cell.install", "install failed: " + detail))
+        session.error(f"{cell.id}: install failed: {lines[-1] if lines else proc.returncode}")
+
+    session.run("python", "-m", "harness.cell", "--out", str(out), "--cell", cell.id,
+                "--run-id", args.run_id, *cell_args(args), env={"PYTHONPATH": str(ROOT)})

@@ -1,0 +1,55 @@
+"""Run directories: ids, layout, the ``latest`` pointer.
+
+    results/<run-id>/cells/<cell-id>.csv      one file per cell (written atomically)
+    results/<run-id>/cells/<cell-id>.freeze.txt
+    results/<run-id>/cells/<cell-id>.log      the children's stdout/stderr
+    results/<run-id>/matrix.csv               all cells merged (by ``nox -s report``)
+    results/latest -> <run-id>                the newest run
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+RUN_ID_ENV = "RNGDRIFT_RUN_ID"
+_VALID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def check_run_id(run_id: str) -> str:
+    if not _VALID.fullmatch(run_id) or run_id in ("latest", "baseline"):
+        raise ValueError(f"run id {run_id!r} must be letters, digits, '.', '_' or '-' "
+                         "and not 'latest' or 'baseline'")
+    return run_id
+
+
+def run_dir(run_id: str, results: Path = RESULTS) -> Path:
+    return results / check_run_id(run_id)
+
+
+def cell_csv(run_path: Path, cell_id: str) -> Path:
+    return run_path / "cells" / f"{cell_id}.csv"
+
+
+def point_latest(run_path: Path) -> None:
+    """Make results/latest a relative symlink to ``run_path``, atomically."""
+    latest = run_path.parent / "latest"
+    tmp = run_path.parent / f".latest-{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(run_path.name)
+    os.replace(tmp, latest)
+
+
+def resolve(path: str | Path) -> Path:
+    """A run directory from a path or a run id ('latest' follows the pointer)."""
+    candidate = Path(path)
+    if not candidate.exists() and (RESULTS / str(path)).exists():
+        candidate = RESULTS / str(path)
+    return candidate.resolve()

@@ -1,0 +1,69 @@
+"""rngdrift sessions. ``nox -l`` lists them; ``nox -s matrix`` runs the default matrix.
+
+    nox -s matrix                                  every default cell, then the report
+    nox -s "matrix(py3.8-torch1.5.0-tv0.6.0)"      one cell
+    nox -s matrix -- --run-id nightly --resume     options after -- go to every cell
+    nox -s exhaustive                              every torchvision minor release
+    nox -s report -- results/<run>                 merge and report a run
+    nox -s tests                                   the test suite (-- -m "not slow" skips e2e)
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import cellsession, compat, interpreters, runs  # noqa: E402
+
+nox.options.default_venv_backend = "uv|venv"
+nox.options.sessions = ["matrix"]
+
+# One run id for every session of this nox invocation; RNGDRIFT_RUN_ID or
+# `-- --run-id` share one across invocations (CI shards).
+RUN_ID = runs.new_run_id()
+
+_FOUND = interpreters.expose(compat.pythons_needed(), Path(__file__).parent / ".nox" / "_interpreters")
+for _xy, _exe in _FOUND.items():
+    if _exe is None:
+        print(f"rngdrift: {interpreters.missing_hint(_xy)}; cells needing it will be skipped",
+              file=sys.stderr)
+
+
+def _params(cells):
+    return [nox.param(c.python, c.torch, c.torchvision, id=c.id) for c in cells]
+
+
+@nox.session
+@nox.parametrize("python,torch,torchvision", _params(compat.DEFAULT))
+def matrix(session, torch, torchvision):
+    """Run every scenario in one cell of the default matrix."""
+    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID)
+
+
+@nox.session(tags=["exhaustive"])
+@nox.parametrize("python,torch,torchvision", _params(compat.EXHAUSTIVE))
+def exhaustive(session, torch, torchvision):
+    """Run every scenario in one cell of the exhaustive set (every torchvision minor)."""
+    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID)
+
+
+def _cell(session, torch, torchvision):
+    return compat.Cell(session.python, torch, torchvision)
+
+
+@nox.session
+def report(session):
+    """Merge results/<run>/cells/*.csv into matrix.csv and write the reports."""
+    session.install("pandas>=2")
+    target = session.posargs or [str(runs.RESULTS / "latest")]
+    session.run("python", "-m", "harness.report", *target)
+
+
+@nox.session
+def tests(session):
+    """The test suite. `-- -m "not slow"` skips the end-to-end tests that install cells."""
+    session.install("pytest>=8", "pandas>=2", "nox[uv]>=2025.5.1")
+    session.run("python", "-m", "pytest", *(session.posargs or ["-ra"]))
