@@ -1,0 +1,92 @@
+"""Shared fixtures: real cell venvs (built once, reused) and a cell runner.
+
+``cell_python(cell_id)`` returns the interpreter of a venv holding exactly that
+cell's pins, built with uv under .nox/_testcells (hard-linked from uv's cache,
+so a warm rebuild takes seconds). ``run_cell(python, ...)`` runs
+``python -m harness.cell`` there and returns the CSV rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness import compat, interpreters  # noqa: E402
+from harness.cell import schema  # noqa: E402
+
+OLD_CELL = "py3.8-torch1.5.0-tv0.6.0"
+NEW_CELL = compat.DEFAULT[-1].id
+TESTCELLS = ROOT / ".nox" / "_testcells"
+
+
+def _uv() -> str:
+    uv = shutil.which("uv")
+    if uv:
+        return uv
+    try:
+        from uv import find_uv_bin
+        return find_uv_bin()
+    except ImportError:
+        pytest.skip("uv is needed to build test cells (pip install 'nox[uv]')")
+
+
+def build_cell(cell_id: str) -> Path:
+    cell = compat.find(cell_id) or compat.parse_id(cell_id)
+    assert cell is not None, f"unknown cell {cell_id}"
+    venv = TESTCELLS / cell.id
+    python = venv / "bin" / "python"
+    stamp = venv / ".rngdrift-pins"
+    pins = "\n".join(cell.requirements)
+    if python.exists() and stamp.exists() and stamp.read_text() == pins:
+        return python
+    interpreter = interpreters.find(cell.python)
+    if interpreter is None:
+        pytest.fail(interpreters.missing_hint(cell.python))
+    uv = _uv()
+    subprocess.run([uv, "venv", "-q", "--clear", "-p", str(interpreter), str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *cell.requirements],
+                   check=True)
+    stamp.write_text(pins)
+    return python
+
+
+@pytest.fixture(scope="session")
+def cell_python():
+    """Factory: cell id -> interpreter of a venv with that cell's exact pins."""
+    return build_cell
+
+
+def run_cell(python: Path, out: Path, *args: str, cell: str = "test-cell",
+             timeout: float = 900) -> list[dict]:
+    """Run ``python -m harness.cell`` and return the written rows."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [str(python), "-m", "harness.cell", "--out", str(out), "--cell", cell,
+         "--run-id", "pytest", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return schema.read_csv(out)
+
+
+@pytest.fixture
+def run_in_cell(tmp_path):
+    """Factory: (python, *args) -> rows of a harness.cell run into tmp_path."""
+    def run(python, *args, **kwargs):
+        return run_cell(python, tmp_path / "cell.csv", *args, **kwargs)
+    return run
+
+
+def value(rows, scenario, seeding, metric, repeat="1"):
+    for row in rows:
+        if (row["scenario"], row["seeding"], row["metric"], row["repeat"]) == (
+                scenario, seeding, metric, repeat):
+            return row["value"]
+    raise KeyError((scenario, seeding, metric, repeat))
