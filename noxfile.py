@@ -40,14 +40,14 @@ def _params(cells):
 @nox.parametrize("python,torch,torchvision", _params(compat.DEFAULT))
 def matrix(session, torch, torchvision):
     """Run every scenario in one cell of the default matrix."""
-    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID)
+    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID, compat.DEFAULT)
 
 
 @nox.session(tags=["exhaustive"])
 @nox.parametrize("python,torch,torchvision", _params(compat.EXHAUSTIVE))
 def exhaustive(session, torch, torchvision):
     """Run every scenario in one cell of the exhaustive set (every torchvision minor)."""
-    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID)
+    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID, compat.EXHAUSTIVE)
 
 
 def _cell(session, torch, torchvision):

@@ -34,9 +34,33 @@ def parse_posargs(posargs: list[str], default_run_id: str) -> argparse.Namespace
     parser.add_argument("--scenarios", action="append", default=[], metavar="PATH")
     parser.add_argument("--timeout", type=float)
     parser.add_argument("--jobs", type=int)
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
+                        help="run only shard K of N (cells dealt round-robin by their "
+                             "position in the session's cell list)")
     args = parser.parse_args(posargs)
     runs.check_run_id(args.run_id)
     return args
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N) with 1 <= K <= N."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"--shard wants K/N with 1 <= K <= N, got {text!r}")
+    return k, n
+
+
+def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
+    """The shard (1..shards) that ``cell`` belongs to: round-robin by its position in
+    ``cells``, so old and new (slow, large) cells spread evenly and a cell keeps its
+    shard as long as the list does not change before it."""
+    ids = [c.id for c in cells]
+    if cell.id not in ids:
+        raise ValueError(f"{cell.id} is not in this session's cell list")
+    return ids.index(cell.id) % shards + 1
 
 
 def cell_args(args: argparse.Namespace) -> list[str]:
@@ -85,8 +109,15 @@ def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> li
     }]
 
 
-def run_cell(session, cell: compat.Cell, default_run_id: str) -> None:
+def run_cell(session, cell: compat.Cell, default_run_id: str,
+             cells: list[compat.Cell] | None = None) -> None:
+    """``cells`` is the session's whole cell list, in order (what ``--shard`` deals out)."""
     args = parse_posargs(list(session.posargs), default_run_id)
+    if args.shard:
+        k, n = args.shard
+        own = shard_of(cell, cells if cells is not None else [cell], n)
+        if own != k:
+            session.skip(f"{cell.id} is in shard {own}/{n}, not {k}/{n} (--shard)")
     run_path = runs.run_dir(args.run_id, Path(args.results))
     out = runs.cell_csv(run_path, cell.id)
     out.parent.mkdir(parents=True, exist_ok=True)
