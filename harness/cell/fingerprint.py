@@ -28,7 +28,6 @@ def _feed(hasher, obj):
             tensor = tensor.float()
         if tensor.is_sparse:
             tensor = tensor.to_dense()
-        hasher.update(b"T")
         _feed(hasher, tensor.contiguous().numpy())
         return
     if torch is not None and isinstance(obj, torch.Size):
