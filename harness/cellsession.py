@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import compat, runs
+from harness import compat, interpreters, runs
 from harness.cell import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,10 @@ def parse_posargs(posargs: list[str], default_run_id: str) -> argparse.Namespace
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--only", action="append", default=[], metavar="GLOB")
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB")
-    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH")
+    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH",
+                        help="your own scenario file, package or directory (repeatable)")
+    parser.add_argument("--cell-requirements", action="append", default=[], metavar="FILE",
+                        help="pip requirements file installed into every cell with its pins")
     parser.add_argument("--timeout", type=float)
     parser.add_argument("--jobs", type=int)
     parser.add_argument("--shard", type=parse_shard, metavar="K/N",
@@ -75,7 +78,43 @@ def cell_args(args: argparse.Namespace) -> list[str]:
             out += [f"--{name}", value]
     for path in args.scenarios:
         out += ["--scenarios", str(Path(path).resolve())]
+    for path in args.cell_requirements:
+        out += ["--cell-requirements", str(Path(path).resolve())]
     return out
+
+
+def resolve_user_paths(args: argparse.Namespace, invoked_from: str | Path) -> None:
+    """Make ``--scenarios``/``--cell-requirements`` absolute, relative to where nox was
+    started (nox itself runs sessions in the noxfile's folder)."""
+    base = Path(invoked_from)
+    args.scenarios = [str((base / p).resolve()) for p in args.scenarios]
+    args.cell_requirements = [str((base / p).resolve()) for p in args.cell_requirements]
+
+
+def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | Path | None) -> str | None:
+    """One line saying why the user's files cannot run in ``cell``, or None.
+
+    Runs before anything is installed: a missing path, a requirements file that is
+    not there, or a scenario file the cell's Python cannot compile (checked with
+    that interpreter, which needs nothing installed) fails in a second, not after
+    the torch install.
+    """
+    for path in args.cell_requirements:
+        if not Path(path).is_file():
+            return f"{path}: no such requirements file (--cell-requirements)"
+    if not args.scenarios:
+        return None
+    if python is None:
+        return f"{cell.id}: {interpreters.missing_hint(cell.python)}"
+    proc = subprocess.run(
+        [str(python), "-m", "harness.cell.registry", "--check", *args.scenarios,
+         "--context", f"cell {cell.id}"],
+        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if proc.returncode == 0:
+        return None
+    lines = [line.removeprefix("rngdrift: ") for line in proc.stderr.splitlines() if line.strip()]
+    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+    return (lines[0] if lines else f"syntax check failed with code {proc.returncode}") + more
 
 
 def cell_is_complete(path: Path) -> bool:
@@ -109,6 +148,15 @@ def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> li
     }]
 
 
+def _cell_interpreter(session, cell: compat.Cell) -> Path | None:
+    """The cell venv's interpreter (nox made the venv before calling us), else the
+    Python the cell needs."""
+    location = getattr(getattr(session, "virtualenv", None), "location", None)
+    if location and (Path(location) / "bin" / "python").exists():
+        return Path(location) / "bin" / "python"
+    return interpreters.find(cell.python)
+
+
 def run_cell(session, cell: compat.Cell, default_run_id: str,
              cells: list[compat.Cell] | None = None) -> None:
     """``cells`` is the session's whole cell list, in order (what ``--shard`` deals out)."""
@@ -118,6 +166,12 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
         own = shard_of(cell, cells if cells is not None else [cell], n)
         if own != k:
             session.skip(f"{cell.id} is in shard {own}/{n}, not {k}/{n} (--shard)")
+    resolve_user_paths(args, getattr(session, "invoked_from", None) or os.getcwd())
+    problem = check_user_code(args, cell, _cell_interpreter(session, cell))
+    if problem:
+        # Bad user input fails the whole nox run at once, like a bad option would.
+        print(f"rngdrift: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     run_path = runs.run_dir(args.run_id, Path(args.results))
     out = runs.cell_csv(run_path, cell.id)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -127,8 +181,10 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
         session.log(f"{cell.id}: complete CSV already in {run_path.name}; skipped (--resume)")
         return
 
-    cmd = install_command(session, cell.requirements)
-    session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(cell.requirements):]))
+    # User requirements resolve together with the pins, so they cannot move torch or numpy.
+    requirements = cell.requirements + [a for f in args.cell_requirements for a in ("-r", f)]
+    cmd = install_command(session, requirements)
+    session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(requirements):]))
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         lines = [l.strip() for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]

@@ -35,8 +35,12 @@ def device_text(installed):
     return "cuda:" + torch.cuda.get_device_name(0)
 
 
-def freeze_text():
-    """Installed distributions as 'name==version' lines (no pip needed: uv venvs have none)."""
+def freeze_text(scenario_paths=(), requirements=()):
+    """Installed distributions as 'name==version' lines (no pip needed: uv venvs have none).
+
+    Comment lines first record what else shaped the cell: each user scenario
+    file with its sha256 and each ``--cell-requirements`` file with its lines.
+    """
     try:
         from importlib import metadata
         dists = [(d.metadata["Name"], d.version) for d in metadata.distributions()]
@@ -45,7 +49,19 @@ def freeze_text():
         dists = [(d.project_name, d.version) for d in pkg_resources.working_set]
     lines = sorted(set("%s==%s" % (name, version) for name, version in dists if name),
                    key=str.lower)
-    return "\n".join(lines) + "\n"
+    notes = []
+    for _, files in registry.user_files(scenario_paths):
+        for path in files:
+            notes.append("# scenarios: %s sha256=%s" % (path, registry.file_sha256(path)))
+    for path in requirements:
+        notes.append("# cell-requirements: %s sha256=%s" % (path, registry.file_sha256(path)))
+        try:
+            with open(path) as handle:
+                wanted = [l.strip() for l in handle if l.strip() and not l.startswith("#")]
+        except (IOError, OSError):
+            wanted = ["(unreadable)"]
+        notes += ["#   " + line for line in wanted]
+    return "\n".join(notes + lines) + "\n"
 
 
 def parse_args(argv):
@@ -60,7 +76,10 @@ def parse_args(argv):
     parser.add_argument("--only", action="append", default=[], metavar="GLOB")
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB")
     parser.add_argument("--scenarios", action="append", default=[], metavar="PATH",
-                        help="extra scenario file or package (repeatable)")
+                        help="extra scenario file, package or directory (repeatable)")
+    parser.add_argument("--cell-requirements", action="append", default=[], metavar="FILE",
+                        help="requirements file installed into this venv (recorded in the "
+                             "freeze file)")
     parser.add_argument("--timeout", type=float, default=runner.DEFAULT_TIMEOUT,
                         help="seconds one scenario may run (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
@@ -83,8 +102,8 @@ def main(argv=None):
     registry.load_builtin()
     try:
         registry.load_paths(args.scenarios)
-    except Exception as exc:  # a user's module: one clear line, no traceback
-        sys.stderr.write("rngdrift: cannot load scenarios: %s\n" % exc)
+    except registry.UserCodeError as exc:  # a user's module: one clear line, no traceback
+        sys.stderr.write("rngdrift: %s\n" % exc)
         return 2
     names = registry.select(list(registry.SCENARIOS), args.only, args.skip)
     if args.list:
@@ -105,7 +124,8 @@ def main(argv=None):
         "device": device_text(installed),
     }
     base = os.path.splitext(args.out)[0]
-    schema.write_atomic(base + ".freeze.txt", freeze_text())
+    schema.write_atomic(base + ".freeze.txt",
+                        freeze_text(args.scenarios, args.cell_requirements))
     log_path = base + ".log"
     timeouts = dict((n, registry.SCENARIOS[n].timeout) for n in names
                     if registry.SCENARIOS[n].timeout)
