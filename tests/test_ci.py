@@ -1,0 +1,116 @@
+"""harness.ci: nox's session list -> a CI job matrix; holes for cells that sent nothing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import ci, compat
+from harness.cell import schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def entry(session, name=None, python="3.8"):
+    return {"session": session, "name": name or session.split("(")[0], "python": python,
+            "tags": [], "call_spec": {}}
+
+
+def nox_list(*selection: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "nox", "-l", "--json", *selection],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_matrix_include_keeps_cell_sessions_only():
+    listing = [entry("matrix(py3.8-torch1.5.0-tv0.6.0)"),
+               entry("report", python=None),
+               entry("matrix(py3.11-torch2.15.0-tv0.29.2)", python="3.11")]
+    assert ci.matrix_include(listing, ["matrix"]) == [
+        {"session": "matrix(py3.8-torch1.5.0-tv0.6.0)", "cell": "py3.8-torch1.5.0-tv0.6.0",
+         "python": "3.8"},
+        {"session": "matrix(py3.11-torch2.15.0-tv0.29.2)", "cell": "py3.11-torch2.15.0-tv0.29.2",
+         "python": "3.11"}]
+
+
+def test_a_cell_in_two_sets_is_one_job():
+    listing = [entry("matrix(py3.8-torch1.6.0-tv0.7.0)"),
+               entry("exhaustive(py3.8-torch1.6.0-tv0.7.0)")]
+    include = ci.matrix_include(listing, ["matrix", "exhaustive"])
+    assert [e["session"] for e in include] == ["matrix(py3.8-torch1.6.0-tv0.7.0)"]
+
+
+def test_python_falls_back_to_the_cell_id():
+    include = ci.matrix_include([entry("matrix(py3.10-torch2.11.0-tv0.26.0)", python=None)],
+                                ["matrix"])
+    assert include[0]["python"] == "3.10"
+
+
+@pytest.mark.parametrize("listing,message", [
+    ([entry("matrix")], "does not name a cell"),
+    ([entry("matrix(not-a-cell)")], "does not name a cell"),
+    ([entry("report", python=None)], "no sessions named matrix"),
+])
+def test_matrix_include_bad_listing(listing, message):
+    with pytest.raises(ci.BadInput, match=message):
+        ci.matrix_include(listing, ["matrix"])
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"session": "x"}', "[1, 2]"])
+def test_parse_listing_rejects(text):
+    with pytest.raises(ci.BadInput, match="nox -l --json"):
+        ci.parse_listing(text)
+
+
+def test_real_nox_listing_becomes_one_job_per_default_cell(capsys, tmp_path):
+    listing = tmp_path / "sessions.json"
+    listing.write_text(nox_list("-s", "matrix"))
+    assert ci.main(["matrix", str(listing)]) == 0
+    include = json.loads(capsys.readouterr().out)["include"]
+    assert [e["cell"] for e in include] == [c.id for c in compat.DEFAULT]
+    assert [e["python"] for e in include] == [c.python for c in compat.DEFAULT]
+    assert all(e["session"] == f"matrix({e['cell']})" for e in include)
+
+
+def test_nox_keyword_selection_passes_through(capsys, tmp_path):
+    listing = tmp_path / "sessions.json"
+    listing.write_text(nox_list("-k", "exhaustive and torch1"))
+    assert ci.main(["matrix", str(listing)]) == 0
+    cells = [e["cell"] for e in json.loads(capsys.readouterr().out)["include"]]
+    assert cells == [c.id for c in compat.EXHAUSTIVE if c.torch.startswith("1.")]
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(capsys, tmp_path):
+    assert ci.main(["matrix", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "missing.json: cannot read" in err
+    assert ci.main(["matrix", "--sessions", "nightly", str(tmp_path)]) == 2
+    assert "unknown session set nightly" in capsys.readouterr().err
+
+
+def test_holes_fill_only_missing_cells(tmp_path, capsys):
+    run = tmp_path / "nightly-42"
+    present = run / "cells" / "py3.8-torch1.5.0-tv0.6.0.csv"
+    present.parent.mkdir(parents=True)
+    present.write_text("untouched")
+    matrix = json.dumps({"include": [{"cell": "py3.8-torch1.5.0-tv0.6.0"},
+                                     {"cell": "py3.11-torch2.15.0-tv0.29.2"}]})
+    assert ci.main(["holes", str(run), "--matrix", matrix]) == 0
+    assert "py3.11-torch2.15.0-tv0.29.2: no CSV came back" in capsys.readouterr().out
+    assert present.read_text() == "untouched"
+    rows = schema.read_csv(run / "cells" / "py3.11-torch2.15.0-tv0.29.2.csv")
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["run_id"], row["cell"], row["scenario"], row["status"], row["torch"]) == (
+        "nightly-42", "py3.11-torch2.15.0-tv0.29.2", ci.MISSING_SCENARIO, "error", "2.15.0")
+    assert "CI job" in row["detail"]
+
+
+def test_holes_bad_matrix(tmp_path, capsys):
+    assert ci.main(["holes", str(tmp_path / "r1"), "--matrix", "[]"]) == 2
+    assert "--matrix: not the JSON" in capsys.readouterr().err
+    assert not (tmp_path / "r1").exists()
