@@ -67,6 +67,7 @@ def tests(session):
     """The test suite. `-- -m "not slow"` skips the end-to-end tests that install cells."""
     # The newest cell's pins make this venv a host-side cell too, so unit tests of
     # the cell modules (seeding, tracing, ...) run in-process.
-    session.install("pytest>=8", "pandas>=2", "nox[uv]>=2025.5.1",
+    # check-jsonschema validates .github/workflows against GitHub's schema (vendored).
+    session.install("pytest>=8", "pandas>=2", "nox[uv]>=2025.5.1", "check-jsonschema>=0.29",
                     *compat.DEFAULT[-1].requirements)
     session.run("python", "-m", "pytest", *(session.posargs or ["-ra"]))
