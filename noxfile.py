@@ -5,6 +5,7 @@
     nox -s matrix -- --run-id nightly --resume     options after -- go to every cell
     nox -s exhaustive                              every torchvision minor release
     nox -s report -- results/<run>                 merge and report a run
+    nox -s baseline -- results/<run>               make that run the committed baseline
     nox -s tests                                   the test suite (-- -m "not slow" skips e2e)
 """
 from __future__ import annotations
@@ -60,6 +61,15 @@ def report(session):
     session.install("pandas>=2")
     target = session.posargs or [str(runs.RESULTS / "latest")]
     session.run("python", "-m", "harness.report", *target)
+
+
+@nox.session
+def baseline(session):
+    """Make a run (default results/latest) the committed baseline: results/baseline/."""
+    session.install("pandas>=2")
+    run = session.posargs[0] if session.posargs else str(runs.RESULTS / "latest")
+    session.run("python", "-m", "harness.report", run)
+    session.run("python", "-m", "harness.baseline", run, *session.posargs[1:])
 
 
 @nox.session
