@@ -1,62 +1,403 @@
-"""Host side: merge a run's cell CSVs into matrix.csv (reports build on this).
+"""Host side: merge a run's cell CSVs and write the tables that answer where and why.
 
-    python -m harness.report results/<run>
+    python -m harness.report results/<run> [--atol 1e-9] [--rtol 1e-6]
+
+Reads results/<run>/cells/*.csv (a run directory without cells/ is read through
+its matrix.csv) and writes into the run directory:
+
+    matrix.csv            every cell merged and validated, oldest cell first
+    drift.csv             per (scenario, seeding, metric): each cell's value group
+    reproducibility.csv   per (scenario, seeding, cell): did every repeat agree?
+    sources.csv           per (scenario, generator or API): draws under `full` seeding
+    minimal_seeding.csv   per (scenario, cell): the weakest seeding that reproduces
+    accuracy.csv          train.segmentation_pairs pixel_accuracy per cell and seeding
+    report.md             the summary for a terminal or a CI job summary
+    report.html           the same with a heatmap and a plot, self-contained
+
+Everything is read and checked before anything is written: bad input is one line
+on stderr and exit code 2, and no file is touched.
+
+The pipeline: load (harness.results) -> tables -> render (markdown, html) -> write.
 """
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import statistics
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from harness import compat
+from harness import compat, runs
 from harness.cell import schema
+from harness.results import (  # noqa: F401  (BadInput and merge: the module's contract)
+    CALLS_PREFIX, MATRIX, OK, SEEDING_MODES, BadInput, Loaded, Tolerance, cell_failures,
+    expand, load_run, merge, same)
+
+ACCURACY_SCENARIO = "train.segmentation_pairs"
+ACCURACY_METRIC = "pixel_accuracy"
+SOURCES_SEEDING = "full"
+TOP_CALLS = 6
+RNG_PREFIX = "rng."
+GENERATOR_ORDER = ("rng.python", "rng.numpy", "rng.torch", "rng.cuda")
+
+# Labels of a drift/sources cell besides the group letters.
+DISAGREE = "~"
+NOT_MEASURED = "-"
+STATE_LABEL = {"n/a": "n/a", "error": "err", "timeout": "timeout"}
+LEGEND = {
+    "A, B, …": "value group, lettered by first appearance from the oldest cell",
+    DISAGREE: "the repeats disagreed (not reproducible in this cell)",
+    "n/a": "not applicable in this cell (version gate) or metric not reported",
+    "err": "the scenario raised or crashed, or the cell failed to install",
+    "timeout": "the scenario ran past its timeout",
+    NOT_MEASURED: "not measured in this cell",
+}
 
 
-class BadInput(Exception):
-    """Input the report cannot use; the message names the file and the problem."""
+@dataclasses.dataclass
+class Report:
+    """Everything the renderers need; the DataFrames are written as the CSVs."""
+    run_id: str
+    cells: list[str]
+    meta: pd.DataFrame            # per cell: python, torch, torchvision, numpy, pillow, device
+    modes: list[str]
+    scenarios: list[str]
+    repeats: int
+    tol: Tolerance
+    matrix: pd.DataFrame
+    drift: pd.DataFrame
+    shown: pd.DataFrame           # drift's shape, each cell "label value" for people
+    reproducibility: pd.DataFrame
+    sources: pd.DataFrame
+    sources_seeding: str
+    minimal_seeding: pd.DataFrame
+    accuracy: pd.DataFrame
+    accuracy_present: bool
+    failures: dict[str, str]      # cell -> why the whole cell failed
+    interrupted: list[str]        # cells with a log but no CSV
+    notes: list[str]
 
 
-def read_cell(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: not a readable CSV ({exc})") from None
-    if tuple(frame.columns) != schema.COLUMNS:
-        raise BadInput(f"{path}: columns {list(frame.columns)} are not the schema's")
-    versions = set(frame["schema_version"])
-    if versions - {schema.SCHEMA_VERSION}:
-        raise BadInput(f"{path}: schema_version {sorted(versions)}; this rngdrift reads "
-                       f"{schema.SCHEMA_VERSION}")
-    return frame
+# -- groups -------------------------------------------------------------------
+
+def letter(index: int) -> str:
+    """A, B, …, Z, AA, AB, …"""
+    text = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        text = chr(ord("A") + rest) + text
+    return text
 
 
-def merge(run_path: Path) -> pd.DataFrame:
-    cells = run_path / "cells"
-    paths = sorted(cells.glob("*.csv")) if cells.is_dir() else []
-    if not paths:
-        raise BadInput(f"{cells}: no cell CSVs")
-    frame = pd.concat([read_cell(p) for p in paths], ignore_index=True)
-    dupes = frame.duplicated(list(schema.KEY), keep=False)
-    if dupes.any():
-        first = frame[dupes].iloc[0]
-        raise BadInput(f"{cells}: duplicated key {tuple(first[list(schema.KEY)])}")
-    order = {cell: i for i, cell in enumerate(compat.order(frame["cell"].unique()))}
-    frame = frame.assign(_o=frame["cell"].map(order)).sort_values("_o", kind="stable")
-    return frame.drop(columns="_o").reset_index(drop=True)
+def group_labels(kind: str, cells: list[tuple[str, tuple]], tol: Tolerance) -> list[str]:
+    """Labels for one drift row: ``cells`` is [(state, values)] in cell order.
+
+    A value joins the first group whose first value it equals (numbers within
+    ``tol``), so letters follow first appearance from the oldest cell.
+    """
+    groups: list[str] = []
+    labels = []
+    for state, values in cells:
+        if state is None:
+            labels.append(NOT_MEASURED)
+        elif state != OK:
+            labels.append(STATE_LABEL[state])
+        elif len(values) != 1:
+            labels.append(DISAGREE)
+        else:
+            index = next((i for i, rep in enumerate(groups) if same(kind, rep, values[0], tol)),
+                         None)
+            if index is None:
+                groups.append(values[0])
+                index = len(groups) - 1
+            labels.append(letter(index))
+    return labels
+
+
+def changes_at(labels: list[str], cells: list[str]) -> list[str]:
+    """Cells whose label differs from the previous measured cell's."""
+    out, previous = [], None
+    for label, cell in zip(labels, cells):
+        if label == NOT_MEASURED:
+            continue
+        if previous is not None and label != previous:
+            out.append(cell)
+        previous = label
+    return out
+
+
+def short_value(kind: str, values: tuple, limit: int = 24) -> str:
+    """A value as people read it in a summary ('' for fingerprints: the letter says it)."""
+    if kind == "fingerprint" or not values:
+        return ""
+    if len(values) > 1:
+        if kind in ("number", "count") and "" not in values:
+            numbers = sorted(values, key=float)
+            return f"{numbers[0]}…{numbers[-1]}"
+        return " | ".join(v or "missing" for v in values)[:limit]
+    text = values[0]
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _pivot(expanded: pd.DataFrame, cells: list[str], rows: list[str]):
+    """{row key: {cell: (state, values, detail)}} and the row keys in order."""
+    table: dict[tuple, dict[str, tuple]] = {}
+    for r in expanded.itertuples(index=False):
+        key = tuple(getattr(r, c) for c in rows)
+        table.setdefault(key, {})[r.cell] = (r.state, r.distinct, r.detail, r.kind)
+    return table
+
+
+def _scenario_order(expanded: pd.DataFrame) -> list[str]:
+    return sorted(expanded["scenario"].unique())
+
+
+def _row_order(keys, modes):
+    """Scenario by name, seeding weakest first, metrics in first-seen order."""
+    first_seen = {k: i for i, k in enumerate(keys)}
+    mode_rank = {m: i for i, m in enumerate(modes)}
+    return sorted(keys, key=lambda k: (k[0], mode_rank.get(k[1], len(modes)), first_seen[k]))
+
+
+# -- tables -------------------------------------------------------------------
+
+def drift_table(expanded: pd.DataFrame, cells: list[str], modes: list[str], tol: Tolerance):
+    """(drift, shown): value groups per (scenario, seeding, metric) and cell."""
+    # attribution rows (rng.*) belong to sources.csv; status rows only stand in for
+    # scenarios that report no metric at all (see results.expand)
+    wanted = expanded[~expanded["metric"].str.startswith(RNG_PREFIX)]
+    table = _pivot(wanted, cells, ["scenario", "seeding", "metric"])
+    drift_rows, shown_rows = [], []
+    for key in _row_order(list(table), modes):
+        per_cell = table[key]
+        kind = next(iter(per_cell.values()))[3]
+        observed = [(per_cell[c][0], per_cell[c][1]) if c in per_cell else (None, ())
+                    for c in cells]
+        labels = group_labels(kind, observed, tol)
+        shown = []
+        for cell, label in zip(cells, labels):
+            state, values, detail, _ = per_cell.get(cell, (None, (), "", kind))
+            extra = short_value(kind, values) if state == OK else detail
+            shown.append(f"{label} {extra}".strip())
+        changed = " ".join(changes_at(labels, cells))
+        drift_rows.append([*key, kind, *labels, changed])
+        shown_rows.append([*key, kind, *shown, changed])
+    columns = ["scenario", "seeding", "metric", "kind", *cells, "changes_at"]
+    return pd.DataFrame(drift_rows, columns=columns), pd.DataFrame(shown_rows, columns=columns)
+
+
+def reproducibility_table(expanded: pd.DataFrame, cells: list[str], modes: list[str]):
+    """Per (scenario, seeding, cell): yes / no / untested (one repeat) / n/a / err / timeout."""
+    rows = []
+    grouped = expanded.groupby(["scenario", "seeding", "cell"], sort=False)
+    keys = _row_order([(s, m, c) for s, m, c in grouped.groups], modes)
+    cell_rank = {c: i for i, c in enumerate(cells)}
+    keys.sort(key=lambda k: (k[0], modes.index(k[1]) if k[1] in modes else len(modes),
+                             cell_rank[k[2]]))
+    for key in keys:
+        group = grouped.get_group(key)
+        failed = group[group["state"] != OK]
+        repeats = int(group["repeats"].max())
+        differing = group.loc[group["distinct"].map(len) != 1, "metric"].tolist()
+        if len(failed) == len(group):
+            verdict, detail = STATE_LABEL[failed["state"].iloc[0]], failed["detail"].iloc[0]
+        elif not failed.empty and (failed["state"] != "n/a").any():
+            bad = failed[failed["state"] != "n/a"].iloc[0]
+            verdict, detail = STATE_LABEL[bad["state"]], bad["detail"]
+        elif repeats < 2:
+            verdict, detail = "untested", "one repeat: run with --repeats 2 or more"
+        else:
+            verdict, detail = ("no" if differing else "yes"), ""
+        rows.append([*key, verdict, repeats, " ".join(differing), detail])
+    return pd.DataFrame(rows, columns=["scenario", "seeding", "cell", "reproducible", "repeats",
+                                       "differing", "detail"])
+
+
+def minimal_seeding(verdicts: list[str], modes: list[str]) -> str:
+    """The weakest mode whose verdict is 'yes'; else why none is."""
+    for mode, verdict in zip(modes, verdicts):
+        if verdict == "yes":
+            return mode
+    present = [v for v in verdicts if v != NOT_MEASURED]
+    if not present:
+        return NOT_MEASURED
+    if all(v == "n/a" for v in present):
+        return "n/a"
+    if "no" in present:
+        return "none works"
+    if "untested" in present:
+        return "untested"
+    return next(v for v in present if v not in ("n/a", "untested"))
+
+
+def minimal_seeding_table(repro: pd.DataFrame, cells: list[str], modes: list[str]):
+    lookup = {(r.scenario, r.seeding, r.cell): r.reproducible for r in repro.itertuples()}
+    rows = []
+    for scenario in sorted(repro["scenario"].unique()):
+        labels = [minimal_seeding([lookup.get((scenario, m, c), NOT_MEASURED) for m in modes],
+                                  modes) for c in cells]
+        rows.append([scenario, *labels, " ".join(changes_at(labels, cells))])
+    return pd.DataFrame(rows, columns=["scenario", *cells, "changes_at"])
+
+
+def _source_text(entry) -> str:
+    if entry is None:
+        return NOT_MEASURED
+    state, values = entry[0], entry[1]
+    if state != OK:
+        return STATE_LABEL[state]
+    return "|".join(v or "missing" for v in values)
+
+
+def sources_table(expanded: pd.DataFrame, cells: list[str], seeding: str):
+    """Per (scenario, generator or API): what moved under ``seeding``, each cell's value."""
+    rng = expanded[(expanded["seeding"] == seeding) & expanded["metric"].str.startswith(RNG_PREFIX)]
+    table = _pivot(rng, cells, ["scenario", "metric"])
+    rows = []
+    for scenario in sorted({s for s, _ in table}):
+        metrics = [m for s, m in table if s == scenario]
+        generators = sorted((m for m in metrics if not m.startswith(CALLS_PREFIX)),
+                            key=lambda m: (GENERATOR_ORDER.index(m) if m in GENERATOR_ORDER
+                                           else len(GENERATOR_ORDER), m))
+        calls = [m for m in metrics if m.startswith(CALLS_PREFIX)]
+
+        def most(metric):
+            counts = [int(v) for st, vs, *_ in table[(scenario, metric)].values() if st == OK
+                      for v in vs if v.lstrip("-").isdigit()]
+            return -max(counts, default=0), metric
+        for metric in generators + sorted(calls, key=most)[:TOP_CALLS]:
+            per_cell = table[(scenario, metric)]
+            values = [_source_text(per_cell.get(c)) for c in cells]
+            rows.append([scenario, seeding, metric, *values, " ".join(changes_at(values, cells))])
+    return pd.DataFrame(rows, columns=["scenario", "seeding", "metric", *cells, "changes_at"])
+
+
+def accuracy_table(expanded: pd.DataFrame, meta: pd.DataFrame, modes: list[str]):
+    """Rows = cells, columns = pixel_accuracy under each seeding mode, plus a note."""
+    rows_ = expanded[(expanded["scenario"] == ACCURACY_SCENARIO)
+                     & (expanded["metric"] == ACCURACY_METRIC)]
+    lookup = {(r.cell, r.seeding): r for r in rows_.itertuples()}
+    present = not rows_.empty
+    out = []
+    for cell, info in meta.iterrows():
+        values, notes = [], []
+        for mode in modes:
+            r = lookup.get((cell, mode))
+            if not present:
+                values.append("")
+            elif r is None:
+                values.append(NOT_MEASURED)
+            elif r.state != OK:
+                values.append(STATE_LABEL[r.state])
+                if r.state != "n/a":
+                    notes.append(f"{mode}: {r.detail}")
+            elif len(r.distinct) == 1:
+                values.append(r.distinct[0])
+            else:
+                numbers = [float(v) for v in r.distinct if v]
+                values.append(repr(round(statistics.fmean(numbers), 6)) if numbers else "")
+                notes.append(f"{mode}: repeats disagree ({short_value('number', r.distinct)}); "
+                             "mean shown")
+        if not present:
+            notes = [f"{ACCURACY_SCENARIO} not in this run"]
+        out.append([cell, info["python"], info["torch"], info["torchvision"], *values,
+                    "; ".join(notes)])
+    columns = ["cell", "python", "torch", "torchvision", *map(accuracy_column, modes), "note"]
+    return pd.DataFrame(out, columns=columns), present
+
+
+def accuracy_column(mode: str) -> str:
+    """'python_seeding': the mode names alone would clash with the version columns."""
+    return f"{mode}_seeding"
+
+
+def cell_meta(frame: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
+    columns = ["python", "torch", "torchvision", "numpy", "pillow", "device", "platform"]
+    return frame.groupby("cell", sort=False)[columns].first().reindex(cells)
+
+
+def build(loaded: Loaded, tol: Tolerance) -> Report:
+    frame = loaded.frame
+    cells = compat.order(frame["cell"].unique())
+    ran = frame[frame["seeding"] != ""]
+    modes = [m for m in SEEDING_MODES if m in set(ran["seeding"])]
+    expanded = expand(frame, tol)
+    meta = cell_meta(frame, cells)
+    drift, shown = drift_table(expanded, cells, modes, tol)
+    repro = reproducibility_table(expanded, cells, modes)
+    sources_seeding = SOURCES_SEEDING if SOURCES_SEEDING in modes else (modes[-1] if modes else "")
+    accuracy, accuracy_present = accuracy_table(expanded, meta, modes)
+    repeats = ran["repeat"].astype(int).max() if not ran.empty else 0
+    return Report(
+        run_id=", ".join(sorted(frame["run_id"].unique())), cells=cells, meta=meta, modes=modes,
+        scenarios=sorted(ran["scenario"].unique()), repeats=int(repeats), tol=tol,
+        matrix=frame, drift=drift, shown=shown, reproducibility=repro,
+        sources=sources_table(expanded, cells, sources_seeding), sources_seeding=sources_seeding,
+        minimal_seeding=minimal_seeding_table(repro, cells, modes), accuracy=accuracy,
+        accuracy_present=accuracy_present, failures=cell_failures(frame),
+        interrupted=loaded.interrupted, notes=loaded.notes)
+
+
+# -- files ---------------------------------------------------------------------
+
+def csv_text(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def outputs(report: Report, write_matrix: bool = True) -> dict[str, str]:
+    """{file name: text} for every file the report writes."""
+    from harness import report_html, report_md
+    files = {
+        "drift.csv": csv_text(report.drift),
+        "reproducibility.csv": csv_text(report.reproducibility),
+        "sources.csv": csv_text(report.sources),
+        "minimal_seeding.csv": csv_text(report.minimal_seeding),
+        "accuracy.csv": csv_text(report.accuracy),
+        "report.md": report_md.render(report),
+        "report.html": report_html.render(report),
+    }
+    if write_matrix:
+        files = {MATRIX: csv_text(report.matrix), **files}
+    return files
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.report",
+        description="Merge a run's cell CSVs and write matrix.csv, drift.csv, "
+                    "reproducibility.csv, sources.csv, minimal_seeding.csv, accuracy.csv, "
+                    "report.md and report.html into the run directory. Exit 2 on bad input "
+                    "(nothing written).")
+    parser.add_argument("run", nargs="?", default=str(runs.RESULTS / "latest"),
+                        help="run directory or run id (default: results/latest)")
+    parser.add_argument("--atol", type=float, default=Tolerance.atol,
+                        help="absolute tolerance for numbers (default %(default)g)")
+    parser.add_argument("--rtol", type=float, default=Tolerance.rtol,
+                        help="relative tolerance for numbers (default %(default)g)")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    run_path = Path(argv[0] if argv else "results/latest").resolve()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    run_path = runs.resolve(args.run)
     try:
-        frame = merge(run_path)
+        loaded = load_run(run_path)
+        report = build(loaded, Tolerance(args.atol, args.rtol))
+        files = outputs(report, write_matrix=loaded.source == run_path)
     except BadInput as exc:
         print(f"rngdrift report: {exc}", file=sys.stderr)
         return 2
-    schema.write_atomic(str(run_path / "matrix.csv"), frame.to_csv(index=False, lineterminator="\n"))
-    print(f"rngdrift report: {run_path / 'matrix.csv'}: {len(frame)} rows, "
-          f"{frame['cell'].nunique()} cells")
+    for note in loaded.notes:
+        print(f"rngdrift report: note: {note}", file=sys.stderr)
+    for name, text in files.items():
+        schema.write_atomic(str(run_path / name), text)
+    changes = (report.drift["changes_at"] != "").sum()
+    print(f"rngdrift report: {run_path}: {len(report.matrix)} rows, {len(report.cells)} cells, "
+          f"{len(report.drift)} drift rows ({changes} with a change); wrote "
+          f"{', '.join(files)}")
     return 0
 
 
