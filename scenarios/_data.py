@@ -36,6 +36,13 @@ def images(count, size=48, seed=7):
             for _ in range(count)]
 
 
+def image_tensors(count, size=48, seed=7):
+    """The same images as float CHW tensors in [0, 1], built without any transform."""
+    import torch
+    return [torch.from_numpy(np.asarray(image).transpose(2, 0, 1) / 255.0).float()
+            for image in images(count, size, seed)]
+
+
 def nearest():
     """NEAREST in whatever form this torchvision accepts."""
     try:

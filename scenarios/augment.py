@@ -1,10 +1,22 @@
-"""Random transforms as users apply them (torchvision.transforms v1)."""
+"""Random transforms as users apply them (torchvision.transforms v1).
+
+``augment.<name>``: each random transform alone (recipes in ``_augment``, shared
+with ``augment_v2``); ``augment.pipeline``: a typical ImageNet training pipeline.
+"""
 import torch
 import torchvision.transforms as T
 
 from harness.cell.fingerprint import fingerprint
 from harness.cell.registry import scenario
+from scenarios import _augment
 from scenarios._data import images
+
+
+def _v1():
+    return T
+
+
+_augment.register("augment", _v1)
 
 
 @scenario("augment.pipeline", torchvision=">=0.3")
