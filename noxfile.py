@@ -5,6 +5,7 @@
     nox -s matrix -- --run-id nightly --resume     options after -- go to every cell
     nox -s exhaustive                              every torchvision minor release
     nox -s report -- results/<run>                 merge and report a run
+    nox -s compare -- results/baseline results/<run>   what changed (exit 1 when something did)
     nox -s baseline -- results/<run>               make that run the committed baseline
     nox -s tests                                   the test suite (-- -m "not slow" skips e2e)
 """
@@ -61,6 +62,13 @@ def report(session):
     session.install("pandas>=2")
     target = session.posargs or [str(runs.RESULTS / "latest")]
     session.run("python", "-m", "harness.report", *target)
+
+
+@nox.session
+def compare(session):
+    """Compare two runs: `-- <baseline> <candidate> [--fail-on ...]` (default baseline, latest)."""
+    session.install("pandas>=2")
+    session.run("python", "-m", "harness.compare", *session.posargs)
 
 
 @nox.session

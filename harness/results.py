@@ -233,7 +233,7 @@ def merge(run_path: Path) -> pd.DataFrame:
 
 
 def load_run(run_path: Path) -> Loaded:
-    """A run directory: its cells/*.csv merged; without cells/, its matrix.csv."""
+    """A run directory: its cells/*.csv merged; without any, its matrix.csv."""
     run_path = Path(run_path)
     if not run_path.exists():
         raise BadInput(f"{run_path}: no such run directory")
@@ -243,6 +243,8 @@ def load_run(run_path: Path) -> Loaded:
     if not cells_dir.is_dir() and (run_path / MATRIX).is_file():
         return load_matrix(run_path / MATRIX)
     csvs, notes, interrupted = scan_cells(cells_dir)
+    if not csvs and (run_path / MATRIX).is_file():
+        return load_matrix(run_path / MATRIX)  # a baseline: matrix.csv and the cells' freezes
     if not csvs:
         raise BadInput(f"{cells_dir}: no cell CSVs (empty run directory?)")
     frame = _merge(csvs).drop(columns="_line")

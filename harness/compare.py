@@ -1,0 +1,286 @@
+"""Compare two runs: what changed since the baseline?
+
+    python -m harness.compare <baseline> <candidate> [--fail-on CATS] [--atol A --rtol R] [--out DIR]
+    nox -s compare -- results/baseline results/latest
+
+Each side is a run directory (read through its matrix.csv; without one, its
+cells/*.csv are merged on the fly) or a matrix.csv file. Rows are keyed on
+(cell, scenario, seeding, metric); the repeats of a key are separate processes,
+so a side's value is the set of values its repeats gave (one value: reproducible).
+
+Categories (one row each in compare.csv):
+
+    changed       both sides reproducible, values differ (numbers beyond atol/rtol;
+                  fingerprints, counts, text exactly); also a scenario whose status
+                  changed (ok -> error ...) and a cell that failed on one side only
+    lost-repro    the baseline's repeats agreed, the candidate's do not
+    gained-repro  the baseline's repeats disagreed, the candidate's agree
+    vanished      a key only in the baseline (a scenario's metrics are not listed
+                  again when its status row already explains it)
+    appeared      a key only in the candidate
+    missing-cell  a cell only in the baseline (its rows are not compared)
+    new-cell      a cell only in the candidate
+    env-changed   a shared cell's python/torch/torchvision/numpy/pillow/device/platform differ
+
+Timing rows are never compared. Exit status: 0 when no row falls in a --fail-on
+category, 1 when one does, 2 on bad input (nothing written). By default
+changed, lost-repro, vanished and missing-cell fail; appeared, new-cell,
+gained-repro and env-changed are listed but do not (a new scenario, a new cell
+or a fix is not a regression). compare.csv and
+compare.md go into the candidate's run directory (or --out), never into the
+baseline's.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from harness import compat, runs
+from harness.cell import schema
+from harness.report_md import code, table, text
+from harness.results import (
+    CELL_LEVEL_PREFIX, KEY, BadInput, Loaded, Tolerance, cell_failures, fold, load, same)
+
+CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
+              "missing-cell", "new-cell", "env-changed")
+DEFAULT_FAIL_ON = ("changed", "lost-repro", "vanished", "missing-cell")
+ENV_COLUMNS = ("python", "torch", "torchvision", "numpy", "pillow", "device", "platform")
+COLUMNS = ["category", "cell", "scenario", "seeding", "metric", "kind", "baseline", "candidate",
+           "detail"]
+MAX_MD_ROWS = 100
+
+
+def shown(values: tuple) -> str:
+    return " | ".join(v or "missing" for v in values)
+
+
+def _numbers_detail(kind: str, a: str, b: str) -> str:
+    if kind != "number":
+        return ""
+    try:
+        return f"|diff| = {abs(float(a) - float(b)):.3g}"
+    except ValueError:
+        return ""
+
+
+def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> tuple | None:
+    """One compare row for a key on both sides, or None when nothing changed."""
+    b_values, c_values = base.distinct, cand.distinct
+    b_ok, c_ok = len(b_values) == 1, len(c_values) == 1
+    row = (*key, kind, shown(b_values), shown(c_values))
+    if b_ok and c_ok:
+        if cand.kind != kind:
+            return ("changed", *row, f"kind {kind} -> {cand.kind}")
+        if not same(kind, b_values[0], c_values[0], tol):
+            detail = cand.detail if key[3] == schema.STATUS_METRIC else _numbers_detail(
+                kind, b_values[0], c_values[0])
+            return ("changed", *row, detail)
+        return None
+    if b_ok:
+        note = "" if base.repeats > 1 else "the baseline ran one repeat"
+        return ("lost-repro", *row, note)
+    if c_ok:
+        return ("gained-repro", *row, "")
+    return None  # random on both sides: nothing to compare
+
+
+def _by_key(folded: pd.DataFrame) -> dict[tuple, tuple]:
+    return {tuple(r[:4]): r for r in folded.itertuples(index=False)}
+
+
+def _meta(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.groupby("cell", sort=False)[list(ENV_COLUMNS)].first()
+
+
+def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame:
+    """compare.csv's rows: every difference between the two runs, cells oldest first."""
+    b_frame, c_frame = baseline.frame, candidate.frame
+    b_cells, c_cells = set(b_frame["cell"]), set(c_frame["cell"])
+    rows = [("missing-cell", cell, "", "", "", "", "present", "absent", "")
+            for cell in b_cells - c_cells]
+    rows += [("new-cell", cell, "", "", "", "", "absent", "present", "")
+             for cell in c_cells - b_cells]
+    shared = b_cells & c_cells
+
+    b_meta, c_meta = _meta(b_frame), _meta(c_frame)
+    for cell in shared:
+        for column in ENV_COLUMNS:
+            if b_meta.at[cell, column] != c_meta.at[cell, column]:
+                rows.append(("env-changed", cell, "", "", column, "text",
+                             b_meta.at[cell, column], c_meta.at[cell, column], ""))
+
+    # A cell that failed as a whole on one side: one row, its scenarios not listed.
+    b_fail, c_fail = cell_failures(b_frame), cell_failures(c_frame)
+    one_sided = {c for c in shared if (c in b_fail) != (c in c_fail)}
+    for cell in sorted(one_sided):
+        failed_side = c_fail if cell in c_fail else b_fail
+        scenario = failed_side[cell].split(":", 1)[0]
+        rows.append(("changed", cell, scenario, "", schema.STATUS_METRIC, "text",
+                     "error" if cell in b_fail else "ok", "error" if cell in c_fail else "ok",
+                     failed_side[cell].split(":", 1)[-1].strip()))
+    compared = shared - one_sided
+
+    b = _by_key(fold(b_frame[b_frame["cell"].isin(compared)], tol))
+    c = _by_key(fold(c_frame[c_frame["cell"].isin(compared)], tol))
+    status_moved = set()
+    metric_rows = []
+    for key in list(b) + [k for k in c if k not in b]:
+        in_b, in_c = key in b, key in c
+        if in_b and in_c:
+            base, cand = b[key], c[key]
+            row = compare_values(key, base.kind, base, cand, tol)
+            if row:
+                metric_rows.append(row)
+                if key[3] == schema.STATUS_METRIC:
+                    status_moved.add(key[:3])
+            continue
+        side = b[key] if in_b else c[key]
+        category = "vanished" if in_b else "appeared"
+        value = shown(side.distinct)
+        metric_rows.append((category, *key, side.kind, value if in_b else "",
+                            "" if in_b else value, ""))
+        if key[3] == schema.STATUS_METRIC:
+            status_moved.add(key[:3])
+    # A scenario whose status changed or (dis)appeared explains its metrics' coming and going.
+    rows += [r for r in metric_rows
+             if not (r[0] in ("vanished", "appeared") and r[4] != schema.STATUS_METRIC
+                     and tuple(r[1:4]) in status_moved)]
+
+    result = pd.DataFrame(rows, columns=COLUMNS)
+    rank = {cell: i for i, cell in enumerate(compat.order(b_cells | c_cells))}
+    order = {name: i for i, name in enumerate(CATEGORIES)}
+    result = result.assign(_c=result["category"].map(order), _r=result["cell"].map(rank))
+    return result.sort_values(["_c", "_r"], kind="stable").drop(columns=["_c", "_r"]) \
+        .reset_index(drop=True)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _describe(side: Loaded) -> str:
+    frame = side.frame
+    run_ids = ", ".join(sorted(frame["run_id"].unique()))
+    return f"{code(side.source)} (run {text(run_ids)}, {_plural(frame['cell'].nunique(), 'cell')})"
+
+
+def summary(result: pd.DataFrame, baseline: Loaded, candidate: Loaded, tol: Tolerance,
+            fail_on: tuple[str, ...]) -> list[str]:
+    counts = result["category"].value_counts()
+    failing = int(sum(counts.get(c, 0) for c in fail_on))
+    shared = len(set(baseline.frame["cell"]) & set(candidate.frame["cell"]))
+    lines = ["# rngdrift compare", "",
+             f"- baseline: {_describe(baseline)}",
+             f"- candidate: {_describe(candidate)}",
+             f"- {_plural(shared, 'shared cell')} compared; numbers equal within atol={tol.atol:g}, "
+             f"rtol={tol.rtol:g}; failing categories: {', '.join(map(code, fail_on)) or 'none'}",
+             ""]
+    if result.empty:
+        lines.append("**No differences.**")
+    else:
+        verdict = (f"**{failing} difference(s) in failing categories.**" if failing
+                   else "**No difference in a failing category.**")
+        lines += [verdict, ""]
+        lines += table(["category", "rows", "fails"],
+                       [[code(c), str(counts[c]), "yes" if c in fail_on else "no"]
+                        for c in CATEGORIES if c in counts])
+    return lines
+
+
+def render(result: pd.DataFrame, head: list[str]) -> str:
+    lines = list(head)
+    for category in CATEGORIES:
+        rows = result[result["category"] == category]
+        if rows.empty:
+            continue
+        lines += ["", f"## {category}", ""]
+        body = [[code(r.cell), code(r.scenario), code(r.seeding), code(r.metric),
+                 text(r.baseline, 60), text(r.candidate, 60), text(r.detail, 120)]
+                for r in rows.head(MAX_MD_ROWS).itertuples(index=False)]
+        lines += table(["cell", "scenario", "seeding", "metric", "baseline", "candidate",
+                        "detail"], body)
+        if len(rows) > MAX_MD_ROWS:
+            lines.append(f"\n… and {len(rows) - MAX_MD_ROWS} more in compare.csv")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _fail_on(value: str) -> tuple[str, ...]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if names == ["all"]:
+        return CATEGORIES
+    if names == ["none"]:
+        return ()
+    unknown = [n for n in names if n not in CATEGORIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown category {', '.join(unknown)}; choose from {', '.join(CATEGORIES)}, "
+            "'all' or 'none'")
+    return tuple(names)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.compare", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("baseline", nargs="?", default=str(runs.RESULTS / "baseline"),
+                        help="run directory, run id or matrix.csv (default: results/baseline)")
+    parser.add_argument("candidate", nargs="?", default=str(runs.RESULTS / "latest"),
+                        help="run directory, run id or matrix.csv (default: results/latest)")
+    parser.add_argument("--fail-on", type=_fail_on, default=DEFAULT_FAIL_ON,
+                        metavar="CATS",
+                        help="comma-separated categories that make the exit status 1, or "
+                             f"'all' or 'none' (default: {','.join(DEFAULT_FAIL_ON)}); "
+                             "e.g. --fail-on lost-repro to fail only on lost reproducibility")
+    parser.add_argument("--atol", type=float, default=Tolerance.atol,
+                        help="absolute tolerance for numbers (default %(default)g)")
+    parser.add_argument("--rtol", type=float, default=Tolerance.rtol,
+                        help="relative tolerance for numbers (default %(default)g)")
+    parser.add_argument("--out", type=Path,
+                        help="directory for compare.csv and compare.md (default: the "
+                             "candidate's run directory)")
+    return parser.parse_args(argv)
+
+
+def _run_dir(side: Loaded) -> Path:
+    return side.source.parent if side.source.is_file() else side.source
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    tol = Tolerance(args.atol, args.rtol)
+    try:
+        baseline = load(runs.resolve(args.baseline), prefer_matrix=True)
+        candidate = load(runs.resolve(args.candidate), prefer_matrix=True)
+        base_dir = _run_dir(baseline).resolve()
+        out = (args.out or _run_dir(candidate)).resolve()
+        if args.out and out == base_dir:
+            raise BadInput(f"--out {args.out}: that is the baseline's directory; compare never "
+                           "writes there")
+        if args.out and out.exists() and not out.is_dir():
+            raise BadInput(f"--out {args.out}: not a directory")
+        result = compare(baseline, candidate, tol)
+    except BadInput as exc:
+        print(f"rngdrift compare: {exc}", file=sys.stderr)
+        return 2
+    for side in (baseline, candidate):
+        for note in side.notes:
+            print(f"rngdrift compare: note: {note}", file=sys.stderr)
+    head = summary(result, baseline, candidate, tol, args.fail_on)
+    print("\n".join(head))
+    if out == base_dir:
+        print(f"rngdrift compare: not writing into the baseline's directory {out}; "
+              "pass --out DIR to keep compare.csv and compare.md", file=sys.stderr)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        schema.write_atomic(str(out / "compare.csv"),
+                            result.to_csv(index=False, lineterminator="\n"))
+        schema.write_atomic(str(out / "compare.md"), render(result, head))
+        print(f"\nrngdrift compare: wrote {out / 'compare.csv'} and {out / 'compare.md'}")
+    return 1 if result["category"].isin(args.fail_on).any() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
