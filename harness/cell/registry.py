@@ -188,17 +188,32 @@ def check_syntax(paths, context=""):
     problems = []
     for _, files in user_files(paths):
         for path in files:
-            with open(path, "rb") as handle:
-                source = handle.read()
-            try:
-                compile(source, path, "exec", dont_inherit=True)
-            except SyntaxError as exc:
+            problem = _syntax_problem(path)
+            if problem:
                 problems.append("%s (Python %d.%d.%d cannot compile it%s)" % (
-                    describe_error(exc, files), sys.version_info[0], sys.version_info[1],
-                    sys.version_info[2], "; " + context if context else ""))
-            except ValueError as exc:  # e.g. null bytes
-                problems.append("%s: %s" % (_short(path), exc))
+                    problem, sys.version_info[0], sys.version_info[1], sys.version_info[2],
+                    "; " + context if context else ""))
     return problems
+
+
+def _syntax_problem(path):
+    """'file:line: SyntaxError: why' when this interpreter cannot compile ``path``."""
+    with open(path, "rb") as handle:
+        source = handle.read()
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        line = exc.lineno
+        if exc.filename != path:
+            # Python 3.7 reports f-string errors in '<fstring>' at line 1; find the
+            # expression in the file instead.
+            needle = ("{" + (exc.text or "").strip().strip("()")).encode("utf-8", "replace")
+            hits = [i for i, text in enumerate(source.splitlines(), 1) if needle in text]
+            line = hits[0] if len(needle) > 1 and hits else "?"
+        return "%s:%s: %s: %s" % (_short(path), line, type(exc).__name__, _one_line(exc.msg))
+    except ValueError as exc:  # null bytes
+        return "%s: %s" % (_short(path), exc)
+    return None
 
 
 def _one_line(text):
@@ -212,9 +227,14 @@ def describe_error(exc, files):
     the user's code is shown, plus where the exception was raised when that is
     elsewhere (inside torch, say).
     """
-    if isinstance(exc, SyntaxError) and exc.filename:
-        where = "%s:%s" % (_short(exc.filename), exc.lineno or "?")
-        return "%s: %s: %s" % (where, type(exc).__name__, _one_line(exc.msg))
+    if isinstance(exc, SyntaxError):
+        if exc.filename and not exc.filename.startswith("<"):
+            return "%s:%s: %s: %s" % (_short(exc.filename), exc.lineno or "?",
+                                      type(exc).__name__, _one_line(exc.msg))
+        for path in files:  # '<fstring>' and the like: find the file that fails
+            problem = _syntax_problem(path)
+            if problem:
+                return problem
     if isinstance(exc, DuplicateScenario):  # its message names both places already
         return _one_line(exc)
     message = "%s: %s" % (type(exc).__name__, _one_line(exc))
