@@ -3,6 +3,8 @@
     nox -s matrix                                  every default cell, then the report
     nox -s "matrix(py3.8-torch1.5.0-tv0.6.0)"      one cell
     nox -s matrix -- --run-id nightly --resume     options after -- go to every cell
+    nox -s matrix -- --scenarios my_checks.py --only 'my.*' [--cell-requirements req.txt]
+                                                   your own scenarios across the matrix
     nox -s exhaustive                              every torchvision minor release
     nox -s report -- results/<run>                 merge and report a run
     nox -s compare -- results/baseline results/<run>   what changed (exit 1 when something did)
