@@ -39,3 +39,14 @@ def resized_crop(ctx):
 @scenario("pairs.rotation", torchvision=">=0.3")
 def rotation(ctx):
     return pair_consistency(ctx, T.RandomRotation(30))
+
+
+@scenario("pairs.pipeline", torchvision=">=0.3")
+def pipeline(ctx):
+    """A segmentation training pipeline as users write it, one Compose for image
+    and mask (so the mask is resized bilinearly too, as in much real code)."""
+    return pair_consistency(ctx, T.Compose([
+        T.RandomHorizontalFlip(),
+        T.RandomResizedCrop(48),
+        T.RandomRotation(15),
+    ]))
