@@ -6,6 +6,7 @@
 import argparse
 import os
 import platform
+import signal
 import sys
 import time
 
@@ -81,7 +82,13 @@ def parse_args(argv):
                         help="requirements file installed into this venv (recorded in the "
                              "freeze file)")
     parser.add_argument("--timeout", type=float, default=runner.DEFAULT_TIMEOUT,
-                        help="seconds one scenario may run (default %(default)s)")
+                        help="seconds one scenario may run unless it sets its own "
+                             "(default %(default)s)")
+    parser.add_argument("--memory-limit", default="auto", metavar="SIZE",
+                        help="data memory per child process, e.g. 6G; 'none' for no limit "
+                             "(default: RAM / (jobs + 1))")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the jobs an interrupted run of this cell journalled")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="child processes at once (default %(default)s)")
     parser.add_argument("--list", action="store_true", help="list scenarios and exit")
@@ -92,6 +99,13 @@ def parse_args(argv):
         parser.error("unknown seeding mode(s) %s; choose from %s"
                      % (", ".join(unknown), ", ".join(seeding.MODES)))
     args.modes = modes
+    if args.memory_limit == "auto":
+        args.memory_bytes = runner.default_memory_limit(args.jobs)
+    else:
+        try:
+            args.memory_bytes = runner.parse_size(args.memory_limit)
+        except ValueError as exc:
+            parser.error("--memory-limit: %s" % exc)
     if not args.list and not (args.out and args.cell):
         parser.error("--out and --cell are required")
     return args
@@ -130,8 +144,16 @@ def main(argv=None):
     timeouts = dict((n, registry.SCENARIOS[n].timeout) for n in names
                     if registry.SCENARIOS[n].timeout)
     started = time.time()
+    # Finished jobs are journalled as they end, so an interrupted cell resumes mid-way.
+    journal = runner.Journal(base + ".journal", dict(meta, names=names))
+    kept = journal.load() if args.resume else []
+    journal.start(kept)
+    if kept:
+        sys.stdout.write("[%s] resuming: %d job(s) kept from %s\n"
+                         % (args.cell, len(kept), journal.path))
 
     def progress(job):
+        journal.append(job)
         bad = sum(1 for r in job.results if r[1] != "ok")
         sys.stdout.write("[%s] seeding=%-6s repeat=%d: %d scenarios, %d not ok (%.0fs)\n"
                          % (args.cell, job.mode, job.repeat, len(job.results), bad,
@@ -140,13 +162,42 @@ def main(argv=None):
 
     work = runner.Runner(names, timeouts, args.modes, args.repeats, args.jobs, log_path,
                          scenario_paths=[os.path.abspath(p) for p in args.scenarios],
-                         default_timeout=args.timeout)
-    jobs = work.run(progress=progress)
+                         default_timeout=args.timeout, memory_limit=args.memory_bytes,
+                         done=kept)
+    try:
+        with _signals_interrupt():
+            jobs = work.run(progress=progress)
+    except (KeyboardInterrupt, runner.Interrupted) as exc:
+        why = str(exc) or "interrupted"
+        sys.stderr.write("rngdrift: %s: %s; every child stopped, %s not written; finished "
+                         "jobs are kept in %s (run again with --resume)\n"
+                         % (args.cell, why, args.out, journal.path))
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143
     rows = runner.build_rows(jobs, names, args.modes, meta)
     schema.write_csv(args.out, rows)
+    journal.remove()
     sys.stdout.write("[%s] wrote %s (%d rows, %.0fs)\n"
                      % (args.cell, args.out, len(rows), time.time() - started))
     return 0
+
+
+class _signals_interrupt(object):
+    """SIGTERM and SIGHUP stop the run like Ctrl-C does (children killed, journal kept)."""
+
+    def __enter__(self):
+        self.saved = {}
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            self.saved[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise runner.Interrupted("stopped by %s" % signal.Signals(signum).name)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        return False
 
 
 if __name__ == "__main__":

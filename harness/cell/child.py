@@ -5,9 +5,11 @@ anything a scenario or a library prints to stdout/stderr cannot corrupt them.
 Started by ``harness.cell.runner``; not meant to be run by hand.
 """
 import argparse
+import faulthandler
 import json
 import math
 import os
+import signal
 import sys
 import time
 import traceback
@@ -97,13 +99,54 @@ def run_one(sc, ctx, installed, snap):
     return "ok", "", rows
 
 
+def _die_with_parent(parent):
+    """Linux: SIGKILL this process when the runner dies, even by SIGKILL."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if parent and os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
+def guard_process(fd, parent, memory_limit):
+    """What the runner relies on, set before torch is imported.
+
+    * faulthandler: a crash prints the Python stack to the log, and SIGUSR1 (sent
+      by the runner before it kills a timed-out child) dumps where it hangs;
+    * the results pipe is not inherited by programs a scenario starts (forked
+      DataLoader workers still hold it; the runner copes);
+    * the process dies with the runner;
+    * RLIMIT_DATA caps private writable memory (heap and anonymous maps, not the
+      address space that CUDA reserves), so a runaway allocation raises
+      MemoryError or fails torch's allocator instead of exhausting the machine.
+    """
+    faulthandler.enable()
+    if hasattr(faulthandler, "register"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    os.set_inheritable(fd, False)
+    if sys.platform.startswith("linux"):
+        _die_with_parent(parent)
+    if memory_limit:
+        import resource
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            memory_limit = min(memory_limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, hard))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="harness.cell.child")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--mode", required=True)
     parser.add_argument("--scenario", action="append", default=[])
     parser.add_argument("--scenarios-path", action="append", default=[])
+    parser.add_argument("--parent", type=int, help="the runner's pid: die with it")
+    parser.add_argument("--memory-limit", type=int, help="bytes of data this process may map")
     args = parser.parse_args(argv)
+    guard_process(args.fd, args.parent, args.memory_limit)
 
     import torch
     torch.set_num_threads(1)

@@ -1,0 +1,322 @@
+"""The cell runner's fault handling, with a torch-free stand-in child (tests/fake_child.py).
+
+Every test checks the rows the runner makes of a fault and that nothing it
+started is left running.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cell import runner, schema
+
+FAKE = Path(__file__).with_name("fake_child.py")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def pids(path: Path) -> list[int]:
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def wait_dead(pid_list, seconds=5.0):
+    deadline = time.time() + seconds
+    while time.time() < deadline and any(alive(p) for p in pid_list):
+        time.sleep(0.05)
+    return [p for p in pid_list if alive(p)]
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """Factory: run the stand-in child over ``names``; returns (jobs, results by name)."""
+    pid_file = tmp_path / "pids"
+    monkeypatch.setenv("FAKE_PIDS", str(pid_file))
+
+    def run(names, modes=("none",), repeats=1, jobs=1, timeout=2.0, startup=5.0, env=None,
+            done=(), progress=None):
+        child_env = lambda mode: dict(os.environ, **(env or {}))  # noqa: E731
+        work = runner.Runner(names, {}, list(modes), repeats, jobs, str(tmp_path / "cell.log"),
+                             default_timeout=timeout, startup_timeout=startup,
+                             child_cmd=[sys.executable, str(FAKE)], child_env=child_env,
+                             done=done)
+        finished = work.run(progress=progress)
+        assert wait_dead(pids(pid_file)) == [], "processes left running"
+        assert not list(tmp_path.glob("*.part")), "a child log was not merged"
+        by_name = {}
+        for job in finished:
+            for name, status, detail, rows in job.results:
+                by_name.setdefault(name, []).append((status, detail, rows))
+        return finished, by_name
+    run.pid_file = pid_file
+    run.log = tmp_path / "cell.log"
+    return run
+
+
+def only(by_name, name):
+    (result,) = by_name[name]
+    return result
+
+
+def test_ok_scenarios_give_their_rows(fake):
+    jobs, by = fake(["ok.a", "ok.bb"], modes=("none", "full"), repeats=2, jobs=2)
+    assert len(jobs) == 4
+    assert by["ok.bb"] == [("ok", "", [("value", "count", "5")])] * 4
+
+
+def test_a_hang_is_a_timeout_and_the_next_scenario_runs_in_a_new_child(fake):
+    start = time.time()
+    _, by = fake(["ok.before", "hang", "ok.after"], timeout=1.0)
+    status, detail, rows = only(by, "hang")
+    assert status == "timeout" and rows == []
+    assert "no result after 1s; process group killed" in detail
+    assert "fake_child.py" in detail and "in forever" in detail  # where it hung
+    assert only(by, "ok.before")[0] == only(by, "ok.after")[0] == "ok"
+    assert time.time() - start < 10
+
+
+def test_a_timeout_kills_the_whole_process_group(fake):
+    _, by = fake(["hang_group", "ok.after"], timeout=1.0)
+    assert only(by, "hang_group")[0] == "timeout"
+    assert len(pids(fake.pid_file)) == 3  # child, grandchild, the next child; all dead
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("exit3", "child process exited with code 3 while running this scenario"),
+    ("segv", "child process killed by SIGSEGV while running this scenario"),
+])
+def test_a_crash_is_an_error_naming_the_exit_and_the_rest_still_runs(fake, name, expected):
+    _, by = fake(["ok.a", name, "ok.b"])
+    status, detail, _ = only(by, name)
+    assert status == "error" and detail.startswith(expected)
+    assert [only(by, n)[0] for n in ("ok.a", "ok.b")] == ["ok", "ok"]
+
+
+def test_a_grandchild_holding_the_pipe_neither_stalls_the_runner_nor_survives(fake):
+    start = time.time()
+    _, by = fake(["orphan_exit", "ok.b"], timeout=30.0)
+    assert time.time() - start < 10  # did not wait for the pipe to close or the timeout
+    assert only(by, "orphan_exit")[0] == "error"
+    assert only(by, "ok.b")[0] == "ok"
+
+
+def test_junk_on_every_channel_never_reaches_the_results(fake):
+    _, by = fake(["junk", "ok.b"])
+    assert only(by, "junk") == ("ok", "", [("value", "count", "4")])
+    assert only(by, "ok.b")[0] == "ok"
+    assert b"ignored a malformed results line: not json at all" in fake.log.read_bytes()
+
+
+def test_a_child_that_cannot_start_fails_every_scenario_of_its_job_once(fake):
+    _, by = fake(["ok.a", "ok.b"], env={"FAKE_STARTUP": "crash"})
+    for name in ("ok.a", "ok.b"):
+        status, detail = only(by, name)[:2]
+        assert status == "error"
+        assert detail.startswith("child process exited with code 1 before running any scenario")
+        assert "ImportError: no module named torch_fake" in detail
+    assert len(pids(fake.pid_file)) == 1  # not respawned in a loop
+
+
+def test_a_child_hung_in_its_imports_times_out_every_scenario(fake):
+    _, by = fake(["ok.a", "ok.b"], env={"FAKE_STARTUP": "hang"}, startup=1.0)
+    for name in ("ok.a", "ok.b"):
+        status, detail = only(by, name)[:2]
+        assert status == "timeout"
+        assert detail.startswith("child process hung for 1s before running any scenario")
+
+
+def test_a_child_that_skips_scenarios_is_not_respawned_forever(fake):
+    _, by = fake(["ok.a", "silent_done", "ok.c"])
+    assert only(by, "ok.a")[0] == "ok"
+    assert only(by, "silent_done")[0] == only(by, "ok.c")[0] == "error"
+
+
+def test_scenario_timeout_overrides_the_default(fake, tmp_path):
+    work = runner.Runner(["hang"], {"hang": 0.5}, ["none"], 1, 1, str(tmp_path / "l.log"),
+                         default_timeout=60, child_cmd=[sys.executable, str(FAKE)],
+                         child_env=lambda mode: dict(os.environ))
+    start = time.time()
+    (job,) = work.run()
+    assert job.results[0][1] == "timeout" and time.time() - start < 10
+
+
+def test_jobs_from_a_journal_are_not_run_again(fake):
+    earlier = runner.Job("none", 1, [])
+    earlier.results = [("ok.a", "ok", "", [("value", "count", "99")])]
+    jobs, by = fake(["ok.a"], repeats=2, done=[earlier])
+    assert sorted(by["ok.a"]) == [("ok", "", [("value", "count", "4")]),
+                                  ("ok", "", [("value", "count", "99")])]
+    assert len(pids(fake.pid_file)) == 1
+
+
+# -- interrupts ---------------------------------------------------------------------
+DRIVER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {root!r})
+    from harness.cell import runner
+
+    def stop(signum, frame):
+        raise runner.Interrupted("stopped")
+    signal.signal(signal.SIGTERM, stop)
+    work = runner.Runner(["ok.a", "hang_group", "ok.b"], {{}}, ["none", "full"], 1, 2, {log!r},
+                         default_timeout=600, child_cmd=[sys.executable, {fake!r}],
+                         child_env=lambda mode: dict(os.environ))
+    try:
+        work.run()
+    except (KeyboardInterrupt, runner.Interrupted):
+        sys.exit(42)
+""")
+
+
+def start_driver(tmp_path, intermediate=False):
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER.format(root=str(ROOT), log=str(tmp_path / "cell.log"),
+                                    fake=str(FAKE)))
+    cmd = [sys.executable, str(script)]
+    if intermediate:  # a parent that we can kill -9, as CI kills nox
+        cmd = [sys.executable, "-c",
+               "import subprocess, sys, time; subprocess.Popen(sys.argv[1:]); time.sleep(3600)",
+               *cmd]
+    env = dict(os.environ, FAKE_PIDS=str(tmp_path / "pids"))
+    proc = subprocess.Popen(cmd, env=env)
+    deadline = time.time() + 20
+    while len(pids(tmp_path / "pids")) < 3 and time.time() < deadline:  # 2 children, 1 grandchild
+        time.sleep(0.1)
+    assert len(pids(tmp_path / "pids")) >= 3
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_kills_every_child_and_grandchild(tmp_path, sig):
+    proc = start_driver(tmp_path)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=5) == 42
+    assert wait_dead(pids(tmp_path / "pids"), 2) == []
+    assert not list(tmp_path.glob("*.part"))  # child logs merged on the way out
+
+
+def test_the_runner_stops_when_its_parent_is_killed(tmp_path):
+    proc = start_driver(tmp_path, intermediate=True)
+    proc.kill()
+    proc.wait()
+    assert wait_dead(pids(tmp_path / "pids"), 5) == []
+
+
+# -- journal ------------------------------------------------------------------------
+HEADER = {"cell": "c", "run_id": "r", "names": ["a", "b"]}
+
+
+def job(mode, repeat, *statuses):
+    j = runner.Job(mode, repeat, [])
+    j.results = [(name, status, "", [("m", "count", "1")] if status == "ok" else [])
+                 for name, status in zip(["a", "b"], statuses)]
+    return j
+
+
+def test_journal_round_trip(tmp_path):
+    journal = runner.Journal(str(tmp_path / "c.journal"), HEADER)
+    journal.start()
+    journal.append(job("none", 1, "ok", "error"))
+    journal.append(job("full", 2, "ok", "ok"))
+    loaded = runner.Journal(str(tmp_path / "c.journal"), HEADER).load()
+    assert [(j.mode, j.repeat, j.results) for j in loaded] == [
+        ("full", 2, job("full", 2, "ok", "ok").results),
+        ("none", 1, job("none", 1, "ok", "error").results)]
+
+
+def test_journal_ignores_a_torn_last_line_and_incomplete_jobs(tmp_path):
+    path = tmp_path / "c.journal"
+    journal = runner.Journal(str(path), HEADER)
+    journal.start()
+    journal.append(job("none", 1, "ok", "ok"))
+    with open(path, "a") as handle:
+        handle.write(json.dumps({"mode": "none", "repeat": 2, "results": [["a", "ok", "", []]]})
+                     + "\n")  # only one of two scenarios: not a finished job
+        handle.write('{"mode": "full", "repeat": 1, "resu')  # killed mid-write
+    assert [(j.mode, j.repeat) for j in journal.load()] == [("none", 1)]
+
+
+def test_journal_from_another_selection_or_version_is_ignored(tmp_path):
+    path = str(tmp_path / "c.journal")
+    runner.Journal(path, HEADER).start([job("none", 1, "ok", "ok")])
+    assert runner.Journal(path, dict(HEADER, names=["a"])).load() == []
+    assert runner.Journal(path, dict(HEADER, torch="2.0")).load() == []
+    assert runner.Journal(str(tmp_path / "missing"), HEADER).load() == []
+
+
+def test_build_rows_do_not_depend_on_job_order():
+    a, b = job("none", 1, "ok", "timeout"), job("full", 1, "error", "ok")
+    meta = {c: "x" for c in schema.COLUMNS if c not in
+            ("scenario", "seeding", "repeat", "metric", "kind", "value", "status", "detail")}
+    rows = runner.build_rows([b, a], ["a", "b"], ["none", "full"], meta)
+    assert rows == runner.build_rows([a, b], ["a", "b"], ["none", "full"], meta)
+    assert [(r["seeding"], r["scenario"], r["metric"], r["status"]) for r in rows] == [
+        ("none", "a", "status", "ok"), ("none", "a", "m", "ok"),
+        ("none", "b", "status", "timeout"),
+        ("full", "a", "status", "error"),
+        ("full", "b", "status", "ok"), ("full", "b", "m", "ok")]
+    schema.rows_to_csv_text(rows)  # every column filled, none extra
+
+
+# -- small helpers --------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("8G", 8 << 30), ("512m", 512 << 20), ("1.5GiB", 3 << 29), ("1048576", 1 << 20),
+    ("none", None), ("0", None), ("off", None)])
+def test_parse_size(text, expected):
+    assert runner.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "8X", "-1G", ""])
+def test_parse_size_rejects(text):
+    with pytest.raises(ValueError, match="use a number with K, M, G or T"):
+        runner.parse_size(text)
+
+
+def test_default_memory_limit_leaves_room_for_every_job_and_the_host():
+    assert runner.default_memory_limit(2, total=24 << 30) == 8 << 30
+    assert runner.default_memory_limit(0, total=16 << 30) == 8 << 30
+    assert runner.default_memory_limit(2, total=0) is None
+
+
+def test_describe_exit():
+    assert runner.describe_exit(-11) == "killed by SIGSEGV"
+    assert runner.describe_exit(-9) == "killed by SIGKILL"
+    assert runner.describe_exit(3) == "exited with code 3"
+
+
+DUMP = """\
+Thread 0x00007feb1a7fe6c0 (most recent call first):
+  File "/usr/lib/python3.8/threading.py", line 302 in wait
+
+Current thread 0x00007feb6e814b80 (most recent call first):
+  File "/usr/lib/python3.8/selectors.py", line 415 in select
+  File "/usr/lib/python3.8/multiprocessing/connection.py", line 931 in wait
+  File "/v/lib/python3.8/site-packages/torch/utils/data/dataloader.py", line 345 in __next__
+  File "/work/scenarios/faults.py", line 62 in hang_worker
+  File "/work/harness/cell/child.py", line 84 in run_one
+  File "/usr/lib/python3.8/runpy.py", line 87 in _run_code
+"""
+
+
+def test_stack_summary_names_the_innermost_frame_and_the_scenario_code():
+    assert runner.stack_summary(DUMP) == (
+        "selectors.py:415 in select < ... < faults.py:62 in hang_worker")
+    own = 'Current thread 0x1 (most recent call first):\n  File "/w/f.py", line 3 in g\n' \
+          '  File "/w/f.py", line 9 in h\n'
+    assert runner.stack_summary(own) == "f.py:3 in g < f.py:9 in h"
+    assert runner.stack_summary("no dump here") == ""
