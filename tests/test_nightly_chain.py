@@ -1,0 +1,105 @@
+"""The nightly chain, locally: list -> shard -> merge -> report -> compare.
+
+What the GitHub workflow does across machines, done here with separate ``nox``
+invocations on two real cells (torch 1.5 and the newest pair):
+
+* split run: one invocation per cell, the run id shared through RNGDRIFT_RUN_ID,
+  then ``nox -s report`` on the run directory (the report job);
+* single run: one ``nox -s matrix -- --shard K/N`` invocation whose shard holds
+  exactly those two cells (proving --shard picks them and skips the rest).
+
+Both matrix.csv must agree apart from run ids and timing rows, and ``nox -s
+compare`` between them must exit 0. Only the seeding modes that reproduce on
+both cells (``all``, ``full``) are run: under ``none`` no two runs agree, which
+is what the reports are for, not a property of the chain.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness import ci, cellsession, compat
+from harness.cell import schema
+
+from conftest import NEW_CELL, OLD_CELL
+
+ROOT = Path(__file__).resolve().parent.parent
+CELL_OPTIONS = ["--only", "pairs.*", "--seeding", "all,full", "--repeats", "1", "--jobs", "1"]
+
+pytestmark = pytest.mark.slow
+
+
+def nox(*args: str, env_run_id: str | None = None, timeout: float = 1800) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "RNGDRIFT_RUN_ID"}
+    if env_run_id:
+        env["RNGDRIFT_RUN_ID"] = env_run_id
+    proc = subprocess.run([sys.executable, "-m", "nox", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"nox {' '.join(args)}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+    return proc.stdout + proc.stderr
+
+
+def comparable(matrix_csv: Path) -> pd.DataFrame:
+    frame = pd.read_csv(matrix_csv, dtype=str, keep_default_na=False)
+    frame = frame[frame["kind"] != "timing"].drop(columns="run_id")
+    return frame.sort_values(list(schema.KEY)).reset_index(drop=True)
+
+
+def two_cell_shard() -> str:
+    """A K/N whose shard of the default matrix is exactly the oldest and newest cell."""
+    cells = compat.DEFAULT
+    n = len(cells) - 1  # round-robin: index 0 and index n share shard 1
+    chosen = [c.id for c in cells if cellsession.shard_of(c, cells, n) == 1]
+    assert chosen == [OLD_CELL, NEW_CELL]
+    return f"1/{n}"
+
+
+def test_split_and_single_invocations_agree(tmp_path):
+    results = tmp_path / "results"
+    envdir = str(tmp_path / "nox")  # private venvs: fresh, but hard-linked from uv's cache
+    common = ["--results", str(results), *CELL_OPTIONS]
+
+    # list: the CI's job matrix holds both cells, with the Python each needs
+    listing = subprocess.run([sys.executable, "-m", "nox", "-l", "--json", "-s", "matrix"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
+    jobs = {e["cell"]: e for e in ci.matrix_include(ci.parse_listing(listing), ["matrix"])}
+    assert {OLD_CELL, NEW_CELL} <= set(jobs)
+
+    # split: two invocations ("two CI jobs") sharing one run id through the environment
+    split_id = "chain-split"
+    for cell in (OLD_CELL, NEW_CELL):
+        nox("--envdir", envdir, "-s", jobs[cell]["session"], "--", *common, env_run_id=split_id)
+    split = results / split_id
+    assert sorted(p.name for p in (split / "cells").glob("*.csv")) == sorted(
+        [f"{OLD_CELL}.csv", f"{NEW_CELL}.csv"])
+    # the report job: whatever came back is merged, nothing is missing
+    matrix = json.dumps({"include": list(jobs[c] for c in (OLD_CELL, NEW_CELL))})
+    assert ci.main(["holes", str(split), "--matrix", matrix]) == 0
+    nox("--envdir", envdir, "-s", "report", "--", str(split))
+
+    # single: one invocation, the shard that holds exactly those two cells
+    single_id = "chain-single"
+    output = nox("--envdir", envdir, "-s", "matrix", "--", "--shard", two_cell_shard(),
+                 "--run-id", single_id, *common)
+    skipped = [c.id for c in compat.DEFAULT if c.id not in (OLD_CELL, NEW_CELL)]
+    for cell_id in skipped:
+        assert f"{cell_id} is in shard" in output
+    single = results / single_id
+    assert sorted(p.name for p in (single / "cells").glob("*.csv")) == sorted(
+        [f"{OLD_CELL}.csv", f"{NEW_CELL}.csv"])
+
+    a, b = comparable(split / "matrix.csv"), comparable(single / "matrix.csv")
+    assert set(a["cell"]) == {OLD_CELL, NEW_CELL}
+    assert (a["status"] == "ok").all(), a[a["status"] != "ok"][["cell", "scenario", "detail"]]
+    pd.testing.assert_frame_equal(a, b)
+    assert set(pd.read_csv(split / "matrix.csv", dtype=str)["run_id"]) == {split_id}
+
+    # compare: nothing changed between the two runs
+    nox("--envdir", envdir, "-s", "compare", "--", str(split), str(single))
+    assert (single / "compare.md").is_file()
