@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
@@ -191,3 +192,138 @@ def test_shellcheck_run_scripts_when_available(workflow, tmp_path):
                 paths.append(str(path))
     proc = subprocess.run([shellcheck, *paths], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- the report job's own scripts, run here as the runner would run them -------
+
+REPORT_STEPS = ("Record cells that sent nothing as holes", "nox -s report",
+                "nox -s compare against results/baseline", "Job summary")
+
+
+def report_job(workflow) -> dict[str, dict]:
+    return {step["name"]: step for step in steps(workflow["jobs"]["report"]) if "name" in step}
+
+
+def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str) -> dict:
+    """Run the report job's steps in ``work`` (a checkout with results/ in it).
+
+    `nox` is a shim onto this checkout's noxfile with a private envdir, `gh` a stub
+    that records its calls. Returns outputs, summary text, gh calls, exit codes."""
+    job = report_job(workflow)
+    bin_dir = work / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "nox").write_text(
+        f"#!/bin/bash\nexec {sys.executable} -m nox --envdir {work / 'nox'} "
+        f"-f {work / 'noxfile.py'} \"$@\"\n")
+    (bin_dir / "gh").write_text(
+        f"#!/bin/bash\necho \"$*\" >> {work / 'gh-calls'}\n"
+        "if [ \"$1 $2\" = 'issue list' ]; then cat " + str(work / "gh-open-issue") +
+        " 2>/dev/null || true; fi\n")
+    for tool in ("nox", "gh"):
+        (bin_dir / tool).chmod(0o755)
+    out, summary = work / "out", work / "summary.md"
+    for path in (out, summary, work / "gh-calls"):
+        path.write_text("")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+               RNGDRIFT_RUN_ID=run_id, RUN_DIR=f"results/{run_id}", ON_CHANGE=on_change,
+               MATRIX=json.dumps({"include": [{"cell": c} for c in cells]}),
+               GITHUB_OUTPUT=str(out), GITHUB_STEP_SUMMARY=str(summary),
+               RUNNER_TEMP=str(work), GITHUB_SERVER_URL="https://github.example",
+               GITHUB_REPOSITORY="o/r", GITHUB_RUN_ID="1", PYTHONPATH=str(work))
+    codes = {}
+
+    def run(name):
+        script = job[name]["run"]
+        assert "${{" not in script, f"{name}: uses an expression; give it to the step as env"
+        proc = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=600)
+        codes[name] = proc.returncode
+        return proc
+
+    for name in REPORT_STEPS:
+        proc = run(name)
+        if proc.returncode != 0 and name != "Job summary":
+            break
+    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+    changed = outputs.get("changed") == "true"
+    # the `if:` of the last two steps, as GitHub evaluates them
+    if changed and on_change != "fail":
+        run("Open or update the drift issue")
+    if changed and on_change != "issue":
+        run("Fail on a change")
+    return {"outputs": outputs, "summary": summary.read_text(), "codes": codes,
+            "gh": (work / "gh-calls").read_text().splitlines()}
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A copy of the parts of the repository the report job needs."""
+    shutil.copy(ROOT / "noxfile.py", tmp_path / "noxfile.py")
+    shutil.copytree(ROOT / "harness", tmp_path / "harness",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_report_job_scripts_run_locally(workflow, checkout):
+    """Holes, merge, report, compare verdicts, summary, issue and fail steps, for real."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from resultrows import NEW, OLD, everywhere, write_run
+
+    def night(run_id, flip):
+        rows = everywhere(OLD, "pairs.hflip", {"pair_consistency": 1.0}, seedings=("all",),
+                          run_id=run_id)
+        rows += everywhere(NEW, "pairs.hflip", {"pair_consistency": 0.5 if flip else 1.0},
+                           seedings=("all",), run_id=run_id)
+        return rows
+
+    results = checkout / "results"
+    cells = [OLD, NEW]
+
+    # no baseline committed yet: report, warn, no verdict
+    write_run(results / "night-1", night("night-1", flip=False))
+    first = replay(workflow, checkout, "night-1", cells, "both")
+    assert first["codes"]["nox -s report"] == 0 and first["outputs"]["changed"] == "false"
+    assert "# rngdrift report" in first["summary"] and first["gh"] == []
+
+    # promote it, then an unchanged night
+    subprocess.run([sys.executable, "-m", "harness.baseline", "results/night-1", "--to",
+                    "results/baseline"], cwd=checkout, check=True, capture_output=True,
+                   env=dict(os.environ, PYTHONPATH=str(checkout)))
+    write_run(results / "night-2", night("night-2", flip=False))
+    second = replay(workflow, checkout, "night-2", cells, "both")
+    assert second["outputs"]["changed"] == "false", second
+    assert "compare" in second["summary"].lower() and second["gh"] == []
+
+    # a changed value: issue opened (none open yet), run failed
+    write_run(results / "night-3", night("night-3", flip=True))
+    third = replay(workflow, checkout, "night-3", cells, "both")
+    assert third["outputs"]["changed"] == "true"
+    assert any(call.startswith("issue create") for call in third["gh"]), third["gh"]
+    assert third["codes"]["Fail on a change"] == 1
+
+    # the same change with an issue open and on_change=issue: comment, do not fail
+    (checkout / "gh-open-issue").write_text("7\n")
+    fourth = replay(workflow, checkout, "night-3", cells, "issue")
+    assert any(call.startswith("issue comment 7") for call in fourth["gh"]), fourth["gh"]
+    assert "Fail on a change" not in fourth["codes"]
+
+    # a cell job that sent nothing: a visible hole, the merge still runs, compare flags it
+    write_run(results / "night-5", night("night-5", flip=False)[:3])  # OLD only
+    fifth = replay(workflow, checkout, "night-5", cells, "fail")
+    hole = schema_rows(results / "night-5" / "cells" / f"{NEW}.csv")
+    assert hole[0]["scenario"] == "cell.missing" and hole[0]["status"] == "error"
+    assert fifth["codes"]["nox -s report"] == 0 and fifth["outputs"]["changed"] == "true"
+    assert fifth["codes"]["Fail on a change"] == 1
+
+    # unreadable input: compare's bad-input exit is a failed step, not a verdict
+    (results / "baseline" / "matrix.csv").write_text("not,a,matrix\n")
+    write_run(results / "night-6", night("night-6", flip=False))
+    sixth = replay(workflow, checkout, "night-6", cells, "fail")
+    assert sixth["codes"]["nox -s compare against results/baseline"] == 2
+    assert "changed" not in sixth["outputs"]
+
+
+def schema_rows(path: Path) -> list[dict]:
+    from harness.cell import schema
+    return schema.read_csv(path)
