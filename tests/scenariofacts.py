@@ -1,0 +1,80 @@
+"""Helpers for the loader/train/misc scenario tests (tests/test_scenarios_*.py).
+
+``run_families`` runs some scenario families in a real cell under chosen seeding
+modes and repeats and returns (rows, names the cell registers for them);
+``check_shape`` asserts what every scenario row must look like; ``metric``
+reads one value. (tests/scenariorows.py does the same for a fixed set of modes.)
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+
+from conftest import ROOT, run_cell
+from harness.cell import schema
+
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+
+def registered(python, globs) -> list[str]:
+    args = [a for g in globs for a in ("--only", g)]
+    proc = subprocess.run([str(python), "-m", "harness.cell", "--list", *args], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def run_families(python, out, cell, globs, modes, repeats):
+    args = [a for g in globs for a in ("--only", g)]
+    rows = run_cell(python, out, *args, "--seeding", ",".join(modes),
+                    "--repeats", str(repeats), cell=cell)
+    return rows, registered(python, globs)
+
+
+def statuses(rows) -> dict:
+    """(scenario, seeding, repeat) -> (status, detail)."""
+    return {(r["scenario"], r["seeding"], r["repeat"]): (r["status"], r["detail"])
+            for r in rows if r["metric"] == schema.STATUS_METRIC}
+
+
+def metrics(rows, scenario, seeding, repeat="1") -> dict:
+    return {r["metric"]: r for r in rows
+            if (r["scenario"], r["seeding"], r["repeat"]) == (scenario, seeding, repeat)
+            and r["metric"] != schema.STATUS_METRIC}
+
+
+def metric(rows, scenario, seeding, name, repeat="1"):
+    """A metric's value (float for numbers and counts, str otherwise)."""
+    row = metrics(rows, scenario, seeding, repeat)[name]
+    return float(row["value"]) if row["kind"] in ("number", "count", "timing") else row["value"]
+
+
+def check_shape(rows, names, modes, repeats, fingerprints_of, fractions_of=lambda name: ()):
+    """Every (scenario, mode, repeat) has one status row, ``ok`` or ``n/a`` with a
+    reason; ok rows carry 16-hex fingerprints for ``fingerprints_of(name)``,
+    values in [0, 1] for ``fractions_of(name)``, finite non-negative numbers."""
+    status = statuses(rows)
+    expected = {(n, m, str(r)) for n in names for m in modes for r in range(1, repeats + 1)}
+    assert set(status) == expected, sorted(set(status) ^ expected)
+    for key, (state, detail) in status.items():
+        assert state in ("ok", "n/a"), (key, state, detail)
+        assert (state == "n/a") == bool(detail.strip()), (key, state, detail)
+        got = metrics(rows, *key)
+        if state != "ok":
+            assert not got, key
+            continue
+        assert "seconds" in got, key
+        for name in fingerprints_of(key[0]):
+            assert name in got, (key, name)
+            assert got[name]["kind"] == "fingerprint", (key, name)
+            assert HEX16.match(got[name]["value"]), (key, name, got[name]["value"])
+        for name in fractions_of(key[0]):
+            assert name in got, (key, name)
+            assert 0.0 <= float(got[name]["value"]) <= 1.0, (key, name, got[name]["value"])
+        for row in got.values():
+            if row["kind"] in ("number", "timing", "count"):
+                assert math.isfinite(float(row["value"])) and float(row["value"]) >= 0, row
+    return status
