@@ -3,8 +3,9 @@
 What the GitHub workflow does across machines, done here with separate ``nox``
 invocations on two real cells (torch 1.5 and the newest pair):
 
-* split run: one invocation per cell, the run id shared through RNGDRIFT_RUN_ID,
-  then ``nox -s report`` on the run directory (the report job);
+* split run: one invocation per cell, the run id shared through RNGDRIFT_RUN_ID
+  (the first through the workflow's own cell-job script), then ``nox -s report``
+  on the run directory (the report job);
 * single run: one ``nox -s matrix -- --shard K/N`` invocation whose shard holds
   exactly those two cells (proving --shard picks them and skips the rest).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +45,26 @@ def nox(*args: str, env_run_id: str | None = None, timeout: float = 1800) -> str
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"nox {' '.join(args)}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
     return proc.stdout + proc.stderr
+
+
+def run_cell_job_script(work: Path, envdir: str, session: str, cell: str, run_id: str,
+                        cell_args: list[str]) -> None:
+    """The cell job's `nox -s` step from nightly.yml, verbatim, with `nox` onto this checkout."""
+    yaml = pytest.importorskip("ruamel.yaml", reason="pip install check-jsonschema")
+    workflow = yaml.YAML(typ="safe").load((ROOT / ".github/workflows/nightly.yml").read_text())
+    script = next(s["run"] for s in workflow["jobs"]["cell"]["steps"]
+                  if "--error-on-missing-interpreters" in s.get("run", ""))
+    shim = work / "bin" / "nox"
+    shim.parent.mkdir(exist_ok=True)
+    shim.write_text(f"#!/bin/bash\nexec {sys.executable} -m nox --envdir {envdir} "
+                    f"-f {ROOT / 'noxfile.py'} \"$@\"\n")
+    shim.chmod(0o755)
+    env = dict(os.environ, PATH=f"{shim.parent}{os.pathsep}{os.environ['PATH']}",
+               SESSION=session, CELL=cell, RNGDRIFT_RUN_ID=run_id,
+               CELL_ARGS=" ".join(shlex.quote(a) for a in cell_args))
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 def comparable(matrix_csv: Path) -> pd.DataFrame:
@@ -73,9 +95,10 @@ def test_split_and_single_invocations_agree(tmp_path):
 
     # split: two invocations ("two CI jobs") sharing one run id through the environment
     split_id = "chain-split"
-    for cell in (OLD_CELL, NEW_CELL):
-        nox("--envdir", envdir, "-s", jobs[cell]["session"], "--", *common, env_run_id=split_id)
+    run_cell_job_script(tmp_path, envdir, jobs[OLD_CELL]["session"], OLD_CELL, split_id, common)
+    nox("--envdir", envdir, "-s", jobs[NEW_CELL]["session"], "--", *common, env_run_id=split_id)
     split = results / split_id
+    assert (split / "cells" / f"{OLD_CELL}.nox.log").is_file()  # the job's log, beside its CSV
     assert sorted(p.name for p in (split / "cells").glob("*.csv")) == sorted(
         [f"{OLD_CELL}.csv", f"{NEW_CELL}.csv"])
     # the report job: whatever came back is merged, nothing is missing
