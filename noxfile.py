@@ -5,6 +5,8 @@
     nox -s matrix -- --run-id nightly --resume     options after -- go to every cell
     nox -s matrix -- --scenarios my_checks.py --only 'my.*' [--cell-requirements req.txt]
                                                    your own scenarios across the matrix
+    nox -s matrix -- --shard 2/4                   shard 2 of 4 (cells dealt round-robin)
+    nox -k "matrix and torch2"                     nox's own selection: -k keywords, -t tags
     nox -s exhaustive                              every torchvision minor release
     nox -s report -- results/<run>                 merge and report a run
     nox -s compare -- results/baseline results/<run>   what changed (exit 1 when something did)
