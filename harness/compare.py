@@ -42,7 +42,7 @@ from harness import compat, runs
 from harness.cell import schema
 from harness.report_md import code, table, text
 from harness.results import (
-    CELL_LEVEL_PREFIX, KEY, BadInput, Loaded, Tolerance, cell_failures, fold, load, same)
+    KEY, SEEDING_MODES, BadInput, Loaded, Tolerance, cell_failures, fold, load, same)
 
 CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
               "missing-cell", "new-cell", "env-changed")
@@ -152,8 +152,11 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
     result = pd.DataFrame(rows, columns=COLUMNS)
     rank = {cell: i for i, cell in enumerate(compat.order(b_cells | c_cells))}
     order = {name: i for i, name in enumerate(CATEGORIES)}
-    result = result.assign(_c=result["category"].map(order), _r=result["cell"].map(rank))
-    return result.sort_values(["_c", "_r"], kind="stable").drop(columns=["_c", "_r"]) \
+    modes = {mode: i for i, mode in enumerate(SEEDING_MODES)}
+    result = result.assign(_c=result["category"].map(order), _r=result["cell"].map(rank),
+                           _m=result["seeding"].map(modes).fillna(-1))
+    keys = ["_c", "_r", "scenario", "_m"]
+    return result.sort_values(keys, kind="stable").drop(columns=["_c", "_r", "_m"]) \
         .reset_index(drop=True)
 
 

@@ -72,9 +72,10 @@ def render(report) -> str:
         f"<title>rngdrift report: {esc(report.run_id)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>rngdrift report: run {esc(report.run_id)}</h1>",
-        f'<p class="muted">{len(cells)} cells, oldest {_code(cells[0])}, newest '
-        f"{_code(cells[-1])}; {len(report.scenarios)} scenarios; seeding "
-        f"{', '.join(map(_code, report.modes))}; {report.repeats} repeats; numbers equal "
+        f'<p class="muted">{report_md.plural(len(cells), "cell")}, oldest {_code(cells[0])}, '
+        f"newest {_code(cells[-1])}; {report_md.plural(len(report.scenarios), 'scenario')}; "
+        f"seeding {', '.join(map(_code, report.modes))}; "
+        f"{report_md.plural(report.repeats, 'repeat')}; numbers equal "
         f"within atol={report.tol.atol:g}, rtol={report.tol.rtol:g}.</p>",
     ]
     parts += _failures(report)

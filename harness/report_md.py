@@ -29,6 +29,10 @@ def text(value, limit: int = 160) -> str:
     return out
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -108,10 +112,11 @@ def source_changes(report) -> dict[str, list[tuple[str, list[str]]]]:
 def render(report) -> str:
     cells = report.cells
     lines = [f"# rngdrift report: run {text(report.run_id)}", ""]
-    lines.append(f"{len(cells)} cells, oldest {code(cells[0])}, newest {code(cells[-1])}; "
-                 f"{len(report.scenarios)} scenarios; seeding {', '.join(map(code, report.modes))}; "
-                 f"{report.repeats} repeats; numbers equal within atol={report.tol.atol:g}, "
-                 f"rtol={report.tol.rtol:g}.")
+    lines.append(f"{plural(len(cells), 'cell')}, oldest {code(cells[0])}, newest "
+                 f"{code(cells[-1])}; {plural(len(report.scenarios), 'scenario')}; seeding "
+                 f"{', '.join(map(code, report.modes)) or 'none ran'}; "
+                 f"{plural(report.repeats, 'repeat')}; numbers equal within "
+                 f"atol={report.tol.atol:g}, rtol={report.tol.rtol:g}.")
     lines.append("")
     lines.append("Tables next to this file: `drift.csv` (value groups per cell), "
                  "`reproducibility.csv`, `sources.csv`, `minimal_seeding.csv`, `accuracy.csv`, "
@@ -185,8 +190,13 @@ def _runs(labels: list[str], cells: list[str]) -> list[tuple[str, str, str]]:
 
 
 def _minimal(report) -> list[str]:
+    from harness.results import SEEDING_MODES
     lines = ["## Weakest seeding that reproduces", "",
              "Order `none` < `python` < `torch` < `all` < `full`; `none works`: no mode did.", ""]
+    skipped = [m for m in SEEDING_MODES if m not in report.modes]
+    if skipped:
+        lines[-1:-1] = ["", f"Not run here: {', '.join(map(code, skipped))}; the weakest "
+                            "seeding is among the modes that ran."]
     rows = []
     for row in report.minimal_seeding.itertuples(index=False):
         labels = list(row[1:1 + len(report.cells)])
@@ -217,7 +227,7 @@ def _accuracy(report) -> list[str]:
 
 def failures(report) -> list[tuple[str, str, str]]:
     """[(cell, what failed, detail)]: failed cells, cells without a CSV, scenario errors."""
-    out = [(cell, "whole cell missing", detail) for cell, detail in report.failures.items()]
+    out = [(cell, "cell failed", detail) for cell, detail in report.failures.items()]
     out += [(cell, "no CSV", "interrupted or still running; rerun with --resume")
             for cell in report.interrupted]
     repro = report.reproducibility

@@ -244,7 +244,7 @@ def test_report_md_lists_failures_and_install_holes(tmp_path):
     row = _drift(run, "s", "python", "a")
     assert [row[c] for c in (OLD, TV07, NEW)] == ["A", "err", "err"]
     failures = _section((run / "report.md").read_text(), "## Cells that failed")
-    assert f"`{NEW}`: **whole cell missing**: cell.install: install failed: torch==9.9" in failures
+    assert f"`{NEW}`: **cell failed**: cell.install: install failed: torch==9.9" in failures
     assert f"`{TV07}`: **s: err under python**: RuntimeError: boom" in failures
 
 
@@ -373,11 +373,15 @@ def test_reports_and_compare_from_a_real_two_cell_run(cell_python, tmp_path, cap
     shutil.copytree(run, edited)
     matrix = edited / "matrix.csv"
     table = list(csv.reader(io.StringIO(matrix.read_text())))
-    metric, value = table[0].index("metric"), table[0].index("value")
-    target = next(r for r in table[1:] if r[metric] == "pair_consistency")
-    target[value] = "0.123"
+    col = {name: i for i, name in enumerate(table[0])}
+    for row in table[1:]:  # one reproducible value, both repeats: a plain change
+        if (row[col["cell"]], row[col["scenario"]], row[col["seeding"]], row[col["metric"]]) == (
+                OLD_CELL, "pairs.hflip", "full", "pair_consistency"):
+            row[col["value"]] = "0.123"
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(table)
     matrix.write_text(buf.getvalue())
     assert compare.main([str(run), str(edited)]) == 1
-    assert "0.123" in (edited / "compare.md").read_text()
+    changed = pd.read_csv(edited / "compare.csv", dtype=str, keep_default_na=False)
+    assert changed[["category", "cell", "scenario", "seeding", "candidate"]].values.tolist() == [
+        ["changed", OLD_CELL, "pairs.hflip", "full", "0.123"]]
