@@ -59,7 +59,10 @@ def hang(ctx):
 def hang_worker(ctx):
     from torch.utils.data import DataLoader
     loader = DataLoader(_HangingDataset(), batch_size=1, num_workers=2)
-    return {"items": len([batch for batch in loader])}
+    items = 0
+    for _ in loader:
+        items += 1
+    return {"items": items}
 
 
 def segfault(ctx):
@@ -77,15 +80,19 @@ def sigkill(ctx):
 
 
 def oom(ctx):
-    """Allocate 256 MiB chunks until the allocator says no (the runner's RLIMIT_DATA)."""
+    """Allocate 256 MiB chunks until the allocator says no (the runner's RLIMIT_DATA).
+
+    NumPy's empty leaves pages untouched (torch.empty under deterministic
+    algorithms fills them), so reaching the limit costs no RAM.
+    """
     import resource
-    import torch
+    import numpy as np
     soft, _ = resource.getrlimit(resource.RLIMIT_DATA)
     if soft == resource.RLIM_INFINITY:
         raise NotApplicable("no data memory limit set; refusing to exhaust the machine")
     held = []
     while len(held) * CHUNK < CEILING:
-        held.append(torch.empty(CHUNK, dtype=torch.uint8))
+        held.append(np.empty(CHUNK, dtype=np.uint8))
     return {"allocated_gib": len(held) * CHUNK / float(1 << 30)}
 
 

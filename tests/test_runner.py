@@ -290,6 +290,8 @@ def test_parse_size_rejects(text):
 def test_default_memory_limit_leaves_room_for_every_job_and_the_host():
     assert runner.default_memory_limit(2, total=24 << 30) == 8 << 30
     assert runner.default_memory_limit(0, total=16 << 30) == 8 << 30
+    assert runner.default_memory_limit(4, total=8 << 30) == 4 << 30  # the floor CUDA needs
+    assert runner.default_memory_limit(2, total=2 << 30) == 2 << 30  # never above RAM
     assert runner.default_memory_limit(2, total=0) is None
 
 
@@ -320,3 +322,6 @@ def test_stack_summary_names_the_innermost_frame_and_the_scenario_code():
           '  File "/w/f.py", line 9 in h\n'
     assert runner.stack_summary(own) == "f.py:3 in g < f.py:9 in h"
     assert runner.stack_summary("no dump here") == ""
+    frozen = ('Current thread 0x1 (most recent call first):\n  File "/w/faults.py", line 91 in oom\n'
+              '  File "<frozen runpy>", line 88 in _run_code\n')
+    assert runner.stack_summary(frozen) == "faults.py:91 in oom"

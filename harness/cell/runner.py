@@ -47,6 +47,11 @@ EXIT_GRACE = 10.0
 # How long a timed-out child gets to dump its Python stack before SIGKILL.
 DUMP_GRACE = 1.0
 POLL_INTERVAL = 0.25
+# RLIMIT_DATA counts private writable memory, not reserved address space: torch
+# 2.11 with CUDA initialised on an H100 maps 1.6 GiB of data (and 18 GiB of
+# address space, which is why RLIMIT_AS is not used); a CPU-only torch 2.15
+# import 0.8 GiB. 4 GiB leaves room for real scenarios on top.
+MIN_MEMORY_LIMIT = 4 << 30
 DETAIL_LIMIT = 500
 
 
@@ -75,7 +80,7 @@ def _clip(text, limit=DETAIL_LIMIT):
 
 
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
-_LIBRARY = re.compile(r"/(site|dist)-packages/|/lib/python\d\.\d+/|/harness/cell/child\.py$")
+_LIBRARY = re.compile(r"/(site|dist)-packages/|/lib/python\d\.\d+/|/harness/cell/child\.py$|^<")
 
 
 def stack_summary(text):
@@ -95,7 +100,8 @@ def stack_summary(text):
         if not match:
             break
         frames.append((match.group("file"), match.group("line"), match.group("func")))
-    frames = [f for f in frames if not f[0].endswith(("runpy.py", "child.py"))] or frames
+    frames = [f for f in frames
+              if not f[0].endswith(("runpy.py", "child.py", "<frozen runpy>"))] or frames
     if not frames:
         return ""
     own = [f for f in frames if not _LIBRARY.search(f[0])]
@@ -132,11 +138,12 @@ def physical_memory():
 
 def default_memory_limit(jobs, total=None):
     """Each child may use RAM / (jobs + 1): every child at its limit still leaves
-    room for the runner, the host and the rest of the machine."""
+    room for the runner, the host and the rest of the machine. Never less than
+    MIN_MEMORY_LIMIT (or all of RAM where there is less), which real scenarios need."""
     total = physical_memory() if total is None else total
     if not total:
         return None
-    return total // (max(1, jobs) + 1)
+    return max(total // (max(1, jobs) + 1), min(MIN_MEMORY_LIMIT, total))
 
 
 def format_size(size):
