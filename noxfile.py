@@ -31,11 +31,22 @@ nox.options.sessions = ["matrix"]
 # `-- --run-id` share one across invocations (CI shards).
 RUN_ID = runs.new_run_id()
 
-_FOUND = interpreters.expose(compat.pythons_needed(), Path(__file__).parent / ".nox" / "_interpreters")
+# RNGDRIFT_EXTRA_CELLS=<id>,... adds cells to the default matrix (test-only: a pair
+# that cannot be installed, a Python that is not there).
+DEFAULT_CELLS = compat.DEFAULT + cellsession.extra_cells()
+
+_FOUND = interpreters.expose(sorted({*compat.pythons_needed(), *(c.python for c in DEFAULT_CELLS)},
+                                    key=lambda v: tuple(map(int, v.split(".")))),
+                             Path(__file__).parent / ".nox" / "_interpreters")
 for _xy, _exe in _FOUND.items():
     if _exe is None:
-        print(f"rngdrift: {interpreters.missing_hint(_xy)}; cells needing it will be skipped",
+        print(f"rngdrift: {interpreters.missing_hint(_xy)}; cells needing it get an error row",
               file=sys.stderr)
+
+# A cell whose Python nox cannot find or download is skipped before its session
+# runs; this makes it leave a `cell.interpreter` error row first.
+cellsession.report_missing_interpreters(
+    nox, {"matrix": DEFAULT_CELLS, "exhaustive": compat.EXHAUSTIVE}, RUN_ID)
 
 
 def _params(cells):
@@ -43,10 +54,10 @@ def _params(cells):
 
 
 @nox.session
-@nox.parametrize("python,torch,torchvision", _params(compat.DEFAULT))
+@nox.parametrize("python,torch,torchvision", _params(DEFAULT_CELLS))
 def matrix(session, torch, torchvision):
     """Run every scenario in one cell of the default matrix."""
-    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID, compat.DEFAULT)
+    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID, DEFAULT_CELLS)
 
 
 @nox.session(tags=["exhaustive"])

@@ -127,3 +127,146 @@ def test_run_cell_with_bad_user_code_exits_2_before_doing_anything(tmp_path, cap
     assert info.value.code == 2
     assert capsys.readouterr().err == f"rngdrift: {tmp_path / 'gone.py'}: no such file or directory\n"
     assert not (tmp_path / "results").exists() and session.notified == []
+
+
+# -- fault tolerance: resume, leftovers, cells that cannot run -----------------
+
+def _cell_csv(path, cell_id="c1", scenario="s", status="ok", **change):
+    row = {c: "" for c in cellsession.schema.COLUMNS}
+    row.update(schema_version=cellsession.schema.SCHEMA_VERSION, cell=cell_id, scenario=scenario,
+               seeding="none", repeat="1", metric="status", kind="text", value=status,
+               status=status, **change)
+    cellsession.schema.write_csv(path, [row])
+    return path
+
+
+def test_cell_is_complete_accepts_a_whole_csv_of_its_cell(tmp_path):
+    path = _cell_csv(tmp_path / "c1.csv")
+    assert cellsession.cell_is_complete(path, "c1")
+    assert not cellsession.cell_is_complete(path, "other")
+    assert not cellsession.cell_is_complete(tmp_path / "missing.csv", "c1")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda t: t[:len(t) // 2] + t.splitlines()[1][:10],  # cut mid-row
+    lambda t: t.splitlines()[0] + "\n",                   # header only
+    lambda t: t.replace("schema_version", "version", 1),  # another schema
+    lambda t: t.replace("\n1,", "\n0,", 1),               # another schema version
+    lambda t: "",
+])
+def test_cell_is_complete_rejects_damaged_csvs(tmp_path, damage):
+    path = _cell_csv(tmp_path / "c1.csv")
+    path.write_text(damage(path.read_text()))
+    assert not cellsession.cell_is_complete(path, "c1")
+
+
+def test_a_cell_that_only_failed_to_install_is_retried_on_resume(tmp_path):
+    path = _cell_csv(tmp_path / "c1.csv", scenario="cell.install", status="error")
+    assert not cellsession.cell_is_complete(path, "c1")
+
+
+def test_remove_leftovers_removes_only_this_cells_temporary_files(tmp_path):
+    cell = "py3.8-torch1.5.0-tv0.6.0"
+    leftovers = [f"{cell}.csv.tmp-123", f"{cell}.freeze.txt.tmp-9", f"{cell}.journal.tmp-77",
+                 f"{cell}.log.full-r2-1.part"]
+    kept = [f"{cell}.csv", f"{cell}.log", f"{cell}.journal", f"{cell}.freeze.txt",
+            "py3.8-torch1.5.0-tv0.6.0.1.csv.tmp-5", "other.csv.tmp-1", f"{cell}.csv.tmp-x"]
+    for name in leftovers + kept:
+        (tmp_path / name).write_text("x")
+    gone = cellsession.remove_leftovers(tmp_path / f"{cell}.csv")
+    assert sorted(p.name for p in gone) == sorted(leftovers)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+def test_resume_without_a_run_id_continues_the_latest_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("RNGDRIFT_RUN_ID", raising=False)
+    (tmp_path / "20260101-000000").mkdir()
+    (tmp_path / "latest").symlink_to("20260101-000000")
+    args = cellsession.parse_posargs(["--resume", "--results", str(tmp_path)], "new-id")
+    assert args.run_id == "20260101-000000"
+    assert cellsession.cell_args(args)[-1] == "--resume"  # the cell resumes from its journal
+    assert cellsession.parse_posargs(["--results", str(tmp_path)], "new-id").run_id == "new-id"
+    monkeypatch.setenv("RNGDRIFT_RUN_ID", "from-env")
+    assert cellsession.parse_posargs(["--resume", "--results", str(tmp_path)], "x").run_id == \
+        "from-env"
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("RNGDRIFT_RUN_ID", raising=False)
+    with pytest.raises(SystemExit):
+        cellsession.parse_posargs(["--resume", "--results", str(tmp_path)], "new-id")
+    assert "--resume: no run to resume" in capsys.readouterr().err
+
+
+def test_memory_limit_and_timeout_reach_the_cell():
+    out = cellsession.cell_args(cellsession.parse_posargs(
+        ["--memory-limit", "6G", "--timeout", "30"], "r1"))
+    assert out[out.index("--memory-limit") + 1] == "6G"
+    assert out[out.index("--timeout") + 1] == "30.0"
+    assert "--resume" not in out
+
+
+def test_extra_cells(monkeypatch):
+    monkeypatch.setenv(cellsession.EXTRA_CELLS_ENV, "py3.8-torch9.9.9-tv0.6.0, py3.99-torch1.5.0-tv0.6.0")
+    assert [c.id for c in cellsession.extra_cells()] == [
+        "py3.8-torch9.9.9-tv0.6.0", "py3.99-torch1.5.0-tv0.6.0"]
+    monkeypatch.setenv(cellsession.EXTRA_CELLS_ENV, "torch9")
+    with pytest.raises(SystemExit, match="'torch9' is not a cell id"):
+        cellsession.extra_cells()
+    monkeypatch.delenv(cellsession.EXTRA_CELLS_ENV)
+    assert cellsession.extra_cells() == []
+
+
+def test_record_missing_interpreter(tmp_path, capsys):
+    cells = [compat.Cell("3.99", "1.5.0", "0.6.0"), compat.Cell("3.8", "1.6.0", "0.7.0")]
+    posargs = ["--run-id", "r", "--results", str(tmp_path)]
+    out = cellsession.record_missing_interpreter(cells[0], posargs, "unused", cells)
+    assert out == tmp_path / "r" / "cells" / f"{cells[0].id}.csv"
+    (row,) = cellsession.schema.read_csv(out)
+    assert (row["scenario"], row["status"], row["python"]) == ("cell.interpreter", "error", "3.99")
+    assert "Python 3.99 not found" in row["detail"]
+    assert capsys.readouterr().err.startswith(f"rngdrift: {cells[0].id}: Python 3.99 not found")
+    # Not in this shard: nothing written. Resumed with a complete CSV: kept as it is.
+    assert cellsession.record_missing_interpreter(cells[0], posargs + ["--shard", "2/2"],
+                                                  "unused", cells) is None
+    _cell_csv(out, cell_id=cells[0].id)
+    assert cellsession.record_missing_interpreter(cells[0], posargs + ["--resume"],
+                                                  "unused", cells) is None
+    assert cellsession.cell_is_complete(out, cells[0].id)
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _fake_nox(name, python, call_spec, posargs):
+    import types
+
+    class SessionRunner:
+        def __init__(self):
+            self.name, self.posargs = name, posargs
+            self.func = types.SimpleNamespace(python=python, call_spec=call_spec)
+
+        def _create_venv(self):
+            raise _NotFound(python)
+
+    module = types.SimpleNamespace(sessions=types.SimpleNamespace(SessionRunner=SessionRunner),
+                                   virtualenv=types.SimpleNamespace(InterpreterNotFound=_NotFound))
+    return module, SessionRunner
+
+
+@pytest.mark.parametrize("session_name, written", [("matrix", True), ("tests", False)])
+def test_nox_hook_records_the_row_then_lets_nox_skip(tmp_path, session_name, written):
+    cell = compat.Cell("3.99", "1.5.0", "0.6.0")
+    module, runner_cls = _fake_nox(session_name, "3.99", {"torch": "1.5.0", "torchvision": "0.6.0"},
+                                   ["--run-id", "r", "--results", str(tmp_path)])
+    assert cellsession.report_missing_interpreters(module, {"matrix": [cell]}, "unused")
+    assert cellsession.report_missing_interpreters(module, {"matrix": [cell]}, "unused")  # once
+    with pytest.raises(_NotFound):  # nox still sees it and skips (or fails on CI) as always
+        runner_cls()._create_venv()
+    assert (tmp_path / "r" / "cells" / f"{cell.id}.csv").exists() == written
+
+
+def test_nox_hook_changes_nothing_where_nox_lacks_the_hook():
+    import types
+    assert not cellsession.report_missing_interpreters(types.SimpleNamespace(), {}, "unused")
