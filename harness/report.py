@@ -136,10 +136,20 @@ def short_value(kind: str, values: tuple, limit: int = 24) -> str:
     if len(values) > 1:
         if kind in ("number", "count") and "" not in values:
             numbers = sorted(values, key=float)
-            return f"{numbers[0]}…{numbers[-1]}"
+            return f"{_readable(kind, numbers[0])}…{_readable(kind, numbers[-1])}"
         return " | ".join(v or "missing" for v in values)[:limit]
-    text = values[0]
+    text = _readable(kind, values[0])
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _readable(kind: str, value: str) -> str:
+    """Long numbers to 6 significant digits for people; the CSVs keep every digit."""
+    if kind != "number" or len(value) <= 8:
+        return value
+    try:
+        return f"{float(value):.6g}"
+    except ValueError:
+        return value
 
 
 def _pivot(expanded: pd.DataFrame, cells: list[str], rows: list[str]):
@@ -299,7 +309,8 @@ def accuracy_table(expanded: pd.DataFrame, meta: pd.DataFrame, modes: list[str])
             else:
                 numbers = [float(v) for v in r.distinct if v]
                 values.append(repr(round(statistics.fmean(numbers), 6)) if numbers else "")
-                notes.append(f"{mode}: repeats disagree ({short_value('number', r.distinct)}); "
+                spread = sorted(numbers)
+                notes.append(f"{mode}: repeats disagree ({spread[0]:.4f}…{spread[-1]:.4f}); "
                              "mean shown")
         if not present:
             notes = [f"{ACCURACY_SCENARIO} not in this run"]
@@ -312,6 +323,17 @@ def accuracy_table(expanded: pd.DataFrame, meta: pd.DataFrame, modes: list[str])
 def accuracy_column(mode: str) -> str:
     """'python_seeding': the mode names alone would clash with the version columns."""
     return f"{mode}_seeding"
+
+
+def versions(report: Report, cell: str) -> dict[str, str]:
+    """python/torch/torchvision as the cell id names them (no local '+cu117' suffix),
+    numpy/pillow as installed; the installed versions for ids that do not parse."""
+    meta = report.meta.loc[cell]
+    parsed = compat.parse_id(cell)
+    out = {name: meta[name] for name in ("python", "torch", "torchvision", "numpy", "pillow")}
+    if parsed:
+        out.update(python=parsed.python, torch=parsed.torch, torchvision=parsed.torchvision)
+    return out
 
 
 def cell_meta(frame: pd.DataFrame, cells: list[str]) -> pd.DataFrame:

@@ -54,9 +54,8 @@ def colour(label: str) -> str:
 
 
 def cell_header(report, cell: str) -> str:
-    if cell not in report.meta.index:
-        return f'<th class="cell">{esc(cell)}</th>'
-    m = report.meta.loc[cell]
+    from harness.report import versions
+    m = versions(report, cell)
     return (f'<th class="cell" title="{esc(cell)}">torch {esc(m["torch"])}<br>'
             f'tv {esc(m["torchvision"])}<br><span class="muted">py {esc(m["python"])}</span></th>')
 
@@ -80,8 +79,8 @@ def render(report) -> str:
     ]
     parts += _failures(report)
     parts += _changes(report)
-    parts += _heatmap(report)
     parts += _accuracy(report)
+    parts += _heatmap(report)
     parts += _grid(report, "Reproducibility: did every repeat agree?", _verdicts(report),
                    VERDICT)
     parts += _grid(report, "Weakest seeding that reproduces",
@@ -235,7 +234,11 @@ def _accuracy(report) -> list[str]:
     out.append("<table><tr><th>cell</th><th>python</th><th>torch</th><th>torchvision</th>"
                + "".join(f"<th>{esc(m)} seeding</th>" for m in report.modes) + "<th>note</th></tr>")
     for _, r in acc.iterrows():
-        out.append("<tr>" + "".join(f"<td>{esc(r[c])}</td>" for c in acc.columns) + "</tr>")
+        tds = [f'<td style="white-space:nowrap">{esc(r["cell"])}</td>']
+        tds += [f"<td>{esc(r[c])}</td>" for c in ("python", "torch", "torchvision")]
+        tds += [f"<td>{esc(report_md.accuracy_value(r, m))}</td>" for m in report.modes]
+        tds.append(f"<td>{esc(r['note'])}</td>")
+        out.append("<tr>" + "".join(tds) + "</tr>")
     out.append("</table>")
     return out
 
@@ -261,7 +264,7 @@ def accuracy_svg(report) -> str:
     pad = (high - low) * 0.08
     low, high = max(0.0, low - pad), min(1.0, high + pad) if high <= 1 else high + pad
     n = len(acc)
-    left, right, top, bottom, step = 56, 110, 16, 96, 64
+    left, right, top, bottom, step = 56, 150, 16, 96, 64
     width, height = left + right + step * max(n - 1, 1), 300
     plot_h = height - top - bottom
 
@@ -278,8 +281,9 @@ def accuracy_svg(report) -> str:
         out.append(f'<line x1="{left}" x2="{x(n - 1) if n > 1 else width - right}" y1="{y(value):.1f}" '
                    f'y2="{y(value):.1f}" stroke="#e5e5e5"/><text x="{left - 6}" y="{y(value) + 4:.1f}" '
                    f'text-anchor="end" fill="#666">{value:.3f}</text>')
+    from harness.report import versions
     for i, cell in enumerate(acc["cell"]):
-        label = f"tv {acc['torchvision'].iloc[i]}"
+        label = f"tv {versions(report, cell)['torchvision']}"
         out.append(f'<text transform="translate({x(i):.1f},{height - bottom + 14}) rotate(40)" '
                    f'fill="#444">{esc(label)}<title>{esc(cell)}</title></text>')
     for j, (mode, values) in enumerate(series.items()):
@@ -294,10 +298,17 @@ def accuracy_svg(report) -> str:
                 segment = []
         for i, v in enumerate(values):
             if v is not None:
-                out.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{col}">'
-                           f"<title>{esc(acc['cell'].iloc[i])} {esc(mode)}: {v:g}</title></circle>")
+                shown = report_md.accuracy_value(acc.iloc[i], mode)
+                fill = "#fff" if shown.startswith("~") else col
+                out.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{fill}" '
+                           f'stroke="{col}" stroke-width="1.5"><title>{esc(acc["cell"].iloc[i])} '
+                           f"{esc(mode)}: {esc(shown)}</title></circle>")
         lx, ly = width - right + 16, top + 14 + 18 * j
         out.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" y2="{ly - 4}" stroke="{col}" '
                    f'stroke-width="2"/><text x="{lx + 24}" y="{ly}" fill="#222">{esc(mode)}</text>')
+    out.append(f'<text x="{width - right + 16}" y="{top + 14 + 18 * len(series) + 8}" '
+               'fill="#666">hollow: repeats</text>'
+               f'<text x="{width - right + 16}" y="{top + 14 + 18 * len(series) + 22}" '
+               'fill="#666">disagreed (mean)</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -43,7 +43,8 @@ def cell_step(report, cell: str, previous: str | None) -> str:
     """What moved from the previous cell: 'torchvision 0.6.0 → 0.7.0, torch 1.5.0 → 1.6.0'."""
     if previous is None:
         return "oldest cell"
-    now, before = report.meta.loc[cell], report.meta.loc[previous]
+    from harness.report import versions
+    now, before = versions(report, cell), versions(report, previous)
     steps = [f"{name} {before[name]} → {now[name]}"
              for name in ("torchvision", "torch", "python", "numpy", "pillow")
              if before[name] != now[name]]
@@ -215,14 +216,15 @@ def _accuracy(report) -> list[str]:
         lines += [f"{code(ACCURACY_SCENARIO)} is not in this run (not selected, or not yet a "
                   "scenario); accuracy.csv lists the cells with empty values.", ""]
     acc = report.accuracy
-    from harness.report import accuracy_column
     rows = [[code(r["cell"]), text(r["python"]), text(r["torch"]), text(r["torchvision"]),
-             *[text(r[accuracy_column(m)]) for m in report.modes]] for _, r in acc.iterrows()]
+             *[text(accuracy_value(r, m)) for m in report.modes]] for _, r in acc.iterrows()]
     lines += table(["cell", "python", "torch", "torchvision",
                     *[f"{m} seeding" for m in report.modes]], rows)
     notes = [f"- {code(r.cell)}: {text(r.note)}" for r in acc.itertuples(index=False)
              if r.note and report.accuracy_present]
-    return lines + ([""] + notes if notes else [])
+    if notes:
+        lines += ["", "`~`: the repeats disagreed; the mean is shown.", ""] + notes
+    return lines
 
 
 def failures(report) -> list[tuple[str, str, str]]:
@@ -239,6 +241,18 @@ def failures(report) -> list[tuple[str, str, str]]:
     for (cell, scenario, verdict, detail), modes in grouped.items():
         out.append((cell, f"{scenario}: {verdict} under {', '.join(modes)}", detail))
     return out
+
+
+def accuracy_value(row, mode: str) -> str:
+    """An accuracy.csv value for people: 4 decimals (the CSV keeps every digit), '~'
+    in front of the mean of repeats that disagreed."""
+    from harness.report import accuracy_column
+    value = row[accuracy_column(mode)]
+    try:
+        shown = f"{float(value):.4f}"
+    except ValueError:
+        return value
+    return f"~{shown}" if f"{mode}: repeats disagree" in row["note"] else shown
 
 
 def _failures(report) -> list[str]:

@@ -199,7 +199,8 @@ def test_accuracy_table_from_the_training_scenario(tmp_path):
     assert "repeats disagree" in table.loc[NEW, "note"]
     assert table.loc[NEW, "torchvision"] == "0.29.2"
     md = (run / "report.md").read_text()
-    assert "| `py3.8-torch1.5.0-tv0.6.0` | 3.8 | 1.5.0 | 0.6.0 | 0.91 | 0.91 |" in md
+    assert "| `py3.8-torch1.5.0-tv0.6.0` | 3.8 | 1.5.0 | 0.6.0 | 0.9100 | 0.9100 |" in md
+    assert "| ~0.7150 | 0.9000 |" in md
     assert "<svg" in (run / "report.html").read_text()
 
 
