@@ -51,10 +51,24 @@ def cell_step(report, cell: str, previous: str | None) -> str:
     return ", ".join(steps) or "same versions"
 
 
-def join_cells(report, cells: list[str]) -> str:
-    if len(cells) == len(report.cells) and len(cells) > 1:
-        return "every cell"
-    return ", ".join(code(c) for c in cells)
+def where(subset: set[str], cells: list[str]) -> str:
+    """Where in ``cells`` (in order) the ``subset`` lies, as spans: 'from `X` on',
+    'up to `Y`', '`X` … `Y`', '`X`'; '' when it is all of them."""
+    labels = ["in" if c in subset else "out" for c in cells]
+    spans = [(first, last) for label, first, last in _runs(labels, cells) if label == "in"]
+    if spans == [(cells[0], cells[-1])]:
+        return ""
+    out = []
+    for first, last in spans:
+        if first == last:
+            out.append(code(first))
+        elif last == cells[-1]:
+            out.append(f"from {code(first)} on")
+        elif first == cells[0]:
+            out.append(f"up to {code(last)}")
+        else:
+            out.append(f"{code(first)} … {code(last)}")
+    return ", ".join(out)
 
 
 def change_points(report) -> dict[str, list[tuple]]:
@@ -170,9 +184,10 @@ def _reproducibility(report) -> list[str]:
         ran = repro[(repro["seeding"] == mode) & (repro["reproducible"].isin(["yes", "no"]))]
         parts = []
         for scenario, group in bad.groupby("scenario", sort=True):
-            everywhere = set(group["cell"]) == set(ran.loc[ran["scenario"] == scenario, "cell"])
-            where = "" if everywhere else f" (in {join_cells(report, list(group['cell']))})"
-            parts.append(code(scenario) + where)
+            cells = [c for c in report.cells
+                     if c in set(ran.loc[ran["scenario"] == scenario, "cell"])]
+            span = where(set(group["cell"]), cells)
+            parts.append(code(scenario) + (f" ({span})" if span else ""))
         rows.append([code(mode), ", ".join(parts)])
     return lines + table(["seeding", "scenarios whose repeats disagreed"], rows)
 
