@@ -31,9 +31,9 @@ import pandas as pd
 
 from harness import compat, runs
 from harness.cell import schema
-from harness.results import (  # noqa: F401  (BadInput and merge: the module's contract)
+from harness.results import (  # noqa: F401  (BadInput, merge, read_cell: the module's contract)
     CALLS_PREFIX, MATRIX, OK, SEEDING_MODES, BadInput, Loaded, Tolerance, cell_failures,
-    expand, load_run, merge, same)
+    expand, load_run, merge, read_cell, same)
 
 ACCURACY_SCENARIO = "train.segmentation_pairs"
 ACCURACY_METRIC = "pixel_accuracy"

@@ -70,7 +70,7 @@ class Loaded:
 def read_csv(path: Path) -> pd.DataFrame:
     """Parse one results CSV strictly; every column str, plus ``_line`` for messages."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a spreadsheet may add a BOM
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); hand-edited or corrupt?") from None
     except OSError as exc:

@@ -209,6 +209,29 @@ def test_bad_input_exits_2_naming_the_file(tmp_path, baseline, capsys, edit, pro
     assert not (candidate / "compare.csv").exists()
 
 
+def test_reordered_rows_are_the_same_run_and_reordered_columns_are_bad_input(
+        tmp_path, baseline, capsys):
+    lines = (baseline / "matrix.csv").read_text().splitlines(keepends=True)
+    shuffled = _run(tmp_path, "shuffled", _base_rows())
+    (shuffled / "matrix.csv").write_text(lines[0] + "".join(reversed(lines[1:])))
+    assert compare.main([str(baseline), str(shuffled)]) == 0
+    swapped = _run(tmp_path, "swapped", _base_rows())
+    frame = pd.read_csv(baseline / "matrix.csv", dtype=str, keep_default_na=False)
+    columns = list(frame.columns)
+    columns[0], columns[1] = columns[1], columns[0]
+    frame[columns].to_csv(swapped / "matrix.csv", index=False)
+    capsys.readouterr()
+    assert compare.main([str(baseline), str(swapped)]) == 2
+    assert "header is not the schema's columns (wrong order)" in capsys.readouterr().err
+
+
+def test_windows_line_endings_and_a_bom_are_read(tmp_path, baseline):
+    text = (baseline / "matrix.csv").read_text()
+    edited = _run(tmp_path, "excel", _base_rows())
+    (edited / "matrix.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    assert compare.main([str(baseline), str(edited)]) == 0
+
+
 def test_missing_input_exits_2(tmp_path, baseline, capsys):
     assert compare.main([str(baseline), str(tmp_path / "nope")]) == 2
     assert "no such run directory" in capsys.readouterr().err
