@@ -48,9 +48,8 @@ def shuffle_generator(ctx):
 def random_split(ctx):
     """A train/val split; a ``full`` program passes its seeded generator (1.6+)."""
     dataset = TensorDataset(torch.arange(SAMPLES))
-    kwargs = {}
-    if "generator" in ctx.loader_kwargs():
-        kwargs["generator"] = ctx.loader_kwargs()["generator"]
+    generator = ctx.loader_kwargs().get("generator")
+    kwargs = {} if generator is None else {"generator": generator}
     train, val = torch.utils.data.random_split(dataset, [70, 30], **kwargs)
     return {"indices": fingerprint(list(train.indices), list(val.indices))}
 
