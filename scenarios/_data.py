@@ -71,7 +71,7 @@ def same_geometry(image, mask, tolerance=GEOMETRY_TOLERANCE):
     colour ops do not count. Pixels within one pixel of a mask edge, and pixels
     the mask's own interpolation blended, are left out: bilinear interpolation
     and the texture move an edge by up to a pixel without any change of
-    geometry, while a different flip, crop or rotation (beyond about 2 degrees)
+    geometry, while a different flip, crop or rotation (beyond about 3 degrees)
     moves whole regions. We chose this over replaying the generator state for
     the image (exact, but it rewinds the generators behind the program's back,
     so the scenario would no longer be the user's code).
@@ -81,7 +81,7 @@ def same_geometry(image, mask, tolerance=GEOMETRY_TOLERANCE):
     labels = mask_values > 127
     if luma.shape != labels.shape:
         return False
-    low, high = np.percentile(luma, [2, 98])
+    low, high = luma.min(), luma.max()
     threshold = (low + high) / 2.0 if high - low > 60 else 127.5
     height, width = labels.shape
     padded = np.pad(labels, 1, mode="edge")
