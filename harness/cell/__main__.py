@@ -89,6 +89,9 @@ def parse_args(argv):
                              "(default: RAM / (jobs + 1))")
     parser.add_argument("--resume", action="store_true",
                         help="keep the jobs an interrupted run of this cell journalled")
+    parser.add_argument("--start", choices=("fork", "spawn"), default="fork",
+                        help="fork children from per-repeat zygotes that import torch once "
+                             "(default), or start a new interpreter per child")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="child processes at once (default %(default)s)")
     parser.add_argument("--list", action="store_true", help="list scenarios and exit")
@@ -163,7 +166,7 @@ def main(argv=None):
     work = runner.Runner(names, timeouts, args.modes, args.repeats, args.jobs, log_path,
                          scenario_paths=[os.path.abspath(p) for p in args.scenarios],
                          default_timeout=args.timeout, memory_limit=args.memory_bytes,
-                         done=kept)
+                         done=kept, start=args.start)
     try:
         with _signals_interrupt():
             jobs = work.run(progress=progress)

@@ -111,6 +111,13 @@ def _die_with_parent(parent):
         os._exit(1)
 
 
+def guard_zygote(parent):
+    """A zygote dies with the runner and prints its stack if it crashes."""
+    faulthandler.enable()
+    if sys.platform.startswith("linux"):
+        _die_with_parent(parent)
+
+
 def guard_process(fd, parent, memory_limit):
     """What the runner relies on, set before torch is imported.
 
@@ -137,38 +144,74 @@ def guard_process(fd, parent, memory_limit):
         resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, hard))
 
 
-def main(argv=None):
+def load(scenario_paths):
+    """Import torch, torchvision and every scenario: the expensive part of a start."""
+    import torch
+    torch.set_num_threads(1)
+    from . import registry, tracing
+
+    registry.load_builtin()
+    registry.load_paths(scenario_paths)
+    tracing.install()
+
+
+def serve(fd, mode, names):
+    """Run ``names`` under ``mode`` and stream their results to ``fd``."""
+    from . import registry, rngstate, seeding
+
+    installed = registry.installed_versions()
+    device = "cuda" if installed["cuda"] else "cpu"
+    seeding.apply_process_flags(mode)
+    # The state a fresh program sees after its imports; every scenario starts here.
+    snap = rngstate.snapshot()
+    ctx = seeding.Context(mode, device=device)
+    for name in names:
+        _send(fd, {"event": "start", "scenario": name})
+        status, detail, rows = run_one(registry.SCENARIOS[name], ctx, installed, snap)
+        _send(fd, {"event": "result", "scenario": name, "status": status,
+                   "detail": detail, "rows": rows})
+    _send(fd, {"event": "done"})
+    sys.stdout.flush()
+    return 0
+
+
+def fresh_entropy():
+    """Draw new OS entropy for every generator, as a newly started interpreter does.
+
+    A process forked from a zygote inherits the zygote's generator states; a fresh
+    interpreter seeds Python's ``random``, NumPy's global state and torch's default
+    generator from the OS (torch has done so since at least 1.5: its initial seed
+    differs from run to run). CUDA generators start lazily in the child.
+    """
+    import random
+    import numpy as np
+    import torch
+    random.seed()
+    np.random.seed()
+    torch.seed()
+
+
+def _parser():
     parser = argparse.ArgumentParser(prog="harness.cell.child")
-    parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--mode", required=True)
+    parser.add_argument("--fd", type=int)
+    parser.add_argument("--mode")
     parser.add_argument("--scenario", action="append", default=[])
     parser.add_argument("--scenarios-path", action="append", default=[])
     parser.add_argument("--parent", type=int, help="the runner's pid: die with it")
     parser.add_argument("--memory-limit", type=int, help="bytes of data this process may map")
-    args = parser.parse_args(argv)
+    parser.add_argument("--zygote", type=int, metavar="CONTROL_FD",
+                        help="serve fork requests on this socket instead of running")
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if args.zygote is not None:
+        from . import zygote
+        return zygote.serve_forks(args.zygote, args.parent, args.scenarios_path)
     guard_process(args.fd, args.parent, args.memory_limit)
-
-    import torch
-    torch.set_num_threads(1)
-    from . import registry, rngstate, seeding, tracing
-
-    registry.load_builtin()
-    registry.load_paths(args.scenarios_path)
-    installed = registry.installed_versions()
-    device = "cuda" if installed["cuda"] else "cpu"
-    seeding.apply_process_flags(args.mode)
-    tracing.install()
-    # The state a fresh program sees after its imports; every scenario starts here.
-    snap = rngstate.snapshot()
-    ctx = seeding.Context(args.mode, device=device)
-    for name in args.scenario:
-        _send(args.fd, {"event": "start", "scenario": name})
-        status, detail, rows = run_one(registry.SCENARIOS[name], ctx, installed, snap)
-        _send(args.fd, {"event": "result", "scenario": name, "status": status,
-                        "detail": detail, "rows": rows})
-    _send(args.fd, {"event": "done"})
-    sys.stdout.flush()
-    return 0
+    load(args.scenarios_path)
+    return serve(args.fd, args.mode, args.scenario)
 
 
 if __name__ == "__main__":

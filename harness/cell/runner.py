@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 
-from . import schema
+from . import schema, zygote
 
 # Slowest real scenario: a few seconds on a laptop CPU. 120 s leaves 20x and more
 # for slow shared CI runners yet bounds what a deadlocked DataLoader costs (one
@@ -219,7 +219,7 @@ class Runner(object):
     def __init__(self, names, timeouts, modes, repeats, jobs, log_path,
                  scenario_paths=(), default_timeout=DEFAULT_TIMEOUT,
                  startup_timeout=None, memory_limit=None, child_cmd=None, done=(),
-                 watch_parent=True, child_env=None):
+                 watch_parent=True, child_env=None, start="fork"):
         self.names = list(names)
         self.timeouts = timeouts
         self.modes = list(modes)
@@ -237,9 +237,69 @@ class Runner(object):
         self.parent = os.getppid() if watch_parent else None
         self.selector = selectors.DefaultSelector()
         self.active = []
+        # "fork": children forked from per-repeat zygotes (see zygote.py); "spawn":
+        # a new interpreter per child. Stand-in children (tests) always spawn.
+        self.start = start if child_cmd is None else "spawn"
+        self.zygotes = {}
 
     # -- child processes -------------------------------------------------
+    def _env(self, mode):
+        if self.child_env is None:
+            from . import seeding  # imports torch: only where a real child is started
+            self.child_env = seeding.child_env
+        env = self.child_env(mode)
+        env["OMP_NUM_THREADS"] = "1"
+        env["MKL_NUM_THREADS"] = "1"
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    @staticmethod
+    def _zygote_key(mode, repeat):
+        # Hash seeds are fixed at interpreter start: ``full`` sets PYTHONHASHSEED, so
+        # its repeats may share a zygote; other modes get one zygote per repeat.
+        return ("full", 0) if mode == "full" else ("repeat", repeat)
+
+    def _start_zygote(self, mode, repeat):
+        key = self._zygote_key(mode, repeat)
+        if key not in self.zygotes:
+            log = "%s.zygote-%s%d.part" % (self.log_path, key[0], key[1])
+            cmd = self.child_cmd
+            for path in self.scenario_paths:
+                cmd = cmd + ["--scenarios-path", path]
+            self.zygotes[key] = zygote.Zygote(cmd, self._env(mode), log, os.getpid())
+        return self.zygotes[key]
+
+    def _fork(self, job, write_fd, log_fd):
+        """Fork the job's child from its zygote; None when the zygote cannot start."""
+        z = self._start_zygote(job.mode, job.repeat)
+        try:
+            z.wait_ready(self.startup_timeout)
+            argv = ["--mode", job.mode, "--parent", str(os.getpid())]
+            if self.memory_limit:
+                argv += ["--memory-limit", str(self.memory_limit)]
+            for name in job.pending:
+                argv += ["--scenario", name]
+            return zygote.Adopted(z.fork(argv, [write_fd, log_fd]))
+        except (zygote.ZygoteFailed, OSError) as exc:
+            text = self._merge_zygote(z)
+            where = stack_summary(text)
+            detail = "%s before running any scenario%s: %s" % (
+                exc, " at " + where if where else "", log_tail_text(text))
+            status = "timeout" if "hung" in str(exc) else "error"
+            for name in list(job.pending):
+                self._record(job, name, status, detail)
+            return None
+
+    def _merge_zygote(self, z):
+        z.close()
+        self.zygotes = dict((k, v) for k, v in self.zygotes.items() if v is not z)
+        job = Job("zygote", 0, [])
+        job.log = z.log_path
+        return self._merge_log(job)
+
     def _spawn(self, job):
+        if self.start == "fork":
+            return self._spawn_forked(job)
         read_fd, write_fd = os.pipe()
         cmd = self.child_cmd + ["--fd", str(write_fd), "--mode", job.mode,
                                 "--parent", str(os.getpid())]
@@ -249,19 +309,8 @@ class Runner(object):
             cmd += ["--scenario", name]
         for path in self.scenario_paths:
             cmd += ["--scenarios-path", path]
-        if self.child_env is None:
-            from . import seeding  # imports torch: only where a real child is started
-            self.child_env = seeding.child_env
-        env = self.child_env(job.mode)
-        env["OMP_NUM_THREADS"] = "1"
-        env["MKL_NUM_THREADS"] = "1"
-        env["PYTHONUNBUFFERED"] = "1"
-        job.spawns += 1
-        job.log = "%s.%s-r%d-%d.part" % (self.log_path, job.mode, job.repeat, job.spawns)
-        log = open(job.log, "wb")
-        log.write(("=== child mode=%s repeat=%d scenarios=%d (%s) ===\n"
-                   % (job.mode, job.repeat, len(job.pending), job.pending[0])).encode())
-        log.flush()
+        env = self._env(job.mode)
+        log = self._open_log(job)
         try:
             job.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -272,6 +321,33 @@ class Runner(object):
         finally:
             os.close(write_fd)
             log.close()
+        self._watch(job, read_fd)
+
+    def _open_log(self, job):
+        job.spawns += 1
+        job.log = "%s.%s-r%d-%d.part" % (self.log_path, job.mode, job.repeat, job.spawns)
+        log = open(job.log, "wb")
+        log.write(("=== child mode=%s repeat=%d scenarios=%d (%s) ===\n"
+                   % (job.mode, job.repeat, len(job.pending), job.pending[0])).encode())
+        log.flush()
+        return log
+
+    def _spawn_forked(self, job):
+        read_fd, write_fd = os.pipe()
+        log = self._open_log(job)
+        try:
+            proc = self._fork(job, write_fd, log.fileno())
+        finally:
+            os.close(write_fd)
+            log.close()
+        if proc is None:
+            os.close(read_fd)
+            self._merge_log(job)
+            return
+        job.proc = proc
+        self._watch(job, read_fd)
+
+    def _watch(self, job, read_fd):
         os.set_blocking(read_fd, False)
         job.fd = read_fd
         job.eof = False
@@ -394,6 +470,8 @@ class Runner(object):
 
     def _supervise(self, job, now):
         """One look at a live job: exited, finished, or past a time limit."""
+        if job.fd is None:  # never started (its zygote failed): already recorded
+            return
         if _has_exited(job.proc) or (job.done and (job.eof or now - job.done_at > EXIT_GRACE)):
             code, text = self._finish_child(job)
             self._after_exit(job, code, text)
@@ -430,6 +508,27 @@ class Runner(object):
                 except OSError:
                     pass
         self.active = []
+        self.close_zygotes()
+
+    def close_zygotes(self):
+        for z in list(self.zygotes.values()):
+            self._merge_zygote(z)
+
+    def _reap_strays(self):
+        """Reap orphans (e.g. DataLoader workers) adopted by this subreaper."""
+        known = set(job.proc.pid for job in self.active if job.proc is not None)
+        known.update(z.proc.pid for z in self.zygotes.values())
+        for _ in range(16):
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except (ChildProcessError, OSError, AttributeError):
+                return
+            if info is None or info.si_pid in known or info.si_pid == 0:
+                return
+            try:
+                os.waitpid(info.si_pid, 0)
+            except ChildProcessError:
+                return
 
     def _check_parent(self):
         if self.parent is not None and os.getppid() != self.parent:
@@ -446,7 +545,12 @@ class Runner(object):
                     finished.append(self.done[(mode, repeat)])
                 else:
                     queue.append(Job(mode, repeat, self.names))
+        if self.start == "fork" and not zygote.become_subreaper():
+            self.start = "spawn"
         try:
+            if self.start == "fork":  # import in every zygote at once
+                for job in queue:
+                    self._start_zygote(job.mode, job.repeat)
             while queue or self.active:
                 while queue and len(self.active) < self.parallel:
                     job = queue.pop(0)
@@ -462,10 +566,13 @@ class Runner(object):
                         finished.append(job)
                         if progress:
                             progress(job)
+                if self.start == "fork":
+                    self._reap_strays()
                 self._check_parent()
         except BaseException:
             self.stop_all()
             raise
+        self.close_zygotes()
         return finished
 
 
