@@ -46,6 +46,8 @@ def parse_posargs(posargs: list[str], default_run_id: str) -> argparse.Namespace
                         help="data memory per child process, e.g. 6G, or 'none' "
                              "(default RAM / (jobs + 1))")
     parser.add_argument("--jobs", type=int)
+    parser.add_argument("--start", choices=("fork", "spawn"),
+                        help="fork children from zygotes (default) or spawn an interpreter each")
     parser.add_argument("--shard", type=parse_shard, metavar="K/N",
                         help="run only shard K of N (cells dealt round-robin by their "
                              "position in the session's cell list)")
@@ -91,7 +93,7 @@ def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
 def cell_args(args: argparse.Namespace) -> list[str]:
     """Options passed through to ``python -m harness.cell``."""
     out = []
-    for name in ("seeding", "repeats", "timeout", "jobs", "memory_limit"):
+    for name in ("seeding", "repeats", "timeout", "jobs", "memory_limit", "start"):
         value = getattr(args, name)
         if value is not None:
             out += ["--" + name.replace("_", "-"), str(value)]

@@ -270,3 +270,9 @@ def test_nox_hook_records_the_row_then_lets_nox_skip(tmp_path, session_name, wri
 def test_nox_hook_changes_nothing_where_nox_lacks_the_hook():
     import types
     assert not cellsession.report_missing_interpreters(types.SimpleNamespace(), {}, "unused")
+
+
+def test_start_method_passes_through_to_the_cell():
+    assert cellsession.cell_args(cellsession.parse_posargs(["--start", "spawn"], "r1")) == [
+        "--start", "spawn"]
+    assert "--start" not in cellsession.cell_args(cellsession.parse_posargs([], "r1"))
