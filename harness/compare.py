@@ -21,12 +21,14 @@ Categories (one row each in compare.csv):
     missing-cell  a cell only in the baseline (its rows are not compared)
     new-cell      a cell only in the candidate
     env-changed   a shared cell's python/torch/torchvision/numpy/pillow/device/platform differ
+    unseeded      a value or reproducibility that moved under `none` seeding, where
+                  repeats agree only by chance (a status change there is still `changed`)
 
 Timing rows are never compared. Exit status: 0 when no row falls in a --fail-on
 category, 1 when one does, 2 on bad input (nothing written). By default
 changed, lost-repro, vanished and missing-cell fail; appeared, new-cell,
-gained-repro and env-changed are listed but do not (a new scenario, a new cell
-or a fix is not a regression). compare.csv and
+gained-repro, env-changed and unseeded are listed but do not (a new scenario, a
+new cell or a fix is not a regression; an unseeded program promises nothing). compare.csv and
 compare.md go into the candidate's run directory (or --out), never into the
 baseline's.
 """
@@ -45,7 +47,11 @@ from harness.results import (
     KEY, SEEDING_MODES, BadInput, Loaded, Tolerance, cell_failures, fold, load, same)
 
 CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
-              "missing-cell", "new-cell", "env-changed")
+              "missing-cell", "new-cell", "env-changed", "unseeded")
+# Under `none` seeding nothing promises repeatability: two repeats can agree by chance
+# (a pair consistency of 0.0 twice), so a value or reproducibility that moves there is
+# listed as `unseeded`, not failed on, unless asked for. Status changes still count.
+UNSEEDED_MODE = "none"
 DEFAULT_FAIL_ON = ("changed", "lost-repro", "vanished", "missing-cell")
 ENV_COLUMNS = ("python", "torch", "torchvision", "numpy", "pillow", "device", "platform")
 COLUMNS = ["category", "cell", "scenario", "seeding", "metric", "kind", "baseline", "candidate",
@@ -68,6 +74,14 @@ def _numbers_detail(kind: str, a: str, b: str) -> str:
 
 def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> tuple | None:
     """One compare row for a key on both sides, or None when nothing changed."""
+    row = _compare_values(key, kind, base, cand, tol)
+    if row and row[0] in ("changed", "lost-repro") and key[2] == UNSEEDED_MODE \
+            and key[3] != schema.STATUS_METRIC:
+        return ("unseeded", *row[1:-1], f"{row[0]} under unseeded runs; {row[-1]}".rstrip("; "))
+    return row
+
+
+def _compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> tuple | None:
     b_values, c_values = base.distinct, cand.distinct
     b_ok, c_ok = len(b_values) == 1, len(c_values) == 1
     row = (*key, kind, shown(b_values), shown(c_values))

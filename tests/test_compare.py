@@ -272,3 +272,17 @@ def test_help_documents_the_categories_and_the_default():
 def test_the_rows_builder_matches_the_schema():
     assert set(meta(OLD)) | {"scenario", "seeding", "repeat", "metric", "kind", "value",
                              "status", "detail"} == set(schema.COLUMNS)
+
+
+def test_unseeded_moves_are_listed_but_do_not_fail(tmp_path):
+    def run(name, second):
+        return _run(tmp_path, name, everywhere(
+            OLD, "pairs.rotation", lambda seeding, repeat: {
+                "pair_consistency": 0.0 if repeat == 1 else second},
+            seedings=("none",)))
+    base, cand = run("base", 0.0), run("cand", 0.01)
+    assert compare.main([str(base), str(cand)]) == 0
+    result = _result(cand)
+    assert list(result["category"]) == ["unseeded"]
+    assert "lost-repro" in result["detail"].iloc[0]
+    assert compare.main([str(base), str(cand), "--fail-on", "unseeded"]) == 1
