@@ -12,6 +12,7 @@
     nox -s compare -- results/baseline results/<run>   what changed (exit 1 when something did)
     nox -s baseline -- results/<run>               make that run the committed baseline
     nox -s tests                                   the test suite (-- -m "not slow" skips e2e)
+    nox -s bench                                   what installs, imports and runs cost (-- --help)
 """
 from __future__ import annotations
 
@@ -104,3 +105,11 @@ def tests(session):
     session.install("pytest>=8", "pandas>=2", "nox[uv]>=2025.5.1", "check-jsonschema>=0.29",
                     *compat.DEFAULT[-1].requirements)
     session.run("python", "-m", "pytest", *(session.posargs or ["-ra"]))
+
+
+@nox.session(venv_backend="none")
+def bench(session):
+    """Benchmark installs, imports, scenarios and the matrix: `-- --help` for the stages."""
+    # No venv: the bench times venvs of its own, with this interpreter (nox's, so it finds
+    # the uv nox uses) and only the standard library.
+    session.run(sys.executable, "benchmarks/bench.py", *session.posargs)
