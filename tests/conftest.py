@@ -90,3 +90,44 @@ def value(rows, scenario, seeding, metric, repeat="1"):
                 scenario, seeding, metric, repeat):
             return row["value"]
     raise KeyError((scenario, seeding, metric, repeat))
+
+
+# -- one full run per cell, shared by the scenario-family tests ------------------------
+_FULL_RUNS: dict = {}
+_LISTED: dict = {}
+FULL_MODES = ("none", "python", "torch", "all", "full")
+FULL_REPEATS = 2
+
+
+def full_run(cell_id: str, tmp_dir: Path) -> list[dict]:
+    """Every canonical scenario in ``cell_id`` (all modes, 2 repeats), run once per session.
+
+    Family tests filter these rows instead of starting the cell again for each
+    family: the whole torch 1.5 cell takes ~10 s, the newest ~40 s.
+    """
+    if cell_id not in _FULL_RUNS:
+        _FULL_RUNS[cell_id] = run_cell(build_cell(cell_id), tmp_dir / f"{cell_id}.csv",
+                                       "--repeats", str(FULL_REPEATS), cell=cell_id)
+    return _FULL_RUNS[cell_id]
+
+
+def listed(cell_id: str) -> list[str]:
+    """Every canonical scenario the cell registers (``--list``), once per session."""
+    if cell_id not in _LISTED:
+        proc = subprocess.run([str(build_cell(cell_id)), "-m", "harness.cell", "--list"],
+                              cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        _LISTED[cell_id] = proc.stdout.split()
+    return _LISTED[cell_id]
+
+
+def family_subset(cell_id: str, tmp_dir: Path, globs, modes, repeats):
+    """(rows, registered names) of the scenarios matching ``globs`` from the shared run."""
+    import fnmatch
+    assert set(modes) <= set(FULL_MODES) and repeats <= FULL_REPEATS
+    names = [n for n in listed(cell_id) if any(fnmatch.fnmatchcase(n, g) for g in globs)]
+    wanted = set(names)
+    rows = [r for r in full_run(cell_id, tmp_dir) if r["scenario"] in wanted
+            and r["seeding"] in modes and int(r["repeat"]) <= repeats]
+    return rows, names

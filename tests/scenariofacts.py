@@ -8,42 +8,19 @@ reads one value. (tests/scenariorows.py does the same for a fixed set of modes.)
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
+from pathlib import Path
 
-from conftest import ROOT, run_cell
+from conftest import family_subset
+from scenariorows import metrics, statuses  # noqa: F401 (re-exported for the family tests)
 from harness.cell import schema
 
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
-def registered(python, globs) -> list[str]:
-    args = [a for g in globs for a in ("--only", g)]
-    proc = subprocess.run([str(python), "-m", "harness.cell", "--list", *args], cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.split()
-
-
 def run_families(python, out, cell, globs, modes, repeats):
-    args = [a for g in globs for a in ("--only", g)]
-    rows = run_cell(python, out, *args, "--seeding", ",".join(modes),
-                    "--repeats", str(repeats), cell=cell)
-    return rows, registered(python, globs)
-
-
-def statuses(rows) -> dict:
-    """(scenario, seeding, repeat) -> (status, detail)."""
-    return {(r["scenario"], r["seeding"], r["repeat"]): (r["status"], r["detail"])
-            for r in rows if r["metric"] == schema.STATUS_METRIC}
-
-
-def metrics(rows, scenario, seeding, repeat="1") -> dict:
-    return {r["metric"]: r for r in rows
-            if (r["scenario"], r["seeding"], r["repeat"]) == (scenario, seeding, repeat)
-            and r["metric"] != schema.STATUS_METRIC}
+    """The families' rows from the session's shared full run of ``cell`` (conftest.full_run)."""
+    return family_subset(cell, Path(out).parent, globs, modes, repeats)
 
 
 def metric(rows, scenario, seeding, name, repeat="1"):

@@ -9,11 +9,9 @@ metrics the family promises and finite numbers.
 from __future__ import annotations
 
 import math
-import os
 import re
-import subprocess
 
-from conftest import ROOT, run_cell
+from conftest import family_subset
 from harness.cell import schema
 
 MODES = ("python", "torch", "all")
@@ -21,22 +19,9 @@ REPEATS = 2
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
-def registered(python, globs) -> list[str]:
-    """Scenario names the cell registers for ``globs`` (``--list``)."""
-    args = [a for g in globs for a in ("--only", g)]
-    proc = subprocess.run([str(python), "-m", "harness.cell", "--list", *args], cwd=ROOT,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.split()
-
-
 def family_rows(cell_python, tmp_path_factory, cell, globs):
-    python = cell_python(cell)
-    args = [a for g in globs for a in ("--only", g)]
-    rows = run_cell(python, tmp_path_factory.mktemp(cell) / "cell.csv", *args,
-                    "--seeding", ",".join(MODES), "--repeats", str(REPEATS), cell=cell)
-    return rows, registered(python, globs)
+    """The family's rows from the session's shared full run of ``cell`` (conftest.full_run)."""
+    return family_subset(cell, tmp_path_factory.getbasetemp(), globs, MODES, REPEATS)
 
 
 def statuses(rows) -> dict:
