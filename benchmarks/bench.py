@@ -63,7 +63,7 @@ COLD_FACTOR_TARGET = 1.3
 
 # Disk a cold install needs at its peak (unpacked cache, hard-linked venvs) and a pip
 # install (wheel cache plus an unpacked copy), from du of real cells; with a margin.
-NEED_UV = {1: 3 << 30, 2: 7 << 30}
+NEED_UV = {1: 5 << 30, 2: 14 << 30}  # with the unpack-only copy and the plain download
 NEED_PIP = {1: 4 << 30, 2: 10 << 30}
 
 PYPI_SIMPLE = "https://pypi.org/simple/{}/"
@@ -283,7 +283,11 @@ def cell_ids_in(records) -> list[str]:
 
 
 def download_seconds(records, cell):
-    """How long the cell's wheels take to download at the measured plain bandwidth."""
+    """How long the cell's wheels take to download alone: timed for the cell itself, else
+    its bytes at the measured plain bandwidth."""
+    timed = _value(records, cell, "download_alone_s")
+    if timed is not None:
+        return timed
     return _ratio(_value(records, cell, "download_bytes"), _value(records, MATRIX, "bandwidth_Bps"))
 
 
@@ -291,6 +295,7 @@ CELL_COLUMNS = (
     ("download MB", "download_bytes", 1e6, 0),
     ("cold set-up s", "cold_setup_s", 1, 1),
     ("download alone s", None, 1, 1),
+    ("unpack alone s", "unpack_s", 1, 1),
     ("warm new venv s", "warm_setup_new_s", 1, 2),
     ("warm re-create s", "warm_setup_recreate_s", 1, 2),
     ("warm existing venv s", "warm_setup_existing_s", 1, 2),
@@ -314,7 +319,12 @@ def cell_table(records) -> tuple[list[str], list[list[str]]]:
             row.append(_fmt(value, scale, digits))
         if any(row[1:]):
             rows.append(row)
-    return headers, rows
+    return _drop_empty_columns(headers, rows)
+
+
+def _drop_empty_columns(headers, rows):
+    keep = [i for i in range(len(headers)) if i == 0 or any(row[i] for row in rows)]
+    return [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
 
 
 def family_table(records) -> tuple[list[str], list[list[str]]]:
@@ -453,8 +463,11 @@ TABLES = (
 
 
 def markdown(headers, rows) -> str:
+    def numeric(i):
+        cells = [str(row[i]).rstrip("x").split(" ")[0] for row in rows if str(row[i])]
+        return bool(cells) and all(re.fullmatch(r"-?[\d.]+", c) for c in cells)
     lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|"]
+             "|" + "|".join("---:" if numeric(i) else "---" for i in range(len(headers))) + "|"]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -528,6 +541,31 @@ def net_rx_bytes() -> int:
     return total
 
 
+def plain_download(urls, into: Path | None = None) -> tuple[int, float]:
+    """Fetch ``urls`` one after another (into files in ``into``, else into memory):
+    (bytes, seconds). The yardstick for the cold target: the downloads alone, without
+    unpacking or installing."""
+    start = time.perf_counter()
+    got = 0
+    for url in urls:
+        target = open(into / url.rsplit("/", 1)[1], "wb") if into else None
+        try:
+            with urllib.request.urlopen(url, timeout=300) as response:
+                while chunk := response.read(1 << 20):
+                    got += len(chunk)
+                    if target:
+                        target.write(chunk)
+        finally:
+            if target:
+                target.close()
+    return got, time.perf_counter() - start
+
+
+def load_text() -> str:
+    """The 1-minute load average: a timing taken while others used the cores says so."""
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def machine_text() -> str:
     cpu = "?"
     try:
@@ -575,14 +613,14 @@ class Bench:
     def uv_env(self, cache: Path) -> dict:
         return dict(os.environ, UV_CACHE_DIR=str(cache))
 
-    def setup(self, cell, venv: Path, cache: Path, *, create=True, log: Path) -> float:
+    def setup(self, cell, venv: Path, cache: Path, *, create=True, log: Path, extra=()) -> float:
         env = self.uv_env(cache)
         seconds = 0.0
         if create:  # nox: uv venv -p <python> <location> --clear
             seconds += run([self.uv, "venv", "-p", self.interpreter(cell), venv, "--clear"],
                            env=env, log=log)
         seconds += run([self.uv, "pip", "install", "--python", venv / "bin" / "python",
-                        *cell.requirements], env=env, log=log)
+                        *extra, *cell.requirements], env=env, log=log)
         return seconds
 
     # --- download sizes
@@ -643,11 +681,25 @@ class Bench:
                     self.need_disk(NEED_UV[torch_major(cell)], f"{cell.id} cold install")
                     rx = net_rx_bytes()
                     seconds = self.setup(cell, cold_venv, cache, log=log)
-                    self.record(cell.id, "cold_setup_s", seconds, "uv venv + uv pip install, empty uv cache")
+                    self.record(cell.id, "cold_setup_s", seconds, f"uv venv + uv pip install, empty uv cache, {load_text()}")
                     self.record(cell.id, "net_rx_bytes", float(net_rx_bytes() - rx),
                                 "bytes received by the machine meanwhile (cross-check)")
-                    self.record_download(cell, downloaded_wheels(cache),
-                                         "the files uv fetched, sizes from PyPI")
+                    fetched = downloaded_wheels(cache)
+                    self.record_download(cell, fetched, "the files uv fetched, sizes from PyPI")
+                    wheels = work / "wheels"
+                    wheels.mkdir()
+                    got, seconds = plain_download(fetched.values(), wheels)
+                    self.record(cell.id, "download_alone_s", seconds,
+                                f"the same {len(fetched)} files ({got / 1e6:.0f} MB) fetched again "
+                                "plainly to disk, one after another, right after the install")
+                    # What a cold install costs without the network: unpacking into the cache.
+                    seconds = self.setup(cell, work / "unpack", work / "unpack-cache", log=log,
+                                         extra=["--no-index", "--find-links", wheels])
+                    self.record(cell.id, "unpack_s", seconds,
+                                f"the same, from those files: empty uv cache, no network, {load_text()}")
+                    shutil.rmtree(work / "unpack-cache")
+                    shutil.rmtree(work / "unpack")
+                    shutil.rmtree(wheels)
                 self.attempt(cell, "cold", cold)
             private = cache.is_dir()
             warm_cache = cache if private else self.args.cache
@@ -655,16 +707,16 @@ class Bench:
                 def warm():
                     self.record(cell.id, "warm_setup_new_s",
                                 self.setup(cell, venv, warm_cache, log=log),
-                                "new venv from the warm uv cache")
+                                f"new venv from the warm uv cache, {load_text()}")
                     recreate = [self.setup(cell, venv, warm_cache, log=log) for _ in range(self.args.reps)]
                     self.record(cell.id, "warm_setup_recreate_s", statistics.median(recreate),
                                 "existing venv re-created (nox's default), median of "
-                                + ", ".join(f"{s:.2f}" for s in recreate))
+                                + ", ".join(f"{s:.2f}" for s in recreate) + f", {load_text()}")
                     existing = [self.setup(cell, venv, warm_cache, create=False, log=log)
                                 for _ in range(self.args.reps)]
                     self.record(cell.id, "warm_setup_existing_s", statistics.median(existing),
                                 "pins already installed (nox -R), median of "
-                                + ", ".join(f"{s:.2f}" for s in existing))
+                                + ", ".join(f"{s:.2f}" for s in existing) + f", {load_text()}")
                 self.attempt(cell, "warm", warm)
             elif "warm" in stages:
                 self.record(cell.id, "warm_setup_new_s", None,
@@ -717,9 +769,10 @@ class Bench:
         def median_of(code):
             run([python, "-c", code])  # page cache and .pyc warm, like every later start
             return statistics.median(run([python, "-c", code]) for _ in range(self.args.reps))
-        self.record(cell.id, "python_start_s", median_of("pass"), f"median of {self.args.reps}")
+        self.record(cell.id, "python_start_s", median_of("pass"),
+                    f"median of {self.args.reps}, {load_text()}")
         self.record(cell.id, "import_s", median_of("import torch, torchvision"),
-                    f"python -c 'import torch, torchvision', median of {self.args.reps}")
+                    f"python -c 'import torch, torchvision', median of {self.args.reps}, {load_text()}")
 
     def run_cell(self, cell, python, *, start="fork", jobs=2, tag="") -> tuple[float, Path]:
         csv_path = self.out / "cells" / f"{cell.id}{tag}.csv"
@@ -733,7 +786,7 @@ class Bench:
     def measure_run(self, cell, python, start):
         seconds, csv_path = self.run_cell(cell, python, start=start, tag="." + start)
         self.record(cell.id, f"cell_wall_{start}_s", seconds,
-                    "every scenario x seeding mode x 2 repeats, --jobs 2")
+                    f"every scenario x seeding mode x 2 repeats, --jobs 2, {load_text()}")
         if start == "fork":
             families = family_seconds(schema.read_csv(csv_path))
             self.record(cell.id, "scenario_s", sum(families.values()), "sum of the timing rows")
@@ -751,15 +804,11 @@ class Bench:
                 self.resolve(newest, work)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-        filename, (size, url) = max(self.wheels.items(), key=lambda kv: kv[1][0])
-        start = time.perf_counter()
-        got = 0
-        with urllib.request.urlopen(url, timeout=120) as response:
-            while chunk := response.read(1 << 20):
-                got += len(chunk)
-        seconds = time.perf_counter() - start
+        biggest = sorted(self.wheels.items(), key=lambda kv: -kv[1][0])[:3]
+        got, seconds = plain_download(url for _, (_, url) in biggest)
         self.record(MATRIX, "bandwidth_Bps", got / seconds,
-                    f"{filename} ({got / 1e6:.0f} MB) in {seconds:.1f} s, one stream, to memory")
+                    f"{', '.join(f for f, _ in biggest)}: {got / 1e6:.0f} MB in {seconds:.1f} s, "
+                    "one stream at a time, to memory")
 
     def measure_parallel(self):
         pythons = [(c, self.existing_python(c)) for c in self.args.cells]
@@ -798,8 +847,8 @@ class Bench:
                           env=env, log=log))
         try:
             self.need_disk(NEED_PIP[torch_major(cell)], f"{cell.id} pip baseline")
-            self.record(cell.id, "pip_cold_setup_s", pip_setup(), "python -m venv + pip install, empty pip cache")
-            self.record(cell.id, "pip_warm_setup_s", pip_setup(), "new venv, warm pip cache")
+            self.record(cell.id, "pip_cold_setup_s", pip_setup(), f"python -m venv + pip install, empty pip cache, {load_text()}")
+            self.record(cell.id, "pip_warm_setup_s", pip_setup(), f"new venv, warm pip cache, {load_text()}")
             self.record(cell.id, "pip_venv_bytes", float(disk_usage([venv])), "a pip venv: a full copy")
         finally:
             shutil.rmtree(work, ignore_errors=True)

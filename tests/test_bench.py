@@ -172,6 +172,9 @@ def test_cell_table_orders_cells_and_derives_download_time():
     assert rows[1][col["download alone s"]] == "60.0"
     assert rows[0][col["warm re-create s"]] == "1.23"
     assert rows[1][col["warm re-create s"]] == ""
+    # a cell's own timed plain download beats the bandwidth estimate
+    records.update(recs((NEW, "download_alone_s", 42.0)))
+    assert bench.cell_table(records)[1][1][col["download alone s"]] == "42.0"
 
 
 def test_targets_table_verdicts():
@@ -244,5 +247,11 @@ def test_load_records_bad_input_names_file_and_line(tmp_path):
         bench.load_records([tmp_path / "nothing"])
 
 
-def test_markdown():
-    assert bench.markdown(["a", "b"], [["x", "1"]]) == "| a | b |\n|---|---:|\n| x | 1 |"
+def test_markdown_right_aligns_number_columns_only():
+    assert bench.markdown(["a", "b", "c"], [["x", "1.5 s", "how"], ["y", "", "why"]]) == (
+        "| a | b | c |\n|---|---:|---|\n| x | 1.5 s | how |\n| y |  | why |")
+
+
+def test_cell_table_drops_columns_nobody_measured():
+    headers, rows = bench.cell_table(recs((OLD, "import_s", 2.0)))
+    assert headers == ["cell", "import torch+tv s"] and rows == [[OLD, "2.00"]]
