@@ -116,11 +116,13 @@ def torch_major(cell: compat.Cell) -> int:
 # Records: every measurement, one JSON line each
 
 
-def record(out: Path, cell: str, metric: str, value, note: str = "") -> dict:
+def record(out: Path, cell: str, metric: str, value, note: str = "", quiet=False) -> dict:
     rec = {"cell": cell, "metric": metric, "value": value, "note": note,
            "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with open(out / "measurements.jsonl", "a") as handle:
         handle.write(json.dumps(rec) + "\n")
+    if quiet:
+        return rec
     shown = f"{value:.3f}" if isinstance(value, float) else value
     print(f"bench: {cell} {metric} = {shown}" + (f"  ({note})" if note else ""), flush=True)
     return rec
@@ -352,6 +354,20 @@ def baseline_table(records) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def unique_download_bytes(records, cells) -> int | None:
+    """Bytes a cold matrix downloads through one uv cache: every cell's wheels, a file
+    that several cells share counted once. None unless every cell's list was recorded."""
+    sizes: dict[str, int] = {}
+    for cell in cells:
+        listed = _value(records, cell.id, "wheels")
+        if listed is None:
+            return None
+        for item in listed.split():
+            name, size = item.rsplit("=", 1)
+            sizes[name] = int(size)
+    return sum(sizes.values())
+
+
 def matrix_estimates(records) -> dict[str, tuple[float | None, str]]:
     """Matrix-level numbers derived from the records, each with how it was obtained."""
     out: dict[str, tuple[float | None, str]] = {}
@@ -369,13 +385,15 @@ def matrix_estimates(records) -> dict[str, tuple[float | None, str]]:
                   if _value(records, c, "cold_setup_s") is not None
                   and _value(records, c, "download_bytes")]
     all_bytes = [_value(records, c.id, "download_bytes") for c in compat.DEFAULT]
+    unique = unique_download_bytes(records, compat.DEFAULT)
+    if unique is not None:
+        out["matrix_download_bytes"] = (float(unique), f"{len(compat.DEFAULT)} default cells, a "
+                                        "wheel two cells share counted once (one uv cache)")
     if seq is not None and bandwidth and cold_cells and all(all_bytes):
         extra = sum(_value(records, c, "cold_setup_s") - (_value(records, c, "warm_setup_recreate_s") or 0)
                     for c in cold_cells)
         per_byte = extra / sum(_value(records, c, "download_bytes") for c in cold_cells)
-        total = sum(all_bytes)
-        out["matrix_download_bytes"] = (float(total), "sum over the default cells' wheels "
-                                        "(cells share few wheels: nvidia pins change with torch)")
+        total = unique if unique is not None else sum(all_bytes)
         out["matrix_download_alone_s"] = (total / bandwidth, "matrix download bytes / bandwidth")
         out["matrix_cold_s"] = (seq + total * per_byte,
                                 f"extrapolated: warm matrix + download bytes x cold overhead per byte "
@@ -649,6 +667,9 @@ class Bench:
         sizes = self.sizes(filenames)
         self.record(cell.id, "download_bytes", float(sum(s for s, _ in sizes.values())),
                     f"{len(sizes)} wheels, {how}")
+        # quiet: the file list, so the matrix's download counts a wheel two cells share once
+        record(self.out, cell.id, "wheels", " ".join(f"{name}={size}" for name, (size, _) in
+                                                      sorted(sizes.items())), quiet=True)
 
     def resolve(self, cell, work: Path):
         """The wheels a cold install would fetch, from a dry run (metadata only)."""

@@ -204,6 +204,7 @@ def test_matrix_estimates_extrapolate_and_say_so():
                    (M, "parallel_two_s", 80.0, "4 cells"), (M, "bandwidth_Bps", 100e6))
     for cell in compat.DEFAULT:
         records.update(recs((cell.id, "download_bytes", 1e9)))
+    assert "matrix_download_bytes" not in bench.matrix_estimates(records)  # no file lists yet
     records.update(recs((OLD, "cold_setup_s", 14.0), (OLD, "warm_setup_recreate_s", 2.0)))
     est = bench.matrix_estimates(records)
     assert est["matrix_par_warm_s"][0] == pytest.approx(400.0)
@@ -255,3 +256,11 @@ def test_markdown_right_aligns_number_columns_only():
 def test_cell_table_drops_columns_nobody_measured():
     headers, rows = bench.cell_table(recs((OLD, "import_s", 2.0)))
     assert headers == ["cell", "import torch+tv s"] and rows == [[OLD, "2.00"]]
+
+
+def test_unique_download_bytes_counts_a_shared_wheel_once():
+    cells = compat.DEFAULT[:2]
+    records = recs((cells[0].id, "wheels", "torch-a.whl=100 numpy-x.whl=10"),
+                   (cells[1].id, "wheels", "torch-b.whl=200 numpy-x.whl=10"))
+    assert bench.unique_download_bytes(records, cells) == 310
+    assert bench.unique_download_bytes(records, compat.DEFAULT[:3]) is None
