@@ -128,8 +128,10 @@ def test_without_a_memory_limit_the_oom_fault_refuses_to_run(cell_python, tmp_pa
 
 
 # -- through nox ----------------------------------------------------------------------------
+# Spawned children (an interpreter each) keep the new cell's second job running long
+# enough to interrupt it mid-cell; forked ones finish two scenarios in a blink.
 NOX_ARGS = ["--only", "loader.shuffle_global", "--only", "pairs.hflip",
-            "--seeding", "all,full", "--repeats", "1", "--jobs", "1"]
+            "--seeding", "all,full", "--repeats", "1", "--jobs", "1", "--start", "spawn"]
 
 
 def nox(envdir: Path, results: Path, run_id: str, *extra: str,

@@ -205,7 +205,7 @@ def start_driver(tmp_path, intermediate=False):
 def test_an_interrupt_kills_every_child_and_grandchild(tmp_path, sig):
     proc = start_driver(tmp_path)
     proc.send_signal(sig)
-    assert proc.wait(timeout=5) == 42
+    assert proc.wait(timeout=30) == 42  # generous: a busy CI machine is slow, not wrong
     assert wait_dead(pids(tmp_path / "pids"), 2) == []
     assert not list(tmp_path.glob("*.part"))  # child logs merged on the way out
 
