@@ -101,5 +101,5 @@ def expose(versions: list[str], shim_dir: Path) -> dict[str, Path | None]:
 
 def missing_hint(xy: str) -> str:
     return (f"Python {xy} not found (looked in pyenv versions, uv-managed Pythons and PATH): "
-            f"install it with `uv python install {xy}` or `pyenv install {xy}`, "
-            f"or let nox fetch it with `nox --download-python auto ...` (needs internet)")
+            f"install it with `uv python install {xy}` or `pyenv install {xy}`; online, nox "
+            f"can also fetch it by itself (`nox --download-python auto`, its default)")
