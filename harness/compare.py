@@ -21,8 +21,10 @@ Categories (one row each in compare.csv):
     missing-cell  a cell only in the baseline (its rows are not compared)
     new-cell      a cell only in the candidate
     env-changed   a shared cell's python/torch/torchvision/numpy/pillow/device/platform differ
-    unseeded      a value or reproducibility that moved under `none` seeding, where
-                  repeats agree only by chance (a status change there is still `changed`)
+    unseeded      a value or reproducibility that moved in a scenario that draws from a
+                  generator its seeding mode leaves unseeded, in both runs (e.g. anything
+                  under `none`): repeats agree there only by chance (status changes stay
+                  `changed`)
 
 Timing rows are never compared. Exit status: 0 when no row falls in a --fail-on
 category, 1 when one does, 2 on bad input (nothing written). By default
@@ -44,14 +46,15 @@ from harness import compat, runs
 from harness.cell import schema
 from harness.report_md import code, table, text
 from harness.results import (
-    KEY, SEEDING_MODES, BadInput, Loaded, Tolerance, cell_failures, fold, load, same)
+    KEY, SEEDED, SEEDING_MODES, BadInput, Loaded, Tolerance, cell_failures, fold, load, same)
 
 CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
               "missing-cell", "new-cell", "env-changed", "unseeded")
-# Under `none` seeding nothing promises repeatability: two repeats can agree by chance
-# (a pair consistency of 0.0 twice), so a value or reproducibility that moves there is
-# listed as `unseeded`, not failed on, unless asked for. Status changes still count.
-UNSEEDED_MODE = "none"
+# A scenario that draws from a generator its seeding mode leaves unseeded (rng.torch = 1
+# under `python` seeding, anything under `none`) promises no repeatability: two repeats
+# can agree by chance (a pair consistency of 0.0 twice). Where it does so in both runs, a
+# value or reproducibility that moves is listed as `unseeded`, not failed on. Where only
+# the candidate draws unseeded, the move is a real regression and keeps its category.
 DEFAULT_FAIL_ON = ("changed", "lost-repro", "vanished", "missing-cell")
 ENV_COLUMNS = ("python", "torch", "torchvision", "numpy", "pillow", "device", "platform")
 COLUMNS = ["category", "cell", "scenario", "seeding", "metric", "kind", "baseline", "candidate",
@@ -74,10 +77,24 @@ def _numbers_detail(kind: str, a: str, b: str) -> str:
 
 def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> tuple | None:
     """One compare row for a key on both sides, or None when nothing changed."""
-    row = _compare_values(key, kind, base, cand, tol)
-    if row and row[0] in ("changed", "lost-repro") and key[2] == UNSEEDED_MODE \
-            and key[3] != schema.STATUS_METRIC:
-        return ("unseeded", *row[1:-1], f"{row[0]} under unseeded runs; {row[-1]}".rstrip("; "))
+    return _compare_values(key, kind, base, cand, tol)
+
+
+def unseeded_draws(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
+    """(cell, scenario, seeding) whose scenario advanced a generator the mode does not seed."""
+    moved = frame[frame["metric"].str.fullmatch(r"rng\.[a-z]+") & (frame["value"] == "1")]
+    return {(cell, scenario, seeding)
+            for cell, scenario, seeding, metric in moved[["cell", "scenario", "seeding", "metric"]]
+            .itertuples(index=False)
+            if metric[len("rng."):] not in SEEDED.get(seeding, ())}
+
+
+def _as_unseeded(row: tuple, noise: set) -> tuple:
+    if row[0] in ("changed", "lost-repro") and tuple(row[1:4]) in noise \
+            and row[4] != schema.STATUS_METRIC:
+        why = f"{row[0]}, but the scenario draws from a generator {row[3] or 'its mode'} " \
+              f"leaves unseeded in both runs"
+        return ("unseeded", *row[1:-1], f"{why}; {row[-1]}".rstrip("; "))
     return row
 
 
@@ -158,6 +175,8 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
                             "" if in_b else value, ""))
         if key[3] == schema.STATUS_METRIC:
             status_moved.add(key[:3])
+    noise = unseeded_draws(b_frame) & unseeded_draws(c_frame)
+    metric_rows = [_as_unseeded(r, noise) for r in metric_rows]
     # A scenario whose status changed or (dis)appeared explains its metrics' coming and going.
     rows += [r for r in metric_rows
              if not (r[0] in ("vanished", "appeared") and r[4] != schema.STATUS_METRIC

@@ -36,18 +36,20 @@ class BadInput(Exception):
     """Input the report cannot use; the message names the file and the problem."""
 
 
-def _seeding_modes() -> tuple[str, ...]:
-    """``harness.cell.seeding.MODES``, read without importing it (it imports torch)."""
+def _seeding_literal(name: str):
+    """A literal of ``harness.cell.seeding``, read without importing it (it imports torch)."""
     source = Path(__file__).with_name("cell").joinpath("seeding.py").read_text()
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "MODES"
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == name
                                                 for t in node.targets):
-            return tuple(ast.literal_eval(node.value))
-    raise RuntimeError("harness/cell/seeding.py defines no MODES")
+            return ast.literal_eval(node.value)
+    raise RuntimeError(f"harness/cell/seeding.py defines no {name}")
 
 
 # Weakest first: none < python < torch < all < full.
-SEEDING_MODES = _seeding_modes()
+SEEDING_MODES = tuple(_seeding_literal("MODES"))
+# mode -> the generators it seeds
+SEEDED = {mode: tuple(gens) for mode, gens in _seeding_literal("SEEDED").items()}
 
 
 @dataclasses.dataclass(frozen=True)

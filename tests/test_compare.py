@@ -274,15 +274,35 @@ def test_the_rows_builder_matches_the_schema():
                              "status", "detail"} == set(schema.COLUMNS)
 
 
-def test_unseeded_moves_are_listed_but_do_not_fail(tmp_path):
-    def run(name, second):
-        return _run(tmp_path, name, everywhere(
-            OLD, "pairs.rotation", lambda seeding, repeat: {
-                "pair_consistency": 0.0 if repeat == 1 else second},
-            seedings=("none",)))
-    base, cand = run("base", 0.0), run("cand", 0.01)
+def _pair_run(tmp_path, name, second, seeding="none", draws_torch=(1, 1)):
+    """pairs.rotation in one cell: repeat 1 gives 0.0, repeat 2 ``second``."""
+    def metrics(mode, repeat):
+        return {"pair_consistency": 0.0 if repeat == 1 else second,
+                "rng.python": 0, "rng.torch": draws_torch[repeat - 1]}
+    return _run(tmp_path, name, everywhere(OLD, "pairs.rotation", metrics, seedings=(seeding,)))
+
+
+@pytest.mark.parametrize("seeding", ["none", "python"])
+def test_moves_where_an_unseeded_generator_is_drawn_are_listed_but_do_not_fail(tmp_path,
+                                                                              seeding):
+    base, cand = _pair_run(tmp_path, "base", 0.0, seeding), _pair_run(tmp_path, "cand", 0.01,
+                                                                      seeding)
     assert compare.main([str(base), str(cand)]) == 0
     result = _result(cand)
     assert list(result["category"]) == ["unseeded"]
     assert "lost-repro" in result["detail"].iloc[0]
     assert compare.main([str(base), str(cand), "--fail-on", "unseeded"]) == 1
+
+
+def test_seeded_draws_keep_their_category(tmp_path):
+    base = _pair_run(tmp_path, "base", 0.0, "torch")
+    cand = _pair_run(tmp_path, "cand", 0.01, "torch")
+    assert compare.main([str(base), str(cand)]) == 1
+    assert list(_result(cand)["category"]) == ["lost-repro"]
+
+
+def test_a_scenario_that_starts_drawing_unseeded_is_a_regression(tmp_path):
+    base = _pair_run(tmp_path, "base", 0.0, "python", draws_torch=(0, 0))
+    cand = _pair_run(tmp_path, "cand", 0.01, "python", draws_torch=(1, 1))
+    assert compare.main([str(base), str(cand)]) == 1
+    assert "lost-repro" in set(_result(cand)["category"])

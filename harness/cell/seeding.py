@@ -23,8 +23,17 @@ from . import versions
 MODES = ("none", "python", "torch", "all", "full")
 SEED = 0
 
-_SEEDS_PYTHON = {"python", "all", "full"}
-_SEEDS_TORCH = {"torch", "all", "full"}
+# Which global generators each mode seeds (a literal: the host side reads it without
+# importing this module, to tell inherent randomness from lost reproducibility).
+SEEDED = {
+    "none": (),
+    "python": ("python", "numpy"),
+    "torch": ("torch",),
+    "all": ("python", "numpy", "torch", "cuda"),
+    "full": ("python", "numpy", "torch", "cuda"),
+}
+_SEEDS_PYTHON = set(mode for mode, seeded in SEEDED.items() if "python" in seeded)
+_SEEDS_TORCH = set(mode for mode, seeded in SEEDED.items() if "torch" in seeded)
 
 
 def child_env(mode, base=None):
