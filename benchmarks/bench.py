@@ -308,6 +308,7 @@ CELL_COLUMNS = (
     ("scenarios s (sum)", "scenario_s", 1, 1),
     ("cell wall fork s", "cell_wall_fork_s", 1, 1),
     ("cell wall spawn s", "cell_wall_spawn_s", 1, 1),
+    ("nox session s (matrix run)", "nox_session_s", 1, 0),
 )
 
 
@@ -317,8 +318,12 @@ def cell_table(records) -> tuple[list[str], list[list[str]]]:
     for cell in cell_ids_in(records):
         row = [cell]
         for _title, metric, scale, digits in CELL_COLUMNS:
-            value = download_seconds(records, cell) if metric is None else _value(records, cell, metric)
-            row.append(_fmt(value, scale, digits))
+            if metric is None:  # download alone: "~" where only estimated from the bandwidth
+                estimated = _value(records, cell, "download_alone_s") is None
+                text = _fmt(download_seconds(records, cell), scale, digits)
+                row.append("~" + text if text and estimated else text)
+            else:
+                row.append(_fmt(_value(records, cell, metric), scale, digits))
         if any(row[1:]):
             rows.append(row)
     return _drop_empty_columns(headers, rows)
@@ -482,7 +487,7 @@ TABLES = (
 
 def markdown(headers, rows) -> str:
     def numeric(i):
-        cells = [str(row[i]).rstrip("x").split(" ")[0] for row in rows if str(row[i])]
+        cells = [str(row[i]).strip("~x").split(" ")[0] for row in rows if str(row[i])]
         return bool(cells) and all(re.fullmatch(r"-?[\d.]+", c) for c in cells)
     lines = ["| " + " | ".join(headers) + " |",
              "|" + "|".join("---:" if numeric(i) else "---" for i in range(len(headers))) + "|"]
@@ -826,10 +831,15 @@ class Bench:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
         biggest = sorted(self.wheels.items(), key=lambda kv: -kv[1][0])[:3]
-        got, seconds = plain_download(url for _, (_, url) in biggest)
+        into = self.work / "bandwidth-files"
+        into.mkdir(parents=True, exist_ok=True)
+        try:
+            got, seconds = plain_download((url for _, (_, url) in biggest), into)
+        finally:
+            shutil.rmtree(into, ignore_errors=True)
         self.record(MATRIX, "bandwidth_Bps", got / seconds,
                     f"{', '.join(f for f, _ in biggest)}: {got / 1e6:.0f} MB in {seconds:.1f} s, "
-                    "one stream at a time, to memory")
+                    "one file after another, to disk")
 
     def measure_parallel(self):
         pythons = [(c, self.existing_python(c)) for c in self.args.cells]
