@@ -20,7 +20,9 @@ Categories (one row each in compare.csv):
     appeared      a key only in the candidate
     missing-cell  a cell only in the baseline (its rows are not compared)
     new-cell      a cell only in the candidate
-    env-changed   a shared cell's python/torch/torchvision/numpy/pillow/device/platform differ
+    pins-changed  a shared cell's torch/torchvision/numpy/pillow versions differ: the
+                  runs did not test the same thing
+    env-changed   a shared cell's python patch release, device or platform differ
     unseeded      a value or reproducibility that moved in a scenario that draws from a
                   generator its seeding mode leaves unseeded, in both runs (e.g. anything
                   under `none`): repeats agree there only by chance (status changes stay
@@ -28,7 +30,7 @@ Categories (one row each in compare.csv):
 
 Timing rows are never compared. Exit status: 0 when no row falls in a --fail-on
 category, 1 when one does, 2 on bad input (nothing written). By default
-changed, lost-repro, vanished and missing-cell fail; appeared, new-cell,
+changed, lost-repro, vanished, missing-cell and pins-changed fail; appeared, new-cell,
 gained-repro, env-changed and unseeded are listed but do not (a new scenario, a
 new cell or a fix is not a regression; an unseeded program promises nothing). compare.csv and
 compare.md go into the candidate's run directory (or --out), never into the
@@ -49,14 +51,17 @@ from harness.results import (
     KEY, SEEDED, SEEDING_MODES, BadInput, Loaded, Tolerance, cell_failures, fold, load, same)
 
 CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
-              "missing-cell", "new-cell", "env-changed", "unseeded")
+              "missing-cell", "new-cell", "pins-changed", "env-changed", "unseeded")
 # A scenario that draws from a generator its seeding mode leaves unseeded (rng.torch = 1
 # under `python` seeding, anything under `none`) promises no repeatability: two repeats
 # can agree by chance (a pair consistency of 0.0 twice). Where it does so in both runs, a
 # value or reproducibility that moves is listed as `unseeded`, not failed on. Where only
 # the candidate draws unseeded, the move is a real regression and keeps its category.
-DEFAULT_FAIL_ON = ("changed", "lost-repro", "vanished", "missing-cell")
-ENV_COLUMNS = ("python", "torch", "torchvision", "numpy", "pillow", "device", "platform")
+DEFAULT_FAIL_ON = ("changed", "lost-repro", "vanished", "missing-cell", "pins-changed")
+# A cell's exact pins: when they differ, the two runs did not test the same thing.
+PIN_COLUMNS = ("torch", "torchvision", "numpy", "pillow")
+# Where it ran: differs between a laptop baseline and a CI runner without being a change.
+ENV_COLUMNS = PIN_COLUMNS + ("python", "device", "platform")
 COLUMNS = ["category", "cell", "scenario", "seeding", "metric", "kind", "baseline", "candidate",
            "detail"]
 MAX_MD_ROWS = 100
@@ -140,7 +145,8 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
     for cell in shared:
         for column in ENV_COLUMNS:
             if b_meta.at[cell, column] != c_meta.at[cell, column]:
-                rows.append(("env-changed", cell, "", "", column, "text",
+                category = "pins-changed" if column in PIN_COLUMNS else "env-changed"
+                rows.append((category, cell, "", "", column, "text",
                              b_meta.at[cell, column], c_meta.at[cell, column], ""))
 
     # A cell that failed as a whole on one side: one row, its scenarios not listed.

@@ -141,16 +141,17 @@ def test_a_cell_that_failed_to_install_is_one_row(tmp_path, baseline):
     assert (row["baseline"], row["candidate"]) == ("ok", "error")
 
 
-def test_a_different_environment_is_reported_but_does_not_fail(tmp_path, baseline):
+def test_a_changed_pin_fails_even_when_no_value_moved(tmp_path, baseline):
     rows = _base_rows()
     for row in rows:
         if row["cell"] == OLD:
             row["numpy"] = "1.26.0"
     candidate = _run(tmp_path, "cand", rows)
-    assert compare.main([str(baseline), str(candidate)]) == 0
+    assert compare.main([str(baseline), str(candidate)]) == 1
     result = _result(candidate)
-    assert list(result["category"]) == ["env-changed"]
-    assert (result.iloc[0]["baseline"], result.iloc[0]["candidate"]) == ("1.24.4", "1.26.0")
+    assert list(result["category"]) == ["pins-changed"]
+    assert (result.iloc[0]["metric"], result.iloc[0]["baseline"], result.iloc[0]["candidate"]) \
+        == ("numpy", "1.24.4", "1.26.0")
 
 
 def test_timing_is_never_compared(tmp_path, baseline):
@@ -266,7 +267,8 @@ def test_help_documents_the_categories_and_the_default():
     assert proc.returncode == 0
     for category in compare.CATEGORIES:
         assert category in proc.stdout
-    assert "(default:changed,lost-repro,vanished,missing-cell)" in "".join(proc.stdout.split())
+    assert "(default:changed,lost-repro,vanished,missing-cell,pins-changed)" in \
+        "".join(proc.stdout.split())
 
 
 def test_the_rows_builder_matches_the_schema():
@@ -306,3 +308,15 @@ def test_a_scenario_that_starts_drawing_unseeded_is_a_regression(tmp_path):
     cand = _pair_run(tmp_path, "cand", 0.01, "python", draws_torch=(1, 1))
     assert compare.main([str(base), str(cand)]) == 1
     assert "lost-repro" in set(_result(cand)["category"])
+
+
+def test_a_cell_whose_pins_changed_fails_and_a_new_machine_does_not(tmp_path):
+    base = _run(tmp_path, "base", _base_rows())
+    moved = [dict(r, pillow="9.5.0") if r["cell"] == OLD else r for r in _base_rows()]
+    elsewhere = [dict(r, platform="Linux CI runner", python=r["python"] + ".1")
+                 for r in _base_rows()]
+    pins, machine = _run(tmp_path, "pins", moved), _run(tmp_path, "machine", elsewhere)
+    assert compare.main([str(base), str(pins)]) == 1
+    assert set(_result(pins)["category"]) == {"pins-changed"}
+    assert compare.main([str(base), str(machine)]) == 0
+    assert set(_result(machine)["category"]) == {"env-changed"}
