@@ -907,7 +907,8 @@ class Bench:
             start = time.perf_counter()
             try:
                 run([sys.executable, "-m", "nox", "--noxfile", ROOT / "noxfile.py", "--envdir", envdir,
-                     "-s", "matrix", "--", "--run-id", "bench", "--results", results], log=log_path)
+                     "-s", *self.args.matrix_sessions, "--", "--run-id", "bench", "--results", results],
+                    log=log_path)
                 rc = 0
             except BenchError:
                 rc = 1
@@ -918,7 +919,9 @@ class Bench:
                 shutil.rmtree(results, ignore_errors=True)
         parsed = parse_nox_log(Path(log_path).read_text(errors="replace"))
         cells = [(session_cell(n), s, sec) for n, s, sec in parsed["sessions"] if session_cell(n)]
-        how = f"from {log_path}" + ("" if self.args.matrix_log is None else " (a run timed outside the bench)")
+        how = f"from {log_path}" + (f", nox -s {' '.join(self.args.matrix_sessions)}"
+                                    if self.args.matrix_log is None else
+                                    " (a run timed outside the bench)")
         if parsed["wall"] is None:
             raise BenchError(f"{log_path}: no 'rc=N wall=Ss' line: the run has not finished")
         self.record(MATRIX, "matrix_seq_warm_s", parsed["wall"], f"rc={parsed['rc']}, {how}")
@@ -950,6 +953,9 @@ def parse_args(argv=None):
     parser.add_argument("--matrix-log", type=Path,
                         help="parse this log of a `nox -s matrix` run ending in 'rc=N wall=Ss' "
                              "instead of running the matrix")
+    parser.add_argument("--matrix-sessions", nargs="+", default=["matrix"], metavar="SESSION",
+                        help="nox sessions the matrix stage runs (default: matrix, every "
+                             "default cell)")
     parser.add_argument("--cache", type=Path,
                         help="warm uv cache for the warm stage when the cold stage is not run "
                              "(it is written to: uv refreshes index pages)")
