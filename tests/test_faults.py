@@ -169,9 +169,12 @@ def test_interrupted_matrix_resumes_to_the_same_matrix_csv(tmp_path):
     cells = results / "cut" / "cells"
     journal = cells / f"{NEW_CELL}.journal"
     log = open(tmp_path / "cut.out", "w")
+    # Ctrl-C as in a terminal: a shell's background job (a CI runner's, say) inherits
+    # SIGINT ignored, which would make nox deaf to it.
     proc = subprocess.Popen(nox(envdir, results, "cut"), cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
-                            env=dict(os.environ, RNGDRIFT_TEST_TOKEN=token))
+                            env=dict(os.environ, RNGDRIFT_TEST_TOKEN=token),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 2,
                  1200, proc)

@@ -173,6 +173,8 @@ DRIVER = textwrap.dedent("""
     def stop(signum, frame):
         raise runner.Interrupted("stopped")
     signal.signal(signal.SIGTERM, stop)
+    # A shell's background job inherits SIGINT ignored; a user's terminal does not.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     work = runner.Runner(["ok.a", "hang_group", "ok.b"], {{}}, ["none", "full"], 1, 2, {log!r},
                          default_timeout=600, child_cmd=[sys.executable, {fake!r}],
                          child_env=lambda mode: dict(os.environ))
