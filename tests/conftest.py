@@ -131,3 +131,9 @@ def family_subset(cell_id: str, tmp_dir: Path, globs, modes, repeats):
     rows = [r for r in full_run(cell_id, tmp_dir) if r["scenario"] in wanted
             and r["seeding"] in modes and int(r["repeat"]) <= repeats]
     return rows, names
+
+
+def family_cells(tmp_path_factory, globs, modes, repeats) -> dict:
+    """{cell: (rows, registered names)} for the oldest and the newest cell."""
+    return {cell: family_subset(cell, tmp_path_factory.getbasetemp(), globs, modes, repeats)
+            for cell in (OLD_CELL, NEW_CELL)}

@@ -1,7 +1,6 @@
 """Helpers for the loader/train/misc scenario tests (tests/test_scenarios_*.py).
 
-``run_families`` runs some scenario families in a real cell under chosen seeding
-modes and repeats and returns (rows, names the cell registers for them);
+Family tests take their rows from ``conftest.family_cells``;
 ``check_shape`` asserts what every scenario row must look like; ``metric``
 reads one value. (tests/scenariorows.py does the same for a fixed set of modes.)
 """
@@ -9,18 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
-from conftest import family_subset
 from scenariorows import metrics, statuses  # noqa: F401 (re-exported for the family tests)
 from harness.cell import schema
 
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
-
-
-def run_families(python, out, cell, globs, modes, repeats):
-    """The families' rows from the session's shared full run of ``cell`` (conftest.full_run)."""
-    return family_subset(cell, Path(out).parent, globs, modes, repeats)
 
 
 def metric(rows, scenario, seeding, name, repeat="1"):

@@ -1,7 +1,7 @@
 """Shape checks shared by the scenario-family tests (tests/test_scenarios_*.py).
 
-``family_rows(cell_python, tmp, cell, globs)`` runs the families in a real cell
-and returns (rows, registered names); ``check_shape`` asserts what every family
+Family tests take their rows from ``conftest.family_cells`` (one shared full run
+per cell); ``check_shape`` asserts what every family
 must give: a status row for every registered scenario, seeding mode and repeat;
 ``n/a`` only with a reason; no errors; for ok rows 16-hex fingerprints for the
 metrics the family promises and finite numbers.
@@ -11,17 +11,11 @@ from __future__ import annotations
 import math
 import re
 
-from conftest import family_subset
 from harness.cell import schema
 
 MODES = ("python", "torch", "all")
 REPEATS = 2
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
-
-
-def family_rows(cell_python, tmp_path_factory, cell, globs):
-    """The family's rows from the session's shared full run of ``cell`` (conftest.full_run)."""
-    return family_subset(cell, tmp_path_factory.getbasetemp(), globs, MODES, REPEATS)
 
 
 def statuses(rows) -> dict:

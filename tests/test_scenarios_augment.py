@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import NEW_CELL, OLD_CELL, value
-from scenariorows import check_shape, family_rows, metrics, statuses
+from conftest import NEW_CELL, OLD_CELL, family_cells, value
+from scenariorows import MODES, REPEATS, check_shape, metrics, statuses
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +20,8 @@ NOT_IN_TV06 = {"gaussian_blur", "autoaugment", "randaugment", "trivialaugment", 
 
 
 @pytest.fixture(scope="module")
-def cells(cell_python, tmp_path_factory):
-    return {cell: family_rows(cell_python, tmp_path_factory, cell, ["augment*"])
-            for cell in (OLD_CELL, NEW_CELL)}
+def cells(tmp_path_factory):
+    return family_cells(tmp_path_factory, ["augment*"], MODES, REPEATS)
 
 
 def _fingerprints(name):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import NEW_CELL, OLD_CELL, value
-from scenariorows import check_shape, family_rows
+from conftest import NEW_CELL, OLD_CELL, family_cells, value
+from scenariorows import MODES, REPEATS, check_shape
 
 pytestmark = pytest.mark.slow
 
@@ -13,9 +13,8 @@ NAMES = ["pairs.hflip", "pairs.resized_crop", "pairs.rotation", "pairs.pipeline"
 
 
 @pytest.fixture(scope="module")
-def cells(cell_python, tmp_path_factory):
-    return {cell: family_rows(cell_python, tmp_path_factory, cell, ["pairs.*"])
-            for cell in (OLD_CELL, NEW_CELL)}
+def cells(tmp_path_factory):
+    return family_cells(tmp_path_factory, ["pairs.*"], MODES, REPEATS)
 
 
 def consistency(rows, name, seeding, repeat="1"):

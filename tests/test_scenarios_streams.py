@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import NEW_CELL, OLD_CELL, value
-from scenariorows import check_shape, family_rows, metrics, statuses
+from conftest import NEW_CELL, OLD_CELL, family_cells, value
+from scenariorows import MODES, REPEATS, check_shape, metrics, statuses
 
 pytestmark = pytest.mark.slow
 
@@ -17,9 +17,8 @@ NAMES = ["streams.%s" % s for s in STREAMS] + ["init.%s" % i for i in INITS]
 
 
 @pytest.fixture(scope="module")
-def cells(cell_python, tmp_path_factory):
-    return {cell: family_rows(cell_python, tmp_path_factory, cell, ["streams.*", "init.*"])
-            for cell in (OLD_CELL, NEW_CELL)}
+def cells(tmp_path_factory):
+    return family_cells(tmp_path_factory, ["streams.*", "init.*"], MODES, REPEATS)
 
 
 @pytest.mark.parametrize("cell", [OLD_CELL, NEW_CELL])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import NEW_CELL, OLD_CELL
-from scenariofacts import check_shape, metric, run_families
+from conftest import NEW_CELL, OLD_CELL, family_cells
+from scenariofacts import check_shape, metric
 
 pytestmark = pytest.mark.slow
 
@@ -20,12 +20,8 @@ FRACTIONS = {"train.mlp": ["accuracy"], "train.mlp_val_between_epochs": ["accura
 
 
 @pytest.fixture(scope="module")
-def cells(cell_python, tmp_path_factory):
-    out = {}
-    for cell in (OLD_CELL, NEW_CELL):
-        out[cell] = run_families(cell_python(cell), tmp_path_factory.mktemp(cell) / "cell.csv",
-                                 cell, ["train.*"], MODES, REPEATS)
-    return out
+def cells(tmp_path_factory):
+    return family_cells(tmp_path_factory, ["train.*"], MODES, REPEATS)
 
 
 @pytest.mark.parametrize("cell", [OLD_CELL, NEW_CELL])
