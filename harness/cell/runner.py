@@ -293,9 +293,7 @@ class Runner(object):
     def _merge_zygote(self, z):
         z.close()
         self.zygotes = dict((k, v) for k, v in self.zygotes.items() if v is not z)
-        job = Job("zygote", 0, [])
-        job.log = z.log_path
-        return self._merge_log(job)
+        return self._append_log(z.log_path)
 
     def _spawn(self, job):
         if self.start == "fork":
@@ -363,18 +361,23 @@ class Runner(object):
         """Append the child's own log to the cell log; returns the child's log text."""
         if not job.log:
             return ""
+        text = self._append_log(job.log)
+        job.log = None
+        return text
+
+    def _append_log(self, path):
+        """Move a process's own log file onto the end of the cell log; returns its text."""
         try:
-            with open(job.log, "rb") as handle:
+            with open(path, "rb") as handle:
                 data = handle.read()
         except (IOError, OSError):
             data = b""
         with open(self.log_path, "ab") as cell_log:
             cell_log.write(b"\n" + data)
         try:
-            os.unlink(job.log)
+            os.unlink(path)
         except OSError:
             pass
-        job.log = None
         return data.decode("utf-8", "replace")
 
     def _finish_child(self, job):
