@@ -86,9 +86,9 @@ def run_in_cell(tmp_path):
 
 def value(rows, scenario, seeding, metric, repeat="1"):
     for row in rows:
-        if (row["scenario"], row["seeding"], row["metric"], row["repeat"]) == (
+        if (row.scenario, row.seeding, row.metric, row.repeat) == (
                 scenario, seeding, metric, repeat):
-            return row["value"]
+            return row.value
     raise KeyError((scenario, seeding, metric, repeat))
 
 
@@ -128,8 +128,8 @@ def family_subset(cell_id: str, tmp_dir: Path, globs, modes, repeats):
     assert set(modes) <= set(FULL_MODES) and repeats <= FULL_REPEATS
     names = [n for n in listed(cell_id) if any(fnmatch.fnmatchcase(n, g) for g in globs)]
     wanted = set(names)
-    rows = [r for r in full_run(cell_id, tmp_dir) if r["scenario"] in wanted
-            and r["seeding"] in modes and int(r["repeat"]) <= repeats]
+    rows = [r for r in full_run(cell_id, tmp_dir) if r.scenario in wanted
+            and r.seeding in modes and int(r.repeat) <= repeats]
     return rows, names
 
 
@@ -137,3 +137,15 @@ def family_cells(tmp_path_factory, globs, modes, repeats) -> dict:
     """{cell: (rows, registered names)} for the oldest and the newest cell."""
     return {cell: family_subset(cell, tmp_path_factory.getbasetemp(), globs, modes, repeats)
             for cell in (OLD_CELL, NEW_CELL)}
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    """Each test registers into an empty table and leaves sys.path/sys.modules as found."""
+    from harness.cell import registry
+    monkeypatch.setattr(registry, "SCENARIOS", {})
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]

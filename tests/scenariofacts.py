@@ -18,7 +18,7 @@ HEX16 = re.compile(r"^[0-9a-f]{16}$")
 def metric(rows, scenario, seeding, name, repeat="1"):
     """A metric's value (float for numbers and counts, str otherwise)."""
     row = metrics(rows, scenario, seeding, repeat)[name]
-    return float(row["value"]) if row["kind"] in ("number", "count", "timing") else row["value"]
+    return float(row.value) if row.kind in ("number", "count", "timing") else row.value
 
 
 def check_shape(rows, names, modes, repeats, fingerprints_of, fractions_of=lambda name: ()):
@@ -44,6 +44,6 @@ def check_shape(rows, names, modes, repeats, fingerprints_of, fractions_of=lambd
             assert name in got, (key, name)
             assert 0.0 <= float(got[name]["value"]) <= 1.0, (key, name, got[name]["value"])
         for row in got.values():
-            if row["kind"] in ("number", "timing", "count"):
-                assert math.isfinite(float(row["value"])) and float(row["value"]) >= 0, row
+            if row.kind in ("number", "timing", "count"):
+                assert math.isfinite(float(row.value)) and float(row.value) >= 0, row
     return status

@@ -20,14 +20,14 @@ HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 def statuses(rows) -> dict:
     """(scenario, seeding, repeat) -> (status, detail)."""
-    return {(r["scenario"], r["seeding"], r["repeat"]): (r["status"], r["detail"])
-            for r in rows if r["metric"] == schema.STATUS_METRIC}
+    return {(r.scenario, r.seeding, r.repeat): (r.status, r.detail)
+            for r in rows if r.metric == schema.STATUS_METRIC}
 
 
 def metrics(rows, scenario, seeding, repeat="1") -> dict:
-    return {r["metric"]: r for r in rows
-            if (r["scenario"], r["seeding"], r["repeat"]) == (scenario, seeding, repeat)
-            and r["metric"] != schema.STATUS_METRIC}
+    return {r.metric: r for r in rows
+            if (r.scenario, r.seeding, r.repeat) == (scenario, seeding, repeat)
+            and r.metric != schema.STATUS_METRIC}
 
 
 def check_shape(rows, names, fingerprints_of):
@@ -47,8 +47,8 @@ def check_shape(rows, names, fingerprints_of):
             assert got[metric]["kind"] == "fingerprint", (key, metric)
             assert HEX16.match(got[metric]["value"]), (key, metric, got[metric]["value"])
         for metric, row in got.items():
-            if row["kind"] in ("number", "timing"):
-                assert math.isfinite(float(row["value"])) and float(row["value"]) >= 0, row
-            if row["kind"] == "count":
-                assert int(row["value"]) >= 0, row
+            if row.kind in ("number", "timing"):
+                assert math.isfinite(float(row.value)) and float(row.value) >= 0, row
+            if row.kind == "count":
+                assert int(row.value) >= 0, row
     return status

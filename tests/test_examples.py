@@ -30,8 +30,8 @@ def rows(cell_python, tmp_path_factory):
 
 def test_every_example_ran_ok_in_both_cells(rows):
     for cell, cell_rows in rows.items():
-        status = {(r["scenario"], r["seeding"], r["repeat"]): (r["status"], r["detail"])
-                  for r in cell_rows if r["metric"] == schema.STATUS_METRIC}
+        status = {(r.scenario, r.seeding, r.repeat): (r.status, r.detail)
+                  for r in cell_rows if r.metric == schema.STATUS_METRIC}
         assert sorted({s for s, _, _ in status}) == sorted(SCENARIOS), cell
         assert set(status.values()) == {("ok", "")}, (cell, status)
         assert len(status) == len(SCENARIOS) * 2 * 2
@@ -51,8 +51,8 @@ def test_reseeding_random_pairs_at_tv06_and_not_at_the_newest(rows):
         assert float(value(rows[OLD_CELL], name, seeding, "pair_consistency")) == 1.0
         assert float(value(rows[NEW_CELL], name, seeding, "pair_consistency")) < 0.5
     # ... because the transforms' draws moved from random to torch.
-    old = {r["metric"] for r in rows[OLD_CELL] if r["scenario"] == name}
-    new = {r["metric"] for r in rows[NEW_CELL] if r["scenario"] == name}
+    old = {r.metric for r in rows[OLD_CELL] if r.scenario == name}
+    new = {r.metric for r in rows[NEW_CELL] if r.scenario == name}
     assert "rng.calls.random.uniform" in old and "rng.calls.torch.Tensor.uniform_" not in old
     assert "rng.calls.torch.Tensor.uniform_" in new and "rng.calls.random.uniform" not in new
 
@@ -81,6 +81,6 @@ def test_torch_seeding_repeats_training_only_since_workers_seed_numpy(rows):
 
 def test_examples_stay_fast(rows):
     for cell, cell_rows in rows.items():
-        slow = [(r["scenario"], r["value"]) for r in cell_rows
-                if r["metric"] == schema.TIMING_METRIC and float(r["value"]) > 5.0]
+        slow = [(r.scenario, r.value) for r in cell_rows
+                if r.metric == schema.TIMING_METRIC and float(r.value) > 5.0]
         assert not slow, (cell, slow)

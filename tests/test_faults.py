@@ -73,8 +73,8 @@ def faulted(request, cell_python, tmp_path_factory):
 
 
 def status(rows, scenario):
-    (row,) = [r for r in rows if r["scenario"] == scenario and r["metric"] == "status"]
-    return row["status"], row["detail"]
+    (row,) = [r for r in rows if r.scenario == scenario and r.metric == "status"]
+    return row.status, row.detail
 
 
 @pytest.mark.parametrize("scenario, expected_status, detail_starts, detail_has", [
@@ -95,14 +95,14 @@ def test_each_fault_is_a_clear_row(faulted, scenario, expected_status, detail_st
     assert got_status == expected_status, detail
     assert detail.startswith(detail_starts), detail
     assert detail_has in detail
-    assert [r["metric"] for r in rows if r["scenario"] == scenario] == ["status"]
+    assert [r.metric for r in rows if r.scenario == scenario] == ["status"]
 
 
 def test_the_rest_of_the_cell_still_runs(faulted):
     rows, _ = faulted
     assert status(rows, "loader.shuffle_global") == ("ok", "")
     assert value(rows, "loader.shuffle_global", "none", "order")
-    assert [r["scenario"] for r in rows if r["metric"] == "status"] == \
+    assert [r.scenario for r in rows if r.metric == "status"] == \
         FAULTS + ["loader.shuffle_global"]
 
 

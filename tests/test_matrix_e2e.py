@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT
-from harness.cell import schema, seeding
+from harness.cell import schema
 
 pytestmark = pytest.mark.slow
 
@@ -27,24 +27,24 @@ def run(tmp_path_factory):
 
 def _pairs(rows, cell, seeding_mode):
     """pairs.hflip's pair_consistency in each repeat."""
-    values = [float(r["value"]) for r in rows if r["cell"] == cell
-              and r["scenario"] == "pairs.hflip" and r["seeding"] == seeding_mode
-              and r["metric"] == "pair_consistency"]
+    values = [float(r.value) for r in rows if r.cell == cell
+              and r.scenario == "pairs.hflip" and r.seeding == seeding_mode
+              and r.metric == "pair_consistency"]
     assert len(values) == 2, values
     return values
 
 
 def test_every_scenario_seeding_repeat_and_cell_is_in_matrix_csv(run):
     rows = schema.read_csv(run / "matrix.csv")
-    status = {(r["cell"], r["scenario"], r["seeding"], r["repeat"])
-              for r in rows if r["metric"] == schema.STATUS_METRIC}
-    scenarios = {r["scenario"] for r in rows}
+    status = {(r.cell, r.scenario, r.seeding, r.repeat)
+              for r in rows if r.metric == schema.STATUS_METRIC}
+    scenarios = {r.scenario for r in rows}
     assert {"pairs.hflip", "pairs.resized_crop", "pairs.rotation", "augment.pipeline",
             "loader.shuffle_global", "loader.shuffle_generator"} <= scenarios
     expected = {(c, s, m, r) for c in (OLD_CELL, NEW_CELL) for s in scenarios
-                for m in seeding.MODES for r in ("1", "2")}
+                for m in schema.MODES for r in ("1", "2")}
     assert status == expected
-    assert {r["run_id"] for r in rows} == {"e2e"}
+    assert {r.run_id for r in rows} == {"e2e"}
     assert (run.parent / "latest").resolve() == run.resolve()
 
 
@@ -67,8 +67,8 @@ def test_sources_show_the_move_from_random_to_torch(run):
     rows = schema.read_csv(run / "matrix.csv")
 
     def calls(cell):
-        return {r["metric"] for r in rows if r["cell"] == cell and r["scenario"] == "pairs.hflip"
-                and r["seeding"] == "full" and r["metric"].startswith("rng.calls.")}
+        return {r.metric for r in rows if r.cell == cell and r.scenario == "pairs.hflip"
+                and r.seeding == "full" and r.metric.startswith("rng.calls.")}
     assert "rng.calls.random.random" in calls(OLD_CELL)
     assert "rng.calls.torch.rand" not in calls(OLD_CELL)
     assert "rng.calls.torch.rand" in calls(NEW_CELL)
@@ -77,7 +77,7 @@ def test_sources_show_the_move_from_random_to_torch(run):
 
 def test_missing_api_is_na_with_reason(run):
     rows = schema.read_csv(run / "matrix.csv")
-    na = [r for r in rows if r["cell"] == OLD_CELL and r["scenario"] == "loader.shuffle_generator"
-          and r["metric"] == schema.STATUS_METRIC]
-    assert {r["status"] for r in na} == {"n/a"}
-    assert all("torch>=1.6" in r["detail"] for r in na)
+    na = [r for r in rows if r.cell == OLD_CELL and r.scenario == "loader.shuffle_generator"
+          and r.metric == schema.STATUS_METRIC]
+    assert {r.status for r in na} == {"n/a"}
+    assert all("torch>=1.6" in r.detail for r in na)

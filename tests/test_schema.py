@@ -1,14 +1,13 @@
 import os
 
+import pytest
+
 from harness.cell import schema
 
 
 def _row(**over):
-    row = dict.fromkeys(schema.COLUMNS, "")
-    row.update(schema_version=schema.SCHEMA_VERSION, cell="c", scenario="s", seeding="none",
-               repeat="1", metric="m", kind="number", value="1.0", status="ok")
-    row.update(over)
-    return row
+    meta = schema.cell_meta(**dict({c: "" for c in schema.META_COLUMNS if c != "schema_version"}, cell="c"))
+    return schema.metric_row(meta, "s", "none", 1, "m", "number", "1.0")._replace(**over)
 
 
 def test_round_trip_keeps_every_column_and_quotes(tmp_path):
@@ -23,15 +22,20 @@ def test_write_is_atomic_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "c.csv"
     schema.write_csv(str(path), [_row()])
     schema.write_csv(str(path), [_row(value="2.0")])
-    assert schema.read_csv(str(path))[0]["value"] == "2.0"
+    assert schema.read_csv(str(path))[0].value == "2.0"
     assert os.listdir(tmp_path) == ["c.csv"]
 
 
-def test_unknown_column_is_refused(tmp_path):
-    row = _row()
-    row["extra"] = "x"
-    try:
-        schema.rows_to_csv_text([row])
-    except ValueError:
-        return
-    raise AssertionError("a row with an unknown column was written")
+def test_only_schema_rows_are_written():
+    with pytest.raises(ValueError, match="not a schema Row"):
+        schema.rows_to_csv_text([dict(_row()._asdict(), extra="x")])
+
+
+def test_every_row_comes_from_the_one_factory():
+    meta = schema.cell_meta(**{c: "x" for c in schema.META_COLUMNS})
+    status = schema.status_row(meta, "pairs.hflip", "python", 2, "n/a", "needs torch>=1.6")
+    assert (status.metric, status.kind, status.value, status.status, status.repeat) == (
+        schema.STATUS_METRIC, schema.TEXT, "n/a", "n/a", "2")
+    failed = schema.cell_row(meta, schema.CELL_INSTALL, "install failed")
+    assert (failed.seeding, failed.repeat, failed.status) == ("", "", schema.ERROR)
+    assert status._fields == schema.COLUMNS

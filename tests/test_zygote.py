@@ -10,8 +10,8 @@ ONLY = ["--only", "python.set_order", "--only", "streams.rand", "--only", "pairs
 
 
 def _values(rows):
-    return {(r["scenario"], r["seeding"], r["repeat"], r["metric"]): r["value"]
-            for r in rows if r["kind"] != "timing"}
+    return {(r.scenario, r.seeding, r.repeat, r.metric): r.value
+            for r in rows if r.kind != "timing"}
 
 
 @pytest.mark.parametrize("cell", [OLD_CELL, NEW_CELL])

@@ -1,112 +1,42 @@
 """``python -m harness.cell``: run the selected scenarios of this venv's cell.
 
     python -m harness.cell --out results/<run>/cells/<cell>.csv --cell <id> --run-id <run>
-    python -m harness.cell --list
+    python -m harness.cell --list [--scenarios PATH]
+
+The built-in scenarios are the ``scenarios`` folder next to ``harness``, loaded
+by path like a user's own (nothing under ``harness.cell`` imports it).
 """
 import argparse
 import os
-import platform
 import signal
 import sys
 import time
 
-from . import registry, runner, schema, seeding
+from . import environment, limits, loader, options, registry, schema
+from .journal import Journal
+from .launcher import Launcher
+from .supervisor import Interrupted, Plan, Runner
 
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def platform_text():
-    return "%s-%s %s; cpu=%s" % (platform.system(), platform.release(),
-                                 platform.machine(), cpu_name())
-
-
-def device_text(installed):
-    if not installed["cuda"]:
-        return "cpu"
-    import torch
-    return "cuda:" + torch.cuda.get_device_name(0)
-
-
-def freeze_text(scenario_paths=(), requirements=()):
-    """Installed distributions as 'name==version' lines (no pip needed: uv venvs have none).
-
-    Comment lines first record what else shaped the cell: each user scenario
-    file with its sha256 and each ``--cell-requirements`` file with its lines.
-    """
-    try:
-        from importlib import metadata
-        dists = [(d.metadata["Name"], d.version) for d in metadata.distributions()]
-    except ImportError:  # Python 3.7
-        import pkg_resources
-        dists = [(d.project_name, d.version) for d in pkg_resources.working_set]
-    lines = sorted(set("%s==%s" % (name, version) for name, version in dists if name),
-                   key=str.lower)
-    notes = []
-    for _, files in registry.user_files(scenario_paths):
-        for path in files:
-            notes.append("# scenarios: %s sha256=%s" % (path, registry.file_sha256(path)))
-    for path in requirements:
-        notes.append("# cell-requirements: %s sha256=%s" % (path, registry.file_sha256(path)))
-        try:
-            with open(path) as handle:
-                wanted = [l.strip() for l in handle if l.strip() and not l.startswith("#")]
-        except (IOError, OSError):
-            wanted = ["(unreadable)"]
-        notes += ["#   " + line for line in wanted]
-    return "\n".join(notes + lines) + "\n"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILTIN_SCENARIOS = os.path.join(ROOT, "scenarios")
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m harness.cell", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", help="cell CSV to write (atomically)")
-    parser.add_argument("--cell", help="cell id, e.g. py3.8-torch1.5.0-tv0.6.0")
-    parser.add_argument("--run-id", default="adhoc")
-    parser.add_argument("--seeding", default=",".join(seeding.MODES),
-                        help="comma-separated modes (default: all of %(default)s)")
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--only", action="append", default=[], metavar="GLOB")
-    parser.add_argument("--skip", action="append", default=[], metavar="GLOB")
-    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH",
-                        help="extra scenario file, package or directory (repeatable)")
-    parser.add_argument("--cell-requirements", action="append", default=[], metavar="FILE",
-                        help="requirements file installed into this venv (recorded in the "
-                             "freeze file)")
-    parser.add_argument("--timeout", type=float, default=runner.DEFAULT_TIMEOUT,
-                        help="seconds one scenario may run unless it sets its own "
-                             "(default %(default)s)")
-    parser.add_argument("--memory-limit", default="auto", metavar="SIZE",
-                        help="data memory per child process, e.g. 6G; 'none' for no limit "
-                             "(default: RAM / (jobs + 1))")
-    parser.add_argument("--resume", action="store_true",
-                        help="keep the jobs an interrupted run of this cell journalled")
-    parser.add_argument("--start", choices=("fork", "spawn"), default="fork",
-                        help="fork children from per-repeat zygotes that import torch once "
-                             "(default), or start a new interpreter per child")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                        help="child processes at once (default %(default)s)")
-    parser.add_argument("--list", action="store_true", help="list scenarios and exit")
-    args = parser.parse_args(argv)
+    args = options.add_to(parser, "cell").parse_args(argv)
+    args.jobs = args.jobs or options.default_jobs()
     modes = [m for m in args.seeding.split(",") if m]
-    unknown = [m for m in modes if m not in seeding.MODES]
+    unknown = [m for m in modes if m not in schema.MODES]
     if unknown:
         parser.error("unknown seeding mode(s) %s; choose from %s"
-                     % (", ".join(unknown), ", ".join(seeding.MODES)))
+                     % (", ".join(unknown), ", ".join(schema.MODES)))
     args.modes = modes
     if args.memory_limit == "auto":
-        args.memory_bytes = runner.default_memory_limit(args.jobs)
+        args.memory_bytes = limits.default_memory_limit(args.jobs)
     else:
         try:
-            args.memory_bytes = runner.parse_size(args.memory_limit)
+            args.memory_bytes = limits.parse_size(args.memory_limit)
         except ValueError as exc:
             parser.error("--memory-limit: %s" % exc)
     if not args.list and not (args.out and args.cell):
@@ -114,12 +44,27 @@ def parse_args(argv):
     return args
 
 
+def build_rows(jobs, names, modes, meta):
+    """Flatten job results into schema rows in a fixed order (independent of scheduling)."""
+    order = dict((name, i) for i, name in enumerate(names))
+    mode_order = dict((mode, i) for i, mode in enumerate(modes))
+    rows = []
+    for job in sorted(jobs, key=lambda j: (mode_order[j.mode], j.repeat)):
+        for result in sorted(job.results, key=lambda r: order[r.scenario]):
+            rows.append(schema.status_row(meta, result.scenario, job.mode, job.repeat,
+                                          result.status, result.detail))
+            rows += [schema.metric_row(meta, result.scenario, job.mode, job.repeat, metric, kind,
+                                       value)
+                     for metric, kind, value in result.rows]
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
-    registry.load_builtin()
     try:
-        registry.load_paths(args.scenarios)
-    except registry.UserCodeError as exc:  # a user's module: one clear line, no traceback
+        loader.load_paths([BUILTIN_SCENARIOS], user=False)
+        loader.load_paths(args.scenarios)
+    except loader.UserCodeError as exc:  # a user's module: one clear line, no traceback
         sys.stderr.write("rngdrift: %s\n" % exc)
         return 2
     names = registry.select(list(registry.SCENARIOS), args.only, args.skip)
@@ -132,23 +77,18 @@ def main(argv=None):
                          % (args.only, args.skip))
         return 2
 
-    installed = registry.installed_versions()
-    meta = {
-        "schema_version": schema.SCHEMA_VERSION, "run_id": args.run_id, "cell": args.cell,
-        "python": installed["python"], "torch": installed["torch"],
-        "torchvision": installed["torchvision"], "numpy": installed["numpy"],
-        "pillow": installed["pillow"], "platform": platform_text(),
-        "device": device_text(installed),
-    }
+    installed = environment.installed_versions()
+    meta = schema.cell_meta(
+        run_id=args.run_id, cell=args.cell, python=installed["python"],
+        torch=installed["torch"], torchvision=installed["torchvision"],
+        numpy=installed["numpy"], pillow=installed["pillow"],
+        platform=environment.platform_text(), device=environment.device_text(installed))
     base = os.path.splitext(args.out)[0]
     schema.write_atomic(base + ".freeze.txt",
-                        freeze_text(args.scenarios, args.cell_requirements))
-    log_path = base + ".log"
-    timeouts = dict((n, registry.SCENARIOS[n].timeout) for n in names
-                    if registry.SCENARIOS[n].timeout)
+                        environment.freeze_text(args.scenarios, args.cell_requirements))
     started = time.time()
     # Finished jobs are journalled as they end, so an interrupted cell resumes mid-way.
-    journal = runner.Journal(base + ".journal", dict(meta, names=names))
+    journal = Journal(base + ".journal", dict(meta._asdict(), names=names))
     kept = journal.load() if args.resume else []
     journal.start(kept)
     if kept:
@@ -157,26 +97,29 @@ def main(argv=None):
 
     def progress(job):
         journal.append(job)
-        bad = sum(1 for r in job.results if r[1] != "ok")
+        bad = sum(1 for r in job.results if r.status != schema.OK)
         sys.stdout.write("[%s] seeding=%-6s repeat=%d: %d scenarios, %d not ok (%.0fs)\n"
                          % (args.cell, job.mode, job.repeat, len(job.results), bad,
                             time.time() - started))
         sys.stdout.flush()
 
-    work = runner.Runner(names, timeouts, args.modes, args.repeats, args.jobs, log_path,
-                         scenario_paths=[os.path.abspath(p) for p in args.scenarios],
-                         default_timeout=args.timeout, memory_limit=args.memory_bytes,
-                         done=kept, start=args.start)
+    plan = Plan(names, args.modes, args.repeats,
+                dict((n, registry.SCENARIOS[n].timeout) for n in names
+                     if registry.SCENARIOS[n].timeout))
+    launcher = Launcher(base + ".log", builtin_paths=[BUILTIN_SCENARIOS],
+                        scenario_paths=[os.path.abspath(p) for p in args.scenarios],
+                        start=args.start, memory_limit=args.memory_bytes)
+    work = Runner(plan, launcher, parallel=args.jobs, default_timeout=args.timeout, done=kept)
     try:
         with _signals_interrupt():
             jobs = work.run(progress=progress)
-    except (KeyboardInterrupt, runner.Interrupted) as exc:
+    except (KeyboardInterrupt, Interrupted) as exc:
         why = str(exc) or "interrupted"
         sys.stderr.write("rngdrift: %s: %s; every child stopped, %s not written; finished "
                          "jobs are kept in %s (run again with --resume)\n"
                          % (args.cell, why, args.out, journal.path))
         return 130 if isinstance(exc, KeyboardInterrupt) else 143
-    rows = runner.build_rows(jobs, names, args.modes, meta)
+    rows = build_rows(jobs, names, args.modes, meta)
     schema.write_csv(args.out, rows)
     journal.remove()
     sys.stdout.write("[%s] wrote %s (%d rows, %.0fs)\n"
@@ -195,7 +138,7 @@ class _signals_interrupt(object):
 
     @staticmethod
     def _raise(signum, frame):
-        raise runner.Interrupted("stopped by %s" % signal.Signals(signum).name)
+        raise Interrupted("stopped by %s" % signal.Signals(signum).name)
 
     def __exit__(self, *exc):
         for sig, handler in self.saved.items():

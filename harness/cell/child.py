@@ -2,216 +2,22 @@
 
 Results go to the parent over a dedicated pipe (``--fd``) as JSON lines, so
 anything a scenario or a library prints to stdout/stderr cannot corrupt them.
-Started by ``harness.cell.runner``; not meant to be run by hand.
+With ``--zygote`` the process serves fork requests instead (``zygote.py``).
+Started by ``harness.cell.supervisor``; not meant to be run by hand.
 """
-import argparse
-import faulthandler
-import json
-import math
-import os
-import signal
 import sys
-import time
-import traceback
 
-
-def _send(fd, message):
-    data = (json.dumps(message, sort_keys=True) + "\n").encode("utf-8")
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
-
-
-def _one_line(text, limit=500):
-    text = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def describe_exception(exc):
-    """'ValueError: message (at file.py:12 in func)' for the innermost frame."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = ""
-    if frames:
-        last = frames[-1]
-        where = " (at %s:%d in %s)" % (os.path.basename(last.filename), last.lineno, last.name)
-    return _one_line("%s: %s%s" % (type(exc).__name__, exc, where))
-
-
-def encode_metrics(metrics):
-    """[(metric, kind, value-as-text)] from a scenario's returned mapping."""
-    from .fingerprint import Fingerprint
-    import numpy as np
-    import torch
-
-    if not isinstance(metrics, dict):
-        raise TypeError("scenario must return a dict of metrics, got %s" % type(metrics).__name__)
-    out = []
-    for name, value in metrics.items():
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = value.item()
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, Fingerprint):
-            out.append((name, "fingerprint", str(value)))
-        elif isinstance(value, bool):
-            out.append((name, "count", str(int(value))))
-        elif isinstance(value, int):
-            out.append((name, "count", str(value)))
-        elif isinstance(value, float):
-            out.append((name, "number", repr(value) if math.isfinite(value) else str(value)))
-        elif isinstance(value, str):
-            out.append((name, "text", _one_line(value)))
-        else:
-            raise TypeError("metric %r has unsupported type %s (use fingerprint())"
-                            % (name, type(value).__name__))
-    return out
-
-
-def run_one(sc, ctx, installed, snap):
-    """Run a scenario; return (status, detail, metric rows)."""
-    from . import rngstate, seeding, tracing
-    from .registry import NotApplicable
-
-    reason = sc.unmet(installed)
-    if reason:
-        return "n/a", reason, []
-    rngstate.restore(snap)
-    seeding.reseed(ctx.mode, ctx.seed)
-    before = rngstate.digests()
-    start = time.time()
-    try:
-        with tracing.counting() as counter:
-            metrics = sc.func(ctx)
-        rows = encode_metrics(metrics)
-    except NotApplicable as exc:
-        return "n/a", _one_line(str(exc)) or "not applicable", []
-    except Exception as exc:  # the scenario's failure is a result, not ours
-        return "error", describe_exception(exc), []
-    elapsed = time.time() - start
-    moved = rngstate.advanced(before, rngstate.digests())
-    for name in sorted(moved):
-        rows.append(("rng." + name, "count", str(moved[name])))
-    for api in sorted(counter.counts):
-        rows.append(("rng.calls." + api, "count", str(counter.counts[api])))
-    rows.append(("seconds", "timing", "%.4f" % elapsed))
-    if getattr(sc, "source_sha256", None):  # a user scenario: runs compare when its code changed
-        rows.append(("source.sha256", "text", sc.source_sha256[:16]))
-    return "ok", "", rows
-
-
-def _die_with_parent(parent):
-    """Linux: SIGKILL this process when the runner dies, even by SIGKILL."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if parent and os.getppid() != parent:  # it died before prctl took effect
-        os._exit(1)
-
-
-def guard_zygote(parent):
-    """A zygote dies with the runner and prints its stack if it crashes."""
-    faulthandler.enable()
-    if sys.platform.startswith("linux"):
-        _die_with_parent(parent)
-
-
-def guard_process(fd, parent, memory_limit):
-    """What the runner relies on, set before torch is imported.
-
-    * faulthandler: a crash prints the Python stack to the log, and SIGUSR1 (sent
-      by the runner before it kills a timed-out child) dumps where it hangs;
-    * the results pipe is not inherited by programs a scenario starts (forked
-      DataLoader workers still hold it; the runner copes);
-    * the process dies with the runner;
-    * RLIMIT_DATA caps private writable memory (heap and anonymous maps, not the
-      address space that CUDA reserves), so a runaway allocation raises
-      MemoryError or fails torch's allocator instead of exhausting the machine.
-    """
-    faulthandler.enable()
-    if hasattr(faulthandler, "register"):
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
-    os.set_inheritable(fd, False)
-    if sys.platform.startswith("linux"):
-        _die_with_parent(parent)
-    if memory_limit:
-        import resource
-        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-        if hard != resource.RLIM_INFINITY:
-            memory_limit = min(memory_limit, hard)
-        resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, hard))
-
-
-def load(scenario_paths):
-    """Import torch, torchvision and every scenario: the expensive part of a start."""
-    import torch
-    torch.set_num_threads(1)
-    from . import registry, tracing
-
-    registry.load_builtin()
-    registry.load_paths(scenario_paths)
-    tracing.install()
-
-
-def serve(fd, mode, names):
-    """Run ``names`` under ``mode`` and stream their results to ``fd``."""
-    from . import registry, rngstate, seeding
-
-    installed = registry.installed_versions()
-    device = "cuda" if installed["cuda"] else "cpu"
-    seeding.apply_process_flags(mode)
-    # The state a fresh program sees after its imports; every scenario starts here.
-    snap = rngstate.snapshot()
-    ctx = seeding.Context(mode, device=device)
-    for name in names:
-        _send(fd, {"event": "start", "scenario": name})
-        status, detail, rows = run_one(registry.SCENARIOS[name], ctx, installed, snap)
-        _send(fd, {"event": "result", "scenario": name, "status": status,
-                   "detail": detail, "rows": rows})
-    _send(fd, {"event": "done"})
-    sys.stdout.flush()
-    return 0
-
-
-def fresh_entropy():
-    """Draw new OS entropy for every generator, as a newly started interpreter does.
-
-    A process forked from a zygote inherits the zygote's generator states; a fresh
-    interpreter seeds Python's ``random``, NumPy's global state and torch's default
-    generator from the OS (torch has done so since at least 1.5: its initial seed
-    differs from run to run). CUDA generators start lazily in the child.
-    """
-    import random
-    import numpy as np
-    import torch
-    random.seed()
-    np.random.seed()
-    torch.seed()
-
-
-def _parser():
-    parser = argparse.ArgumentParser(prog="harness.cell.child")
-    parser.add_argument("--fd", type=int)
-    parser.add_argument("--mode")
-    parser.add_argument("--scenario", action="append", default=[])
-    parser.add_argument("--scenarios-path", action="append", default=[])
-    parser.add_argument("--parent", type=int, help="the runner's pid: die with it")
-    parser.add_argument("--memory-limit", type=int, help="bytes of data this process may map")
-    parser.add_argument("--zygote", type=int, metavar="CONTROL_FD",
-                        help="serve fork requests on this socket instead of running")
-    return parser
+from . import protocol, worker, zygote
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
+    args = protocol.parse_child_args(argv)
     if args.zygote is not None:
-        from . import zygote
-        return zygote.serve_forks(args.zygote, args.parent, args.scenarios_path)
-    guard_process(args.fd, args.parent, args.memory_limit)
-    load(args.scenarios_path)
-    return serve(args.fd, args.mode, args.scenario)
+        return zygote.serve_forks(args.zygote, args.parent, args.builtin_path,
+                                  args.scenarios_path)
+    worker.guard_process(args.fd, args.parent, args.memory_limit)
+    worker.load(args.builtin_path, args.scenarios_path)
+    return worker.serve(args.fd, args.mode, args.scenario)
 
 
 if __name__ == "__main__":

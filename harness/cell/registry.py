@@ -10,18 +10,11 @@ rest (seeding, timing, error capture, RNG bookkeeping)::
         ...
         return {"pair_consistency": 1.0}
 
-Users' own scenario files and packages (``--scenarios PATH``) register the same
-way and are loaded by path with ``load_paths``; any problem with them becomes a
-``UserCodeError`` whose message is one line naming the file, the line and why.
+Scenario modules, built-in and the users' own (``--scenarios PATH``), are
+imported by ``harness.cell.loader``; this module only keeps what they register.
 """
 import fnmatch
-import hashlib
-import importlib
-import importlib.util
 import os
-import pkgutil
-import sys
-import traceback
 
 from . import versions
 
@@ -36,10 +29,6 @@ class RegistrationError(Exception):
 
 class DuplicateScenario(RegistrationError):
     """A name registered twice; the message names both places."""
-
-
-class UserCodeError(Exception):
-    """A user scenario path that cannot be used; the message is one line: file:line: why."""
 
 
 class Scenario(object):
@@ -97,20 +86,11 @@ def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
     def register(func):
         if name in SCENARIOS:
             raise DuplicateScenario("scenario %r registered twice: at %s and at %s" % (
-                name, _short(SCENARIOS[name].source),
-                _short(Scenario(name, func, {}, False, None).source)))
+                name, short_path(SCENARIOS[name].source),
+                short_path(Scenario(name, func, {}, False, None).source)))
         SCENARIOS[name] = Scenario(name, func, requires, cuda, timeout)
         return func
     return register
-
-
-def load_builtin():
-    """Import every module of the ``scenarios`` package (registers its scenarios)."""
-    import scenarios
-    for info in sorted(pkgutil.iter_modules(scenarios.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):  # private helpers, not scenario modules
-            continue
-        importlib.import_module("scenarios." + info.name)
 
 
 def select(names, only=(), skip=()):
@@ -125,236 +105,8 @@ def select(names, only=(), skip=()):
     return kept
 
 
-def installed_versions():
-    import numpy
-    import PIL
-    import torch
-    import torchvision
-    return {
-        "python": "%d.%d.%d" % sys.version_info[:3],
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": numpy.__version__,
-        "pillow": getattr(PIL, "__version__", None) or getattr(PIL, "PILLOW_VERSION", "?"),
-        "cuda": torch.cuda.is_available(),
-    }
-
-
-def _short(path):
+def short_path(path):
     """``path`` relative to the working directory when it lies below it."""
     path = str(path)
     here = os.getcwd() + os.sep
     return path[len(here):] if path.startswith(here) else path
-
-
-def user_files(paths):
-    """[(path, [python files])] for ``--scenarios`` paths; UserCodeError for a bad path.
-
-    A path is a ``.py`` file, a package directory (``__init__.py``; every module
-    in it) or a plain directory (its ``*.py`` files not starting with ``_``).
-    The same path given twice counts once.
-    """
-    seen = set()
-    out = []
-    for given in paths:
-        path = os.path.realpath(given)
-        if path in seen:
-            continue
-        seen.add(path)
-        if os.path.isdir(path):
-            if os.path.isfile(os.path.join(path, "__init__.py")):
-                files = []
-                for folder, dirs, names in os.walk(path):
-                    dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-                    files += [os.path.join(folder, n) for n in sorted(names) if n.endswith(".py")]
-            else:
-                files = [os.path.join(path, n) for n in sorted(os.listdir(path))
-                         if n.endswith(".py") and not n.startswith("_")]
-            if not files:
-                raise UserCodeError("%s: no Python files in this directory" % given)
-        elif os.path.isfile(path):
-            if not path.endswith(".py"):
-                raise UserCodeError("%s: not a Python file (expected a .py file or a "
-                                    "directory)" % given)
-            files = [path]
-        else:
-            raise UserCodeError("%s: no such file or directory" % given)
-        out.append((path, files))
-    return out
-
-
-def check_syntax(paths, context=""):
-    """One-line messages for every user file this interpreter cannot compile."""
-    problems = []
-    for _, files in user_files(paths):
-        for path in files:
-            problem = _syntax_problem(path)
-            if problem:
-                problems.append("%s (Python %d.%d.%d cannot compile it%s)" % (
-                    problem, sys.version_info[0], sys.version_info[1], sys.version_info[2],
-                    "; " + context if context else ""))
-    return problems
-
-
-def _syntax_problem(path):
-    """'file:line: SyntaxError: why' when this interpreter cannot compile ``path``."""
-    with open(path, "rb") as handle:
-        source = handle.read()
-    try:
-        compile(source, path, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        line = exc.lineno
-        if exc.filename != path:
-            # Python 3.7 reports f-string errors in '<fstring>' at line 1; find the
-            # expression in the file instead.
-            needle = ("{" + (exc.text or "").strip().strip("()")).encode("utf-8", "replace")
-            hits = [i for i, text in enumerate(source.splitlines(), 1) if needle in text]
-            line = hits[0] if len(needle) > 1 and hits else "?"
-        return "%s:%s: %s: %s" % (_short(path), line, type(exc).__name__, _one_line(exc.msg))
-    except ValueError as exc:  # null bytes
-        return "%s: %s" % (_short(path), exc)
-    return None
-
-
-def _one_line(text):
-    return " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
-
-
-def describe_error(exc, files):
-    """'file:line: Type: message' at the innermost frame in one of ``files``.
-
-    A SyntaxError names its own file and line. Otherwise the innermost frame of
-    the user's code is shown, plus where the exception was raised when that is
-    elsewhere (inside torch, say).
-    """
-    if isinstance(exc, SyntaxError):
-        if exc.filename and not exc.filename.startswith("<"):
-            return "%s:%s: %s: %s" % (_short(exc.filename), exc.lineno or "?",
-                                      type(exc).__name__, _one_line(exc.msg))
-        for path in files:  # '<fstring>' and the like: find the file that fails
-            problem = _syntax_problem(path)
-            if problem:
-                return problem
-    if isinstance(exc, DuplicateScenario):  # its message names both places already
-        return _one_line(exc)
-    message = "%s: %s" % (type(exc).__name__, _one_line(exc))
-    frames = traceback.extract_tb(exc.__traceback__)
-    mine = set(os.path.realpath(f) for f in files)
-    user = [f for f in frames if os.path.realpath(f.filename) in mine]
-    if not user:
-        return message
-    where = "%s:%d" % (_short(user[-1].filename), user[-1].lineno)
-    if frames[-1] is user[-1]:
-        return "%s: %s" % (where, message)
-    return "%s: %s (raised at %s:%d)" % (where, message, _short(frames[-1].filename),
-                                         frames[-1].lineno)
-
-
-def _module_name(stem):
-    base = "rngdrift_user_" + "".join(c if c.isalnum() else "_" for c in stem)
-    name, n = base, 1
-    while name in sys.modules:
-        n += 1
-        name = "%s_%d" % (base, n)
-    return name
-
-
-def _load_file(path):
-    # Its folder goes last on sys.path: helpers and the user's project next to
-    # it import without installing anything, yet cannot shadow torch or numpy.
-    folder = os.path.dirname(path)
-    if folder not in sys.path:
-        sys.path.append(folder)
-    name = _module_name(os.path.splitext(os.path.basename(path))[0])
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-
-
-def _load_package(path):
-    parent, name = os.path.split(path)
-    # Loaded by its own name so its modules can import each other either way;
-    # a name that already means something else here (``scenarios``, ``torch``)
-    # would silently load the other package instead.
-    if name in sys.modules:
-        where = getattr(sys.modules[name], "__file__", None)
-    else:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        where = spec and (spec.origin or "a namespace package")
-    if where and os.path.dirname(os.path.realpath(where)) != path:
-        raise UserCodeError("%s: package name %r is already taken by %s; rename the "
-                            "directory" % (_short(path), name, _short(where)))
-    if parent not in sys.path:
-        sys.path.append(parent)
-    package = importlib.import_module(name)
-    for info in pkgutil.walk_packages(package.__path__, name + "."):
-        if not info.name.rsplit(".", 1)[-1].startswith("_"):  # _helpers are imported by users
-            importlib.import_module(info.name)
-
-
-def load_paths(paths):
-    """Import user scenario files and packages (each registers its scenarios).
-
-    A file is imported under a private module name (``rngdrift_user_<stem>``);
-    a package by its own name, submodules included. Scenarios they register get
-    ``source_sha256``, the hash of the file that defines them, so results show
-    when user code changed. Every failure is a UserCodeError with one line.
-    """
-    for path, files in user_files(paths):
-        before = set(SCENARIOS)
-        try:
-            if os.path.isdir(path) and os.path.isfile(os.path.join(path, "__init__.py")):
-                _load_package(path)
-            else:
-                for name in files:
-                    _load_file(name)
-        except UserCodeError:
-            raise
-        except (Exception, SystemExit) as exc:  # the user's code: one line, file and line
-            message = describe_error(exc, files)
-            if isinstance(exc, ImportError):
-                message += " (a package the cells lack? name it in --cell-requirements)"
-            raise UserCodeError(message)
-        for name in SCENARIOS:
-            if name not in before and SCENARIOS[name].filename:
-                SCENARIOS[name].source_sha256 = file_sha256(SCENARIOS[name].filename)
-
-
-def file_sha256(path):
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except (IOError, OSError):
-        return None
-
-
-def main(argv=None):
-    """``python -m harness.cell.registry --check PATH...``: the host's syntax preflight.
-
-    Run with a cell's interpreter (nothing but the standard library needed): prints
-    one line per file that interpreter cannot compile; exit code 2 when any.
-    """
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m harness.cell.registry")
-    parser.add_argument("--check", nargs="+", metavar="PATH", required=True)
-    parser.add_argument("--context", default="", help="appended to each message")
-    args = parser.parse_args(argv)
-    try:
-        problems = check_syntax(args.check, args.context)
-    except UserCodeError as exc:
-        problems = [str(exc)]
-    for problem in problems:
-        sys.stderr.write("rngdrift: %s\n" % problem)
-    return 2 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

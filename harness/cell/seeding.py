@@ -19,19 +19,10 @@ import numpy as np
 import torch
 
 from . import versions
+from .schema import SEEDED
 
-MODES = ("none", "python", "torch", "all", "full")
 SEED = 0
 
-# Which global generators each mode seeds (a literal: the host side reads it without
-# importing this module, to tell inherent randomness from lost reproducibility).
-SEEDED = {
-    "none": (),
-    "python": ("python", "numpy"),
-    "torch": ("torch",),
-    "all": ("python", "numpy", "torch", "cuda"),
-    "full": ("python", "numpy", "torch", "cuda"),
-}
 _SEEDS_PYTHON = set(mode for mode, seeded in SEEDED.items() if "python" in seeded)
 _SEEDS_TORCH = set(mode for mode, seeded in SEEDED.items() if "torch" in seeded)
 

@@ -6,7 +6,7 @@ repeats). A zygote imports everything once and forks a child per request. Each
 forked child is still a fresh program for our purposes:
 
 * it draws new OS entropy for Python's ``random``, NumPy and torch
-  (``child.fresh_entropy``), as a new interpreter does;
+  (``worker.fresh_entropy``), as a new interpreter does;
 * string hashing is fixed when an interpreter starts, so the runner keeps one
   zygote per (repeat, hash-seed setting): repeats never share a hash seed unless
   ``full`` fixes it with PYTHONHASHSEED, exactly as with separate interpreters;
@@ -20,8 +20,6 @@ runner hands the child its results pipe and log file over the control socket
 (``SCM_RIGHTS``). Where any of this is unavailable the runner starts plain
 subprocesses (``--start spawn``).
 """
-import array
-import json
 import os
 import signal
 import socket
@@ -29,33 +27,9 @@ import subprocess
 import sys
 import time
 
-_MAX_FDS = 4
+from . import protocol, worker
+
 _PR_SET_CHILD_SUBREAPER = 36
-
-
-# -- both sides ------------------------------------------------------------------
-def send_message(sock, message, fds=()):
-    data = (json.dumps(message, sort_keys=True) + "\n").encode("utf-8")
-    ancillary = []
-    if fds:
-        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", list(fds)))]
-    sock.sendmsg([data], ancillary)
-
-
-def recv_message(sock, timeout=None):
-    """One JSON line and any fds sent with it; (None, []) at EOF or on timeout."""
-    sock.settimeout(timeout)
-    fds = array.array("i")
-    try:
-        data, ancdata, _, _ = sock.recvmsg(65536, socket.CMSG_LEN(_MAX_FDS * fds.itemsize))
-    except socket.timeout:
-        return None, []
-    for level, kind, payload in ancdata:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - (len(payload) % fds.itemsize)])
-    if not data:
-        return None, list(fds)
-    return json.loads(data.decode("utf-8")), list(fds)
 
 
 # -- runner side -------------------------------------------------------------------
@@ -123,7 +97,7 @@ class Zygote(object):
         log = open(log_path, "wb")
         try:
             self.proc = subprocess.Popen(
-                cmd + ["--zygote", str(theirs.fileno()), "--parent", str(parent)],
+                cmd + protocol.zygote_argv(theirs.fileno(), parent),
                 stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, env=env,
                 pass_fds=(theirs.fileno(),), start_new_session=True)
@@ -136,7 +110,7 @@ class Zygote(object):
     def wait_ready(self, timeout):
         if self.ready:
             return
-        message, _ = recv_message(self.sock, max(0.0, timeout - (time.time() - self.started)))
+        message, _ = protocol.recv_message(self.sock, max(0.0, timeout - (time.time() - self.started)))
         if not message or message.get("event") != "ready":
             hung = self.proc.poll() is None
             self.close()
@@ -146,9 +120,9 @@ class Zygote(object):
         self.ready = True
 
     def fork(self, argv, fds, timeout=30.0):
-        """Start a child running ``child.main(argv)``; returns its pid (now our child)."""
-        send_message(self.sock, {"cmd": "fork", "argv": argv}, fds)
-        message, _ = recv_message(self.sock, timeout)
+        """Start a child running ``worker.serve`` with ``argv``; returns its pid (now our child)."""
+        protocol.send_message(self.sock, {"cmd": "fork", "argv": argv}, fds)
+        message, _ = protocol.recv_message(self.sock, timeout)
         if not message or "pid" not in message:
             self.close()
             raise ZygoteFailed("zygote did not answer a fork request")
@@ -168,18 +142,16 @@ class Zygote(object):
 
 
 # -- zygote side --------------------------------------------------------------------
-def serve_forks(control_fd, runner_pid, scenario_paths):
+def serve_forks(control_fd, runner_pid, builtin_paths, user_paths):
     """The zygote's life: import everything, then fork children on request."""
-    from . import child
-
     sock = socket.socket(fileno=control_fd)
-    child.guard_zygote(runner_pid)
-    child.load(scenario_paths)
+    worker.guard_zygote(runner_pid)
+    worker.load(builtin_paths, user_paths)
     sys.stdout.flush()
     sys.stderr.flush()
-    send_message(sock, {"event": "ready"})
+    protocol.send_message(sock, {"event": "ready"})
     while True:
-        message, fds = recv_message(sock)
+        message, fds = protocol.recv_message(sock)
         if message is None:  # the runner closed the socket: done
             return 0
         report_r, report_w = os.pipe()
@@ -206,12 +178,10 @@ def serve_forks(control_fd, runner_pid, scenario_paths):
         pid = int(os.read(report_r, 64) or b"0")
         os.close(report_r)
         os.waitpid(middle, 0)
-        send_message(sock, {"pid": pid})
+        protocol.send_message(sock, {"pid": pid})
 
 
 def _run_child(argv, fds, runner_pid):
-    from . import child
-
     results_fd, log_fd = fds
     os.setsid()
     os.dup2(log_fd, 1)
@@ -220,7 +190,7 @@ def _run_child(argv, fds, runner_pid):
     deadline = time.time() + 5.0
     while os.getppid() != runner_pid and time.time() < deadline:
         time.sleep(0.001)  # wait until re-parented, so dying with the runner works
-    args = child._parser().parse_args(argv + ["--fd", str(results_fd)])
-    child.guard_process(args.fd, args.parent, args.memory_limit)
-    child.fresh_entropy()
-    return child.serve(args.fd, args.mode, args.scenario)
+    args = protocol.parse_child_args(argv + ["--fd", str(results_fd)])
+    worker.guard_process(args.fd, args.parent, args.memory_limit)
+    worker.fresh_entropy()
+    return worker.serve(args.fd, args.mode, args.scenario)

@@ -1,11 +1,10 @@
-"""The cell runner's fault handling, with a torch-free stand-in child (tests/fake_child.py).
+"""harness.cell.supervisor: the cell runner's fault handling, with a torch-free stand-in child (tests/fake_child.py).
 
 Every test checks the rows the runner makes of a fault and that nothing it
 started is left running.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cell import runner, schema
+from harness.cell import supervisor
+from harness.cell.launcher import Launcher
+from harness.cell.supervisor import Plan, Runner
 
 FAKE = Path(__file__).with_name("fake_child.py")
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,12 @@ def wait_dead(pid_list, seconds=5.0):
     return [p for p in pid_list if alive(p)]
 
 
+def stand_in(log, child_env=None):
+    """A launcher that spawns the stand-in child."""
+    return Launcher(str(log), child_cmd=[sys.executable, str(FAKE)],
+                    child_env=child_env or (lambda mode: dict(os.environ)))
+
+
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     """Factory: run the stand-in child over ``names``; returns (jobs, results by name)."""
@@ -51,17 +58,17 @@ def fake(tmp_path, monkeypatch):
     def run(names, modes=("none",), repeats=1, jobs=1, timeout=2.0, startup=5.0, env=None,
             done=(), progress=None):
         child_env = lambda mode: dict(os.environ, **(env or {}))  # noqa: E731
-        work = runner.Runner(names, {}, list(modes), repeats, jobs, str(tmp_path / "cell.log"),
-                             default_timeout=timeout, startup_timeout=startup,
-                             child_cmd=[sys.executable, str(FAKE)], child_env=child_env,
-                             done=done)
+        work = Runner(Plan(names, list(modes), repeats, {}), stand_in(tmp_path / "cell.log",
+                                                                      child_env),
+                      parallel=jobs, default_timeout=timeout, startup_timeout=startup, done=done)
         finished = work.run(progress=progress)
         assert wait_dead(pids(pid_file)) == [], "processes left running"
         assert not list(tmp_path.glob("*.part")), "a child log was not merged"
         by_name = {}
         for job in finished:
-            for name, status, detail, rows in job.results:
-                by_name.setdefault(name, []).append((status, detail, rows))
+            for result in job.results:
+                by_name.setdefault(result.scenario, []).append(
+                    (result.status, result.detail, result.rows))
         return finished, by_name
     run.pid_file = pid_file
     run.log = tmp_path / "cell.log"
@@ -147,17 +154,16 @@ def test_a_child_that_skips_scenarios_is_not_respawned_forever(fake):
 
 
 def test_scenario_timeout_overrides_the_default(fake, tmp_path):
-    work = runner.Runner(["hang"], {"hang": 0.5}, ["none"], 1, 1, str(tmp_path / "l.log"),
-                         default_timeout=60, child_cmd=[sys.executable, str(FAKE)],
-                         child_env=lambda mode: dict(os.environ))
+    work = Runner(Plan(["hang"], ["none"], 1, {"hang": 0.5}), stand_in(tmp_path / "l.log"),
+                  parallel=1, default_timeout=60)
     start = time.time()
     (job,) = work.run()
-    assert job.results[0][1] == "timeout" and time.time() - start < 10
+    assert job.results[0].status == "timeout" and time.time() - start < 10
 
 
 def test_jobs_from_a_journal_are_not_run_again(fake):
-    earlier = runner.Job("none", 1, [])
-    earlier.results = [("ok.a", "ok", "", [("value", "count", "99")])]
+    earlier = supervisor.Job("none", 1, [])
+    earlier.record("ok.a", "ok", "", [("value", "count", "99")])
     jobs, by = fake(["ok.a"], repeats=2, done=[earlier])
     assert sorted(by["ok.a"]) == [("ok", "", [("value", "count", "4")]),
                                   ("ok", "", [("value", "count", "99")])]
@@ -168,19 +174,21 @@ def test_jobs_from_a_journal_are_not_run_again(fake):
 DRIVER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {root!r})
-    from harness.cell import runner
+    from harness.cell.launcher import Launcher
+    from harness.cell.supervisor import Interrupted, Plan, Runner
 
     def stop(signum, frame):
-        raise runner.Interrupted("stopped")
+        raise Interrupted("stopped")
     signal.signal(signal.SIGTERM, stop)
     # A shell's background job inherits SIGINT ignored; a user's terminal does not.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    work = runner.Runner(["ok.a", "hang_group", "ok.b"], {{}}, ["none", "full"], 1, 2, {log!r},
-                         default_timeout=600, child_cmd=[sys.executable, {fake!r}],
-                         child_env=lambda mode: dict(os.environ))
+    launcher = Launcher({log!r}, child_cmd=[sys.executable, {fake!r}],
+                        child_env=lambda mode: dict(os.environ))
+    work = Runner(Plan(["ok.a", "hang_group", "ok.b"], ["none", "full"], 1, {{}}), launcher,
+                  parallel=2, default_timeout=600)
     try:
         work.run()
-    except (KeyboardInterrupt, runner.Interrupted):
+    except (KeyboardInterrupt, Interrupted):
         sys.exit(42)
 """)
 
@@ -217,113 +225,3 @@ def test_the_runner_stops_when_its_parent_is_killed(tmp_path):
     proc.kill()
     proc.wait()
     assert wait_dead(pids(tmp_path / "pids"), 5) == []
-
-
-# -- journal ------------------------------------------------------------------------
-HEADER = {"cell": "c", "run_id": "r", "names": ["a", "b"]}
-
-
-def job(mode, repeat, *statuses):
-    j = runner.Job(mode, repeat, [])
-    j.results = [(name, status, "", [("m", "count", "1")] if status == "ok" else [])
-                 for name, status in zip(["a", "b"], statuses)]
-    return j
-
-
-def test_journal_round_trip(tmp_path):
-    journal = runner.Journal(str(tmp_path / "c.journal"), HEADER)
-    journal.start()
-    journal.append(job("none", 1, "ok", "error"))
-    journal.append(job("full", 2, "ok", "ok"))
-    loaded = runner.Journal(str(tmp_path / "c.journal"), HEADER).load()
-    assert [(j.mode, j.repeat, j.results) for j in loaded] == [
-        ("full", 2, job("full", 2, "ok", "ok").results),
-        ("none", 1, job("none", 1, "ok", "error").results)]
-
-
-def test_journal_ignores_a_torn_last_line_and_incomplete_jobs(tmp_path):
-    path = tmp_path / "c.journal"
-    journal = runner.Journal(str(path), HEADER)
-    journal.start()
-    journal.append(job("none", 1, "ok", "ok"))
-    with open(path, "a") as handle:
-        handle.write(json.dumps({"mode": "none", "repeat": 2, "results": [["a", "ok", "", []]]})
-                     + "\n")  # only one of two scenarios: not a finished job
-        handle.write('{"mode": "full", "repeat": 1, "resu')  # killed mid-write
-    assert [(j.mode, j.repeat) for j in journal.load()] == [("none", 1)]
-
-
-def test_journal_from_another_selection_or_version_is_ignored(tmp_path):
-    path = str(tmp_path / "c.journal")
-    runner.Journal(path, HEADER).start([job("none", 1, "ok", "ok")])
-    assert runner.Journal(path, dict(HEADER, names=["a"])).load() == []
-    assert runner.Journal(path, dict(HEADER, torch="2.0")).load() == []
-    assert runner.Journal(str(tmp_path / "missing"), HEADER).load() == []
-
-
-def test_build_rows_do_not_depend_on_job_order():
-    a, b = job("none", 1, "ok", "timeout"), job("full", 1, "error", "ok")
-    meta = {c: "x" for c in schema.COLUMNS if c not in
-            ("scenario", "seeding", "repeat", "metric", "kind", "value", "status", "detail")}
-    rows = runner.build_rows([b, a], ["a", "b"], ["none", "full"], meta)
-    assert rows == runner.build_rows([a, b], ["a", "b"], ["none", "full"], meta)
-    assert [(r["seeding"], r["scenario"], r["metric"], r["status"]) for r in rows] == [
-        ("none", "a", "status", "ok"), ("none", "a", "m", "ok"),
-        ("none", "b", "status", "timeout"),
-        ("full", "a", "status", "error"),
-        ("full", "b", "status", "ok"), ("full", "b", "m", "ok")]
-    schema.rows_to_csv_text(rows)  # every column filled, none extra
-
-
-# -- small helpers --------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("8G", 8 << 30), ("512m", 512 << 20), ("1.5GiB", 3 << 29), ("1048576", 1 << 20),
-    ("none", None), ("0", None), ("off", None)])
-def test_parse_size(text, expected):
-    assert runner.parse_size(text) == expected
-
-
-@pytest.mark.parametrize("text", ["lots", "8X", "-1G", ""])
-def test_parse_size_rejects(text):
-    with pytest.raises(ValueError, match="use a number with K, M, G or T"):
-        runner.parse_size(text)
-
-
-def test_default_memory_limit_leaves_room_for_every_job_and_the_host():
-    assert runner.default_memory_limit(2, total=24 << 30) == 8 << 30
-    assert runner.default_memory_limit(0, total=16 << 30) == 8 << 30
-    assert runner.default_memory_limit(4, total=8 << 30) == 4 << 30  # the floor CUDA needs
-    assert runner.default_memory_limit(2, total=2 << 30) == 2 << 30  # never above RAM
-    assert runner.default_memory_limit(2, total=0) is None
-
-
-def test_describe_exit():
-    assert runner.describe_exit(-11) == "killed by SIGSEGV"
-    assert runner.describe_exit(-9) == "killed by SIGKILL"
-    assert runner.describe_exit(3) == "exited with code 3"
-
-
-DUMP = """\
-Thread 0x00007feb1a7fe6c0 (most recent call first):
-  File "/usr/lib/python3.8/threading.py", line 302 in wait
-
-Current thread 0x00007feb6e814b80 (most recent call first):
-  File "/usr/lib/python3.8/selectors.py", line 415 in select
-  File "/usr/lib/python3.8/multiprocessing/connection.py", line 931 in wait
-  File "/v/lib/python3.8/site-packages/torch/utils/data/dataloader.py", line 345 in __next__
-  File "/work/scenarios/faults.py", line 62 in hang_worker
-  File "/work/harness/cell/child.py", line 84 in run_one
-  File "/usr/lib/python3.8/runpy.py", line 87 in _run_code
-"""
-
-
-def test_stack_summary_names_the_innermost_frame_and_the_scenario_code():
-    assert runner.stack_summary(DUMP) == (
-        "selectors.py:415 in select < ... < faults.py:62 in hang_worker")
-    own = 'Current thread 0x1 (most recent call first):\n  File "/w/f.py", line 3 in g\n' \
-          '  File "/w/f.py", line 9 in h\n'
-    assert runner.stack_summary(own) == "f.py:3 in g < f.py:9 in h"
-    assert runner.stack_summary("no dump here") == ""
-    frozen = ('Current thread 0x1 (most recent call first):\n  File "/w/faults.py", line 91 in oom\n'
-              '  File "<frozen runpy>", line 88 in _run_code\n')
-    assert runner.stack_summary(frozen) == "faults.py:91 in oom"

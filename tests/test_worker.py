@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.cell import child, rngstate, seeding, tracing  # noqa: E402
+from harness.cell import rngstate, seeding, tracing, worker  # noqa: E402
 from harness.cell.fingerprint import fingerprint  # noqa: E402
 from harness.cell.registry import NotApplicable, Scenario  # noqa: E402
 
@@ -29,7 +29,7 @@ def traced():
 def test_ok_scenario_rows_carry_metrics_sources_and_timing():
     def draws(ctx):
         return {"x": fingerprint(torch.rand(2)), "p": 0.5, "n": 3, "flag": True, "t": "hi"}
-    status, detail, rows = child.run_one(_sc(draws), seeding.Context("torch"), INSTALLED,
+    _, status, detail, rows = worker.run_one(_sc(draws), seeding.Context("torch"), INSTALLED,
                                          rngstate.snapshot())
     got = _rows(rows)
     assert (status, detail) == ("ok", "")
@@ -46,11 +46,11 @@ def test_every_scenario_starts_from_the_snapshot_then_the_mode():
         return {"r": random.random(), "t": float(torch.rand(1))}
     snap = rngstate.snapshot()
     sc = _sc(first_draw)
-    a = _rows(child.run_one(sc, seeding.Context("none"), INSTALLED, snap)[2])
+    a = _rows(worker.run_one(sc, seeding.Context("none"), INSTALLED, snap).rows)
     random.random(), torch.rand(5)  # whatever happened in between is undone
-    b = _rows(child.run_one(sc, seeding.Context("none"), INSTALLED, snap)[2])
+    b = _rows(worker.run_one(sc, seeding.Context("none"), INSTALLED, snap).rows)
     assert a["r"] == b["r"] and a["t"] == b["t"]
-    seeded = _rows(child.run_one(sc, seeding.Context("all"), INSTALLED, snap)[2])
+    seeded = _rows(worker.run_one(sc, seeding.Context("all"), INSTALLED, snap).rows)
     random.seed(seeding.SEED)
     assert seeded["r"] == ("number", repr(random.random()))
 
@@ -65,22 +65,22 @@ def test_failures_become_statuses_not_exceptions():
     def wrong_type(ctx):
         return {"x": object()}
     ctx, snap = seeding.Context("all"), rngstate.snapshot()
-    status, detail, rows = child.run_one(_sc(boom), ctx, INSTALLED, snap)
-    assert status == "error" and detail.startswith("ValueError: bad | thing (at test_child.py:")
+    _, status, detail, rows = worker.run_one(_sc(boom), ctx, INSTALLED, snap)
+    assert status == "error" and detail.startswith("ValueError: bad | thing (at test_worker.py:")
     assert rows == []
-    assert child.run_one(_sc(missing), ctx, INSTALLED, snap)[:2] == ("n/a", "needs a GPU")
-    status, detail, _ = child.run_one(_sc(wrong_type), ctx, INSTALLED, snap)
+    assert worker.run_one(_sc(missing), ctx, INSTALLED, snap)[1:3] == ("n/a", "needs a GPU")
+    _, status, detail, _ = worker.run_one(_sc(wrong_type), ctx, INSTALLED, snap)
     assert status == "error" and "unsupported type" in detail
 
 
 def test_version_gate_gives_na_with_reason():
     def never(ctx):
         raise AssertionError("must not run")
-    status, detail, rows = child.run_one(_sc(never, torch=">=2.1"), seeding.Context("all"),
+    _, status, detail, rows = worker.run_one(_sc(never, torch=">=2.1"), seeding.Context("all"),
                                          INSTALLED, rngstate.snapshot())
     assert (status, detail, rows) == ("n/a", "needs torch>=2.1; cell has 2.0.0", [])
 
 
 def test_numpy_and_tensor_scalars_are_numbers():
-    rows = child.encode_metrics({"a": np.float32(0.25), "b": torch.tensor(2.5), "c": np.int64(4)})
+    rows = worker.encode_metrics({"a": np.float32(0.25), "b": torch.tensor(2.5), "c": np.int64(4)})
     assert rows == [("a", "number", "0.25"), ("b", "number", "2.5"), ("c", "count", "4")]

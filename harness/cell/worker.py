@@ -1,0 +1,188 @@
+"""The work of one child process: load the scenarios, run them one by one, report.
+
+    guard_process(...)   what the runner relies on, set before torch is imported
+    load(builtin, user)  import torch, torchvision and every scenario module
+    serve(fd, mode, names)   run the scenarios under one seeding mode, stream results
+
+Used by a spawned child (``child.py``) and by a zygote's forked children
+(``zygote.py``) alike.
+"""
+import faulthandler
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+
+from . import protocol
+from .schema import (CALLS_PREFIX, COUNT, ERROR, FINGERPRINT, NA, NUMBER, OK, RNG_PREFIX, TEXT,
+                     TIMING, TIMING_METRIC)
+
+
+def _one_line(text, limit=500):
+    text = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def describe_exception(exc):
+    """'ValueError: message (at file.py:12 in func)' for the innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = " (at %s:%d in %s)" % (os.path.basename(last.filename), last.lineno, last.name)
+    return _one_line("%s: %s%s" % (type(exc).__name__, exc, where))
+
+
+def encode_metrics(metrics):
+    """[(metric, kind, value-as-text)] from a scenario's returned mapping."""
+    from .fingerprint import Fingerprint
+    import numpy as np
+    import torch
+
+    if not isinstance(metrics, dict):
+        raise TypeError("scenario must return a dict of metrics, got %s" % type(metrics).__name__)
+    out = []
+    for name, value in metrics.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, Fingerprint):
+            out.append((name, FINGERPRINT, str(value)))
+        elif isinstance(value, bool):
+            out.append((name, COUNT, str(int(value))))
+        elif isinstance(value, int):
+            out.append((name, COUNT, str(value)))
+        elif isinstance(value, float):
+            out.append((name, NUMBER, repr(value) if math.isfinite(value) else str(value)))
+        elif isinstance(value, str):
+            out.append((name, TEXT, _one_line(value)))
+        else:
+            raise TypeError("metric %r has unsupported type %s (use fingerprint())"
+                            % (name, type(value).__name__))
+    return out
+
+
+def run_one(sc, ctx, installed, snap):
+    """Run a scenario; return its Result."""
+    from . import rngstate, seeding, tracing
+    from .registry import NotApplicable
+
+    reason = sc.unmet(installed)
+    if reason:
+        return protocol.Result(sc.name, NA, reason, [])
+    rngstate.restore(snap)
+    seeding.reseed(ctx.mode, ctx.seed)
+    before = rngstate.digests()
+    start = time.time()
+    try:
+        with tracing.counting() as counter:
+            metrics = sc.func(ctx)
+        rows = encode_metrics(metrics)
+    except NotApplicable as exc:
+        return protocol.Result(sc.name, NA, _one_line(str(exc)) or "not applicable", [])
+    except Exception as exc:  # the scenario's failure is a result, not ours
+        return protocol.Result(sc.name, ERROR, describe_exception(exc), [])
+    elapsed = time.time() - start
+    moved = rngstate.advanced(before, rngstate.digests())
+    for name in sorted(moved):
+        rows.append((RNG_PREFIX + name, COUNT, str(moved[name])))
+    for api in sorted(counter.counts):
+        rows.append((CALLS_PREFIX + api, COUNT, str(counter.counts[api])))
+    rows.append((TIMING_METRIC, TIMING, "%.4f" % elapsed))
+    if getattr(sc, "source_sha256", None):  # a user scenario: runs compare when its code changed
+        rows.append(("source.sha256", TEXT, sc.source_sha256[:16]))
+    return protocol.Result(sc.name, OK, "", rows)
+
+
+def _die_with_parent(parent):
+    """Linux: SIGKILL this process when the runner dies, even by SIGKILL."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if parent and os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
+def guard_zygote(parent):
+    """A zygote dies with the runner and prints its stack if it crashes."""
+    faulthandler.enable()
+    if sys.platform.startswith("linux"):
+        _die_with_parent(parent)
+
+
+def guard_process(fd, parent, memory_limit):
+    """What the runner relies on, set before torch is imported.
+
+    * faulthandler: a crash prints the Python stack to the log, and SIGUSR1 (sent
+      by the runner before it kills a timed-out child) dumps where it hangs;
+    * the results pipe is not inherited by programs a scenario starts (forked
+      DataLoader workers still hold it; the runner copes);
+    * the process dies with the runner;
+    * RLIMIT_DATA caps private writable memory (heap and anonymous maps, not the
+      address space that CUDA reserves), so a runaway allocation raises
+      MemoryError or fails torch's allocator instead of exhausting the machine.
+    """
+    faulthandler.enable()
+    if hasattr(faulthandler, "register"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    os.set_inheritable(fd, False)
+    if sys.platform.startswith("linux"):
+        _die_with_parent(parent)
+    if memory_limit:
+        import resource
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            memory_limit = min(memory_limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, hard))
+
+
+def load(builtin_paths, user_paths):
+    """Import torch, torchvision and every scenario: the expensive part of a start."""
+    import torch
+    torch.set_num_threads(1)
+    from . import loader, tracing
+
+    loader.load_paths(builtin_paths, user=False)
+    loader.load_paths(user_paths)
+    tracing.install()
+
+
+def serve(fd, mode, names):
+    """Run ``names`` under ``mode`` and stream their results to ``fd``."""
+    from . import environment, registry, rngstate, seeding
+
+    installed = environment.installed_versions()
+    device = "cuda" if installed["cuda"] else "cpu"
+    seeding.apply_process_flags(mode)
+    # The state a fresh program sees after its imports; every scenario starts here.
+    snap = rngstate.snapshot()
+    ctx = seeding.Context(mode, device=device)
+    for name in names:
+        protocol.send(fd, protocol.started(name))
+        protocol.send(fd, protocol.finished(
+            run_one(registry.SCENARIOS[name], ctx, installed, snap)))
+    protocol.send(fd, protocol.DONE)
+    sys.stdout.flush()
+    return 0
+
+
+def fresh_entropy():
+    """Draw new OS entropy for every generator, as a newly started interpreter does.
+
+    A process forked from a zygote inherits the zygote's generator states; a fresh
+    interpreter seeds Python's ``random``, NumPy's global state and torch's default
+    generator from the OS (torch has done so since at least 1.5: its initial seed
+    differs from run to run). CUDA generators start lazily in the child.
+    """
+    import random
+    import numpy as np
+    import torch
+    random.seed()
+    np.random.seed()
+    torch.seed()

@@ -1,0 +1,240 @@
+"""harness.cell.loader: loading users' scenario files and packages, and the one-line
+errors for bad user code."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import OLD_CELL, ROOT
+from harness import interpreters
+from harness.cell import loader, registry
+from harness.cell.registry import scenario
+
+pytestmark = pytest.mark.usefixtures("fresh_registry")
+HEADER = "from harness.cell.registry import scenario\n"
+
+
+def write(path: Path, text: str, header: bool = False) -> Path:
+    """Write a (dedented) module; ``header`` prepends the scenario import."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((HEADER if header else "") + textwrap.dedent(text))
+    return path
+
+
+def user_error(paths) -> str:
+    with pytest.raises(loader.UserCodeError) as info:
+        loader.load_paths([str(p) for p in paths])
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# -- loading user files and packages ------------------------------------------
+
+def test_load_file_registers_and_hashes(tmp_path):
+    path = write(tmp_path / "rng_checks.py", """
+        import _helper_next_to_it as helper
+
+        @scenario("my.check", torch=">=1.6")
+        def check(ctx):
+            return {"value": helper.VALUE}
+    """, header=True)
+    write(tmp_path / "_helper_next_to_it.py", "VALUE = 3\n")
+    loader.load_paths([str(path)])
+    sc = registry.SCENARIOS["my.check"]
+    assert sc.func(None) == {"value": 3}
+    assert sc.requires == {"torch": ">=1.6"}
+    assert sc.module.startswith("rngdrift_user_rng_checks")
+    assert sc.source == f"{path}:{sc.func.__code__.co_firstlineno}"
+    assert sc.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sys.path[-1] == str(tmp_path)  # appended: cannot shadow torch or numpy
+
+
+def test_same_file_twice_loads_once(tmp_path):
+    path = write(tmp_path / "checks.py", "scenario('my.once')(lambda ctx: {})\n", header=True)
+    loader.load_paths([str(path), str(tmp_path / "." / "checks.py")])
+    assert list(registry.SCENARIOS) == ["my.once"]
+
+
+def test_two_files_with_one_stem_do_not_clash(tmp_path):
+    a = write(tmp_path / "a" / "checks.py", "scenario('my.a')(lambda ctx: {})\n", header=True)
+    b = write(tmp_path / "b" / "checks.py", "scenario('my.b')(lambda ctx: {})\n", header=True)
+    loader.load_paths([str(a), str(b)])
+    assert registry.SCENARIOS["my.a"].module != registry.SCENARIOS["my.b"].module
+
+
+def test_load_package_with_relative_imports(tmp_path):
+    package = tmp_path / "teamchecks"
+    write(package / "__init__.py", "")
+    write(package / "_common.py", "SIZE = 8\n")
+    write(package / "augment.py", """
+        from ._common import SIZE
+
+        @scenario("team.augment")
+        def augment(ctx):
+            return {"size": SIZE}
+    """, header=True)
+    write(package / "sub" / "__init__.py", "")
+    write(package / "sub" / "train.py", """
+        from teamchecks._common import SIZE  # absolute imports work too
+
+        @scenario("team.train")
+        def train(ctx):
+            return {"size": SIZE}
+    """, header=True)
+    write(package / "_private.py", "scenario('team.private')(lambda ctx: {})\n", header=True)
+    loader.load_paths([str(package)])
+    assert sorted(registry.SCENARIOS) == ["team.augment", "team.train"]
+    assert registry.SCENARIOS["team.train"].func(None) == {"size": 8}
+    assert all(sc.source_sha256 for sc in registry.SCENARIOS.values())
+
+
+def test_load_plain_directory_loads_its_files(tmp_path):
+    write(tmp_path / "checks" / "one.py", "scenario('dir.one')(lambda ctx: {})\n", header=True)
+    write(tmp_path / "checks" / "two.py", "scenario('dir.two')(lambda ctx: {})\n", header=True)
+    write(tmp_path / "checks" / "_skip.py", "raise RuntimeError('helpers are not loaded')\n")
+    loader.load_paths([str(tmp_path / "checks")])
+    assert sorted(registry.SCENARIOS) == ["dir.one", "dir.two"]
+
+
+def test_package_named_like_an_existing_one_is_refused(tmp_path):
+    write(tmp_path / "json" / "__init__.py", "scenario('x.y')(lambda ctx: {})\n", header=True)
+    message = user_error([tmp_path / "json"])
+    assert "package name 'json' is already taken by" in message and "rename" in message
+    assert registry.SCENARIOS == {}
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("missing.py", "no such file or directory"),
+    ("notes.txt", "not a Python file"),
+    ("empty_dir", "no Python files"),
+])
+def test_bad_paths(tmp_path, name, reason):
+    (tmp_path / "notes.txt").write_text("hi")
+    (tmp_path / "empty_dir").mkdir()
+    assert user_error([tmp_path / name]) == f"{tmp_path / name}: {reason}" + (
+        " (expected a .py file or a directory)" if name == "notes.txt" else "") + (
+        " in this directory" if name == "empty_dir" else "")
+
+
+# -- one-line errors for user code ---------------------------------------------
+
+def test_import_error_points_at_the_innermost_user_line(tmp_path):
+    path = write(tmp_path / "broken.py", """
+        def helper():
+            return {}["missing"]
+
+        TABLE = helper()
+    """, header=True)
+    assert user_error([path]) == f"{path}:4: KeyError: 'missing'"
+
+
+def test_error_raised_inside_a_library_names_both_places(tmp_path):
+    path = write(tmp_path / "broken_lib.py", """
+        import json
+
+        CONFIG = json.loads("{not json")
+    """)
+    message = user_error([path])
+    assert message.startswith(f"{path}:4: JSONDecodeError: Expecting property name")
+    assert "(raised at " in message and "json" in message.split("(raised at ")[1]
+
+
+def test_missing_module_suggests_cell_requirements(tmp_path):
+    path = write(tmp_path / "needs_pkg.py", "import rngdrift_no_such_package\n")
+    assert user_error([path]) == (
+        f"{path}:1: ModuleNotFoundError: No module named 'rngdrift_no_such_package' "
+        "(a package the cells lack? name it in --cell-requirements)")
+
+
+def test_syntax_error_names_file_and_line(tmp_path):
+    path = write(tmp_path / "typo.py", "x = 1\ndef f(:\n    pass\n")
+    assert user_error([path]).startswith(f"{path}:2: SyntaxError: ")
+
+
+def test_exit_at_import_is_an_error_not_an_exit(tmp_path):
+    path = write(tmp_path / "script.py", "import sys\nsys.exit('usage: script.py DATA')\n")
+    assert user_error([path]) == f"{path}:2: SystemExit: usage: script.py DATA"
+
+
+def test_duplicate_of_a_canonical_name_names_both_files(tmp_path):
+    scenario("pairs.hflip")(lambda ctx: {})
+    path = write(tmp_path / "dup.py", """
+        @scenario("pairs.hflip")
+        def mine(ctx):
+            return {}
+    """, header=True)
+    message = user_error([path])
+    assert message.startswith("scenario 'pairs.hflip' registered twice: at ")
+    assert message.endswith(f" and at {path}:3")
+    assert f"{Path(__file__).name}:" in message
+
+
+def test_duplicate_across_user_files(tmp_path):
+    a = write(tmp_path / "a.py", "\n\nscenario('my.same')(lambda ctx: {})\n", header=True)
+    b = write(tmp_path / "b.py", "scenario('my.same')(lambda ctx: {})\n", header=True)
+    assert user_error([a, b]) == \
+        f"scenario 'my.same' registered twice: at {a}:4 and at {b}:2"
+
+
+@pytest.mark.slow
+def test_cell_prints_one_line_and_exits_2(tmp_path, cell_python):
+    path = write(tmp_path / "broken.py", "import torch\n\nMODEL = torch.nn.Linear(2, 2)\n"
+                                         "OUT = MODEL(torch.zeros(3))\n")
+    proc = subprocess.run(
+        [str(cell_python(OLD_CELL)), "-m", "harness.cell", "--out", str(tmp_path / "x.csv"),
+         "--cell", OLD_CELL, "--scenarios", str(path)],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"rngdrift: {path}:4: RuntimeError: "), proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert "(raised at " in proc.stderr and "torch/nn/" in proc.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+# -- syntax the oldest cell's Python cannot run ---------------------------------
+
+def _python(xy):
+    exe = interpreters.find(xy)
+    if exe is None:
+        pytest.skip(interpreters.missing_hint(xy))
+    return exe
+
+
+def _check(python, *paths):
+    return subprocess.run(
+        [str(python), "-m", "harness.cell.loader", "--check", *map(str, paths),
+         "--context", "cell test"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("xy,source,line", [
+    ("3.7", "x = 1\nif (n := 10) > 5:\n    pass\n", 2),                   # walrus: 3.8+
+    ("3.7", "x = 1\ny = 2\nprint(f'{x=}')\n", 3),                         # f'{x=}': 3.8+
+    ("3.8", "def f(v):\n    match v:\n        case 1:\n            return 1\n", 2),  # 3.10+
+])
+def test_syntax_too_new_for_the_cell_python(tmp_path, xy, source, line):
+    python = _python(xy)
+    good = write(tmp_path / "fine.py", "x = [i for i in range(3)]\n")
+    path = write(tmp_path / "modern.py", source)
+    proc = _check(python, good, path)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"rngdrift: {path}:{line}: SyntaxError: ")
+    assert f"(Python {xy}." in lines[0] and "cannot compile it; cell test)" in lines[0]
+    # The host's newer Python compiles the same file: the check is the cell's.
+    assert _check(sys.executable, path).returncode == 0
+
+
+def test_syntax_check_passes_the_examples_on_the_oldest_python():
+    python = _python("3.7")
+    proc = _check(python, ROOT / "examples")
+    assert proc.returncode == 0, proc.stderr
+    assert loader.check_syntax([str(ROOT / "examples")]) == []
