@@ -44,32 +44,33 @@ for _xy, _exe in _FOUND.items():
         print(f"rngdrift: {interpreters.missing_hint(_xy)}; cells needing it get an error row",
               file=sys.stderr)
 
-# A cell whose Python nox cannot find or download is skipped before its session
-# runs; this makes it leave a `cell.interpreter` error row first.
-cellsession.report_missing_interpreters(
-    nox, {"matrix": DEFAULT_CELLS, "exhaustive": compat.EXHAUSTIVE}, RUN_ID)
-
 
 def _params(cells):
-    return [nox.param(c.python, c.torch, c.torchvision, id=c.id) for c in cells]
+    """One session per cell. A cell whose Python is nowhere gets nox's own interpreter
+    (python=None), so its session runs and leaves a `cell.interpreter` error row instead
+    of being skipped by nox before anything could record the hole."""
+    return [nox.param(c.python if _FOUND.get(c.python) else None, c.id, id=c.id) for c in cells]
+
+
+def _run(session, cell_id, cells):
+    cell = next(c for c in cells if c.id == cell_id)
+    if _FOUND.get(cell.python) is None:
+        cellsession.skip_missing_interpreter(session, cell, RUN_ID, cells)
+    cellsession.run_cell(session, cell, RUN_ID, cells)
 
 
 @nox.session
-@nox.parametrize("python,torch,torchvision", _params(DEFAULT_CELLS))
-def matrix(session, torch, torchvision):
+@nox.parametrize("python,cell", _params(DEFAULT_CELLS))
+def matrix(session, cell):
     """Run every scenario in one cell of the default matrix."""
-    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID, DEFAULT_CELLS)
+    _run(session, cell, DEFAULT_CELLS)
 
 
 @nox.session(tags=["exhaustive"])
-@nox.parametrize("python,torch,torchvision", _params(compat.EXHAUSTIVE))
-def exhaustive(session, torch, torchvision):
+@nox.parametrize("python,cell", _params(compat.EXHAUSTIVE))
+def exhaustive(session, cell):
     """Run every scenario in one cell of the exhaustive set (every torchvision minor)."""
-    cellsession.run_cell(session, _cell(session, torch, torchvision), RUN_ID, compat.EXHAUSTIVE)
-
-
-def _cell(session, torch, torchvision):
-    return compat.Cell(session.python, torch, torchvision)
+    _run(session, cell, compat.EXHAUSTIVE)
 
 
 @nox.session
@@ -77,14 +78,14 @@ def report(session):
     """Merge results/<run>/cells/*.csv into matrix.csv and write the reports."""
     session.install("pandas>=2")
     target = session.posargs or [str(runs.RESULTS / "latest")]
-    session.run("python", "-m", "harness.report", *target)
+    session.run("python", "-m", "harness", "report", *target)
 
 
 @nox.session
 def compare(session):
     """Compare two runs: `-- <baseline> <candidate> [--fail-on ...]` (default baseline, latest)."""
     session.install("pandas>=2")
-    session.run("python", "-m", "harness.compare", *session.posargs)
+    session.run("python", "-m", "harness", "compare", *session.posargs)
 
 
 @nox.session
@@ -92,8 +93,8 @@ def baseline(session):
     """Make a run (default results/latest) the committed baseline: results/baseline/."""
     session.install("pandas>=2")
     run = session.posargs[0] if session.posargs else str(runs.RESULTS / "latest")
-    session.run("python", "-m", "harness.report", run)
-    session.run("python", "-m", "harness.baseline", run, *session.posargs[1:])
+    session.run("python", "-m", "harness", "report", run)
+    session.run("python", "-m", "harness", "baseline", run, *session.posargs[1:])
 
 
 @nox.session

@@ -1,6 +1,6 @@
 """Promote an accepted run to the committed baseline, results/baseline/.
 
-    python -m harness.baseline results/<run> [--allow-holes]
+    rngdrift baseline results/<run> [--allow-holes]
     nox -s baseline -- results/<run>      (re-runs the report on the run first)
 
 The nightly job compares every run against results/baseline/. When a change is
@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from harness import runs
 from harness.cell import schema
+from harness.errors import UserError
+
+HELP = "make a run the committed baseline (results/baseline/)"
 
 # Files a run directory's report writes that belong in the baseline; compare.*
 # describes another comparison and is left out.
@@ -29,13 +31,9 @@ REPORT_SUFFIXES = (".csv", ".md", ".html")
 NOT_PROMOTED = {"compare.csv", "compare.md"}
 
 
-class BadInput(Exception):
-    """A run that cannot become the baseline; the message names it and why."""
-
-
 def cells_with_errors(matrix: pd.DataFrame) -> list[str]:
     """Cells whose whole run failed (install failed, no CSV came back)."""
-    cell_level = matrix["scenario"].str.startswith("cell.") & (matrix["status"] != "ok")
+    cell_level = matrix["scenario"].str.startswith(schema.CELL_LEVEL) & (matrix["status"] != schema.OK)
     return sorted(set(matrix.loc[cell_level, "cell"]))
 
 
@@ -51,18 +49,18 @@ def promote(run_path: Path, baseline: Path, allow_holes: bool = False) -> list[P
     run_path = run_path.resolve()
     matrix_csv = run_path / "matrix.csv"
     if baseline.exists() and run_path == baseline.resolve():
-        raise BadInput(f"{run_path}: that is already the baseline")
+        raise UserError(f"{run_path}: that is already the baseline")
     if not matrix_csv.is_file():
-        raise BadInput(f"{matrix_csv}: missing; run `nox -s report -- {run_path}` first")
+        raise UserError(f"{matrix_csv}: missing; run `nox -s report -- {run_path}` first")
     try:
         matrix = pd.read_csv(matrix_csv, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{matrix_csv}: not a readable CSV ({exc})") from None
+        raise UserError(f"{matrix_csv}: not a readable CSV ({exc})") from None
     if tuple(matrix.columns) != schema.COLUMNS or matrix.empty:
-        raise BadInput(f"{matrix_csv}: not a matrix.csv of this schema (or empty)")
+        raise UserError(f"{matrix_csv}: not a matrix.csv of this schema (or empty)")
     holes = cells_with_errors(matrix)
     if holes and not allow_holes:
-        raise BadInput(f"{matrix_csv}: cells without results ({', '.join(holes)}); rerun them "
+        raise UserError(f"{matrix_csv}: cells without results ({', '.join(holes)}); rerun them "
                        "or pass --allow-holes to make the holes part of the baseline")
 
     staging = baseline.parent / f".{baseline.name}-new-{os.getpid()}"
@@ -81,24 +79,16 @@ def promote(run_path: Path, baseline: Path, allow_holes: bool = False) -> list[P
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.baseline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", nargs="?", default="latest", help="run directory or run id")
     parser.add_argument("--allow-holes", action="store_true",
                         help="promote even when some cells have no results")
     parser.add_argument("--to", type=Path, default=runs.RESULTS / "baseline",
                         help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        written = promote(runs.resolve(args.run), args.to, args.allow_holes)
-    except BadInput as exc:
-        print(f"rngdrift baseline: {exc}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    written = promote(runs.resolve(args.run), args.to, args.allow_holes)
     print(f"rngdrift baseline: {args.to}: {len(written)} files from {runs.resolve(args.run)}; "
           f"commit them: git add {args.to} && git commit")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

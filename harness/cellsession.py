@@ -17,40 +17,24 @@ import sys
 from pathlib import Path
 
 from harness import compat, interpreters, runs
-from harness.cell import schema
+from harness.cell import options, schema
+from harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_TAIL_LINES = 6
-CELL_LEVEL = "cell."  # pseudo scenarios of a whole cell: cell.install, cell.interpreter
 EXTRA_CELLS_ENV = "RNGDRIFT_EXTRA_CELLS"
 
 
 def parse_posargs(posargs: list[str], default_run_id: str) -> argparse.Namespace:
+    """The options after ``nox -s matrix --``: the cell's own (``harness.cell.options``,
+    forwarded by ``cell_args``) plus where results go and which shard runs."""
     parser = argparse.ArgumentParser(prog="nox -s matrix --", add_help=True)
     parser.add_argument("--run-id", help=f"results/<run-id>/ to write into (env {runs.RUN_ID_ENV})")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue a run (--run-id, else results/latest): skip cells whose "
-                             "CSV is complete and valid, resume interrupted cells mid-way")
     parser.add_argument("--results", default=str(runs.RESULTS), help=argparse.SUPPRESS)
-    parser.add_argument("--seeding", help="comma-separated seeding modes (default: all)")
-    parser.add_argument("--repeats", type=int)
-    parser.add_argument("--only", action="append", default=[], metavar="GLOB")
-    parser.add_argument("--skip", action="append", default=[], metavar="GLOB")
-    parser.add_argument("--scenarios", action="append", default=[], metavar="PATH",
-                        help="your own scenario file, package or directory (repeatable)")
-    parser.add_argument("--cell-requirements", action="append", default=[], metavar="FILE",
-                        help="pip requirements file installed into every cell with its pins")
-    parser.add_argument("--timeout", type=float,
-                        help="seconds a scenario may run unless it sets its own (default 120)")
-    parser.add_argument("--memory-limit", metavar="SIZE",
-                        help="data memory per child process, e.g. 6G, or 'none' "
-                             "(default RAM / (jobs + 1))")
-    parser.add_argument("--jobs", type=int)
-    parser.add_argument("--start", choices=("fork", "spawn"),
-                        help="fork children from zygotes (default) or spawn an interpreter each")
     parser.add_argument("--shard", type=parse_shard, metavar="K/N",
                         help="run only shard K of N (cells dealt round-robin by their "
                              "position in the session's cell list)")
+    options.add_to(parser, "both")
     args = parser.parse_args(posargs)
     args.run_id = args.run_id or os.environ.get(runs.RUN_ID_ENV)
     if not args.run_id and args.resume:
@@ -59,7 +43,10 @@ def parse_posargs(posargs: list[str], default_run_id: str) -> argparse.Namespace
             parser.error(f"--resume: no run to resume ({Path(args.results) / 'latest'} does not "
                          "exist); name it with --run-id")
     args.run_id = args.run_id or default_run_id
-    runs.check_run_id(args.run_id)
+    try:
+        runs.check_run_id(args.run_id)
+    except UserError as exc:
+        parser.error(f"--run-id: {exc}")
     return args
 
 
@@ -91,22 +78,11 @@ def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
 
 
 def cell_args(args: argparse.Namespace) -> list[str]:
-    """Options passed through to ``python -m harness.cell``."""
-    out = []
-    for name in ("seeding", "repeats", "timeout", "jobs", "memory_limit", "start"):
-        value = getattr(args, name)
-        if value is not None:
-            out += ["--" + name.replace("_", "-"), str(value)]
-    if args.resume:
-        out.append("--resume")  # the cell keeps jobs journalled before an interrupt
-    for name in ("only", "skip"):
-        for value in getattr(args, name):
-            out += [f"--{name}", value]
-    for path in args.scenarios:
-        out += ["--scenarios", str(Path(path).resolve())]
-    for path in args.cell_requirements:
-        out += ["--cell-requirements", str(Path(path).resolve())]
-    return out
+    """Options passed through to ``python -m harness.cell`` (user paths made absolute)."""
+    forwarded = argparse.Namespace(**vars(args))
+    forwarded.scenarios = [str(Path(p).resolve()) for p in args.scenarios]
+    forwarded.cell_requirements = [str(Path(p).resolve()) for p in args.cell_requirements]
+    return options.to_argv(forwarded, "both")
 
 
 def resolve_user_paths(args: argparse.Namespace, invoked_from: str | Path) -> None:
@@ -133,7 +109,7 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
     if python is None:
         return f"{cell.id}: {interpreters.missing_hint(cell.python)}"
     proc = subprocess.run(
-        [str(python), "-m", "harness.cell.registry", "--check", *args.scenarios,
+        [str(python), "-m", "harness.cell.loader", "--check", *args.scenarios,
          "--context", f"cell {cell.id}"],
         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     if proc.returncode == 0:
@@ -154,14 +130,14 @@ def cell_is_complete(path: Path, cell_id: str | None = None) -> bool:
         rows = schema.read_csv(path)
     except (OSError, ValueError, UnicodeDecodeError, csv.Error):
         return False
-    if not rows or list(rows[0]) != list(schema.COLUMNS):
+    if not rows:
         return False
     for row in rows:
-        if None in row or None in row.values() or row["schema_version"] != schema.SCHEMA_VERSION:
+        if row.schema_version != schema.SCHEMA_VERSION:
             return False
-        if cell_id is not None and row["cell"] != cell_id:
+        if cell_id is not None and row.cell != cell_id:
             return False
-    return not all(row["scenario"].startswith(CELL_LEVEL) for row in rows)
+    return not all(row.scenario.startswith(schema.CELL_LEVEL) for row in rows)
 
 
 def remove_leftovers(out: Path) -> list[Path]:
@@ -186,15 +162,12 @@ def install_command(session, requirements: list[str]) -> list[str]:
     return [python, "-m", "pip", "install", "--disable-pip-version-check", *requirements]
 
 
-def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> list[dict]:
-    return [{
-        "schema_version": schema.SCHEMA_VERSION, "run_id": run_id, "cell": cell.id,
-        "python": cell.python, "torch": cell.torch, "torchvision": cell.torchvision,
-        "numpy": compat.NUMPY, "pillow": compat.PILLOW, "platform": sys.platform,
-        "device": "", "scenario": scenario, "seeding": "", "repeat": "",
-        "metric": schema.STATUS_METRIC, "kind": "text", "value": "error",
-        "status": "error", "detail": detail,
-    }]
+def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> list[schema.Row]:
+    """The one row of a cell that failed as a whole (``cell.install`` ...), from its pins."""
+    meta = schema.cell_meta(run_id=run_id, cell=cell.id, python=cell.python, torch=cell.torch,
+                            torchvision=cell.torchvision, numpy=compat.NUMPY,
+                            pillow=compat.PILLOW, platform=sys.platform, device="")
+    return [schema.cell_row(meta, scenario, detail)]
 
 
 def _cell_interpreter(session, cell: compat.Cell) -> Path | None:
@@ -222,8 +195,8 @@ def extra_cells() -> list[compat.Cell]:
 
 def record_missing_interpreter(cell: compat.Cell, posargs: list[str], default_run_id: str,
                                cells: list[compat.Cell]) -> Path | None:
-    """Write the ``cell.interpreter`` error row of a cell whose Python nox could neither
-    find nor download (nox then skips the session before ``run_cell`` would run).
+    """Write the ``cell.interpreter`` error row of a cell whose Python is nowhere to be
+    found (``harness.interpreters``), so the hole shows in every report.
 
     Returns the CSV written, or None when the cell is outside ``--shard`` or
     ``--resume`` keeps a complete CSV for it."""
@@ -239,45 +212,19 @@ def record_missing_interpreter(cell: compat.Cell, posargs: list[str], default_ru
     hint = interpreters.missing_hint(cell.python)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
-    schema.write_csv(out, error_rows(cell, args.run_id, "cell.interpreter", hint))
+    schema.write_csv(out, error_rows(cell, args.run_id, schema.CELL_INTERPRETER, hint))
     runs.point_latest(out.parent.parent)
     print(f"rngdrift: {cell.id}: {hint}; recorded as an error row in {out}", file=sys.stderr)
     return out
 
 
-def report_missing_interpreters(nox_module, cell_lists: dict[str, list[compat.Cell]],
-                                default_run_id: str) -> bool:
-    """Make nox write a cell's error row when it cannot find the cell's Python.
-
-    nox skips such a session (or fails it on CI) before the session function
-    runs, so without this the cell would silently be missing from the reports.
-    We wrap nox's venv creation: on InterpreterNotFound for a session named in
-    ``cell_lists`` the row is written, then nox goes on exactly as before (skip or
-    fail, its own message, ``nox -l`` unchanged). Returns False, changing
-    nothing, where this nox lacks the hook (such cells are then only skipped).
-    """
-    runner_cls = getattr(getattr(nox_module, "sessions", None), "SessionRunner", None)
-    original = getattr(runner_cls, "_create_venv", None)
-    not_found = getattr(getattr(nox_module, "virtualenv", None), "InterpreterNotFound", None)
-    if original is None or not_found is None:
-        return False
-    if getattr(original, "rngdrift_wrapped", False):
-        return True
-
-    def _create_venv(self):
-        try:
-            original(self)
-        except not_found:
-            spec = getattr(self.func, "call_spec", {})
-            cells = cell_lists.get(self.name)
-            if cells is not None and "torch" in spec and isinstance(self.func.python, str):
-                cell = compat.Cell(self.func.python, spec["torch"], spec["torchvision"])
-                record_missing_interpreter(cell, self.posargs, default_run_id, cells)
-            raise
-
-    _create_venv.rngdrift_wrapped = True
-    runner_cls._create_venv = _create_venv
-    return True
+def skip_missing_interpreter(session, cell: compat.Cell, default_run_id: str,
+                             cells: list[compat.Cell]) -> None:
+    """The session of a cell whose Python is missing: its error row, then a skip (a
+    failure on CI, as nox does with ``--error-on-missing-interpreters``)."""
+    record_missing_interpreter(cell, list(session.posargs), default_run_id, cells)
+    why = f"{cell.id}: {interpreters.missing_hint(cell.python)}"
+    (session.error if os.environ.get("CI") else session.skip)(why)
 
 
 def run_cell(session, cell: compat.Cell, default_run_id: str,
@@ -314,7 +261,8 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
     if proc.returncode != 0:
         lines = [l.strip() for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
         detail = " | ".join(lines[-INSTALL_TAIL_LINES:])
-        schema.write_csv(out, error_rows(cell, args.run_id, "cell.install", "install failed: " + detail))
+        schema.write_csv(out, error_rows(cell, args.run_id, schema.CELL_INSTALL,
+                                         "install failed: " + detail))
         session.error(f"{cell.id}: install failed: {lines[-1] if lines else proc.returncode}")
 
     session.run("python", "-m", "harness.cell", "--out", str(out), "--cell", cell.id,

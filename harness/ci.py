@@ -1,8 +1,8 @@
 """Glue between nox and a CI's job matrix (used by .github/workflows/nightly.yml).
 
-    nox -l --json -s matrix | python -m harness.ci matrix
+    nox -l --json -s matrix | rngdrift ci matrix
         -> {"include": [{"session": "matrix(py3.8-...)", "cell": "py3.8-...", "python": "3.8"}, ...]}
-    python -m harness.ci holes results/<run> --matrix '{"include": [...]}'
+    rngdrift ci holes results/<run> --matrix '{"include": [...]}'
         -> an error row for every expected cell whose CSV never came back
 
 The first turns nox's own session list into one CI job per cell, so the
@@ -20,23 +20,22 @@ from pathlib import Path
 
 from harness import cellsession, compat, runs
 from harness.cell import schema
+from harness.errors import UserError
+
+HELP = "glue between nox and a CI's job matrix (matrix, holes)"
 
 SESSION_SETS = ("matrix", "exhaustive")
-MISSING_SCENARIO = "cell.missing"
+MISSING_SCENARIO = schema.CELL_MISSING
 _CALL = re.compile(r"(?P<name>[^(]+)\((?P<cell>[^)]+)\)")
-
-
-class BadInput(Exception):
-    """Input this module cannot use; the message names the thing and the problem."""
 
 
 def parse_listing(text: str, source: str = "nox -l --json") -> list[dict]:
     try:
         listing = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BadInput(f"{source}: not JSON ({exc})") from None
+        raise UserError(f"{source}: not JSON ({exc})") from None
     if not isinstance(listing, list) or not all(isinstance(e, dict) for e in listing):
-        raise BadInput(f"{source}: expected a JSON list of sessions as `nox -l --json` prints")
+        raise UserError(f"{source}: expected a JSON list of sessions as `nox -l --json` prints")
     return listing
 
 
@@ -52,7 +51,7 @@ def matrix_include(listing: list[dict], sessions: list[str]) -> list[dict]:
             continue
         match = _CALL.fullmatch(entry.get("session", ""))
         if not match or compat.parse_id(match["cell"]) is None:
-            raise BadInput(f"nox session {entry.get('session')!r} does not name a cell "
+            raise UserError(f"nox session {entry.get('session')!r} does not name a cell "
                            "like matrix(py3.8-torch1.5.0-tv0.6.0)")
         if match["cell"] in seen:
             continue
@@ -60,7 +59,7 @@ def matrix_include(listing: list[dict], sessions: list[str]) -> list[dict]:
         include.append({"session": entry["session"], "cell": match["cell"],
                         "python": entry.get("python") or compat.parse_id(match["cell"]).python})
     if not include:
-        raise BadInput(f"no sessions named {', '.join(sessions)} in the nox listing")
+        raise UserError(f"no sessions named {', '.join(sessions)} in the nox listing")
     return include
 
 
@@ -76,7 +75,7 @@ def fill_holes(run_path: Path, cell_ids: list[str]) -> list[str]:
             continue
         cell = compat.parse_id(cell_id)
         if cell is None:
-            raise BadInput(f"expected cell {cell_id!r} is not a cell id")
+            raise UserError(f"expected cell {cell_id!r} is not a cell id")
         detail = "no CSV came back from this cell's CI job (see that job's log)"
         schema.write_csv(out, cellsession.error_rows(cell, run_id, MISSING_SCENARIO, detail))
         filled.append(cell_id)
@@ -89,13 +88,11 @@ def _read(source: str) -> str:
     try:
         return Path(source).read_text()
     except OSError as exc:
-        raise BadInput(f"{source}: cannot read ({exc.strerror})") from None
+        raise UserError(f"{source}: cannot read ({exc.strerror})") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.ci", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="step", required=True, metavar="STEP")
     p_matrix = sub.add_parser("matrix", help="nox -l --json -> a CI job matrix, one job per cell")
     p_matrix.add_argument("listing", nargs="?", default="-",
                           help="file with `nox -l --json` output ('-': stdin)")
@@ -105,30 +102,23 @@ def main(argv: list[str] | None = None) -> int:
     p_holes = sub.add_parser("holes", help="error rows for expected cells without a CSV")
     p_holes.add_argument("run", type=Path, help="results/<run-id>")
     p_holes.add_argument("--matrix", required=True, help="the job matrix JSON `matrix` printed")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.step == "matrix":
+        sessions = [s.strip() for s in args.sessions.split(",") if s.strip()]
+        unknown = sorted(set(sessions) - set(SESSION_SETS))
+        if unknown:
+            raise UserError(f"--sessions: unknown session set {', '.join(unknown)} "
+                            f"(known: {', '.join(SESSION_SETS)})")
+        include = matrix_include(parse_listing(_read(args.listing)), sessions)
+        print(json.dumps({"include": include}, separators=(",", ":")))
+        return 0
     try:
-        if args.command == "matrix":
-            sessions = [s.strip() for s in args.sessions.split(",") if s.strip()]
-            unknown = sorted(set(sessions) - set(SESSION_SETS))
-            if unknown:
-                raise BadInput(f"--sessions: unknown session set {', '.join(unknown)} "
-                               f"(known: {', '.join(SESSION_SETS)})")
-            include = matrix_include(parse_listing(_read(args.listing)), sessions)
-            print(json.dumps({"include": include}, separators=(",", ":")))
-        else:
-            try:
-                include = json.loads(args.matrix)["include"]
-                cell_ids = [entry["cell"] for entry in include]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise BadInput("--matrix: not the JSON `python -m harness.ci matrix` prints") \
-                    from None
-            for cell_id in fill_holes(args.run, cell_ids):
-                print(f"rngdrift ci: {cell_id}: no CSV came back; recorded as {MISSING_SCENARIO}")
-    except (BadInput, ValueError) as exc:
-        print(f"rngdrift ci: {exc}", file=sys.stderr)
-        return 2
+        include = json.loads(args.matrix)["include"]
+        cell_ids = [entry["cell"] for entry in include]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise UserError("--matrix: not the JSON `rngdrift ci matrix` prints") from None
+    for cell_id in fill_holes(args.run, cell_ids):
+        print(f"rngdrift ci: {cell_id}: no CSV came back; recorded as {MISSING_SCENARIO}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

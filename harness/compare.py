@@ -1,6 +1,6 @@
 """Compare two runs: what changed since the baseline?
 
-    python -m harness.compare <baseline> <candidate> [--fail-on CATS] [--atol A --rtol R] [--out DIR]
+    rngdrift compare <baseline> <candidate> [--fail-on CATS] [--atol A --rtol R] [--out DIR]
     nox -s compare -- results/baseline results/latest
 
 Each side is a run directory (read through its matrix.csv; without one, its
@@ -41,14 +41,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 from harness import compat, runs
 from harness.cell import schema
-from harness.report_md import code, table, text
+from harness.cell.schema import ERROR, OK, RNG_PREFIX, STATUS_METRIC
+from harness.errors import UserError
+from harness.report import add_tolerance
 from harness.results import (
-    KEY, SEEDED, SEEDING_MODES, BadInput, Loaded, Tolerance, cell_failures, fold, load, same)
+    SEEDED, SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, load, same)
+from harness.text import code, plural, table, text
+
+HELP = "compare two runs, or two cells (exit 1 when something changed)"
 
 CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
               "missing-cell", "new-cell", "pins-changed", "env-changed", "unseeded")
@@ -62,9 +68,28 @@ DEFAULT_FAIL_ON = ("changed", "lost-repro", "vanished", "missing-cell", "pins-ch
 PIN_COLUMNS = ("torch", "torchvision", "numpy", "pillow")
 # Where it ran: differs between a laptop baseline and a CI runner without being a change.
 ENV_COLUMNS = PIN_COLUMNS + ("python", "device", "platform")
-COLUMNS = ["category", "cell", "scenario", "seeding", "metric", "kind", "baseline", "candidate",
-           "detail"]
 MAX_MD_ROWS = 100
+
+
+class Change(NamedTuple):
+    """One row of compare.csv."""
+    category: str
+    cell: str
+    scenario: str
+    seeding: str
+    metric: str
+    kind: str
+    baseline: str
+    candidate: str
+    detail: str
+
+    @property
+    def run(self) -> tuple[str, str, str]:
+        """(cell, scenario, seeding): the scenario run this change belongs to."""
+        return self.cell, self.scenario, self.seeding
+
+
+COLUMNS = list(Change._fields)
 
 
 def shown(values: tuple) -> str:
@@ -80,51 +105,48 @@ def _numbers_detail(kind: str, a: str, b: str) -> str:
         return ""
 
 
-def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> tuple | None:
-    """One compare row for a key on both sides, or None when nothing changed."""
-    return _compare_values(key, kind, base, cand, tol)
-
-
 def unseeded_draws(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
     """(cell, scenario, seeding) whose scenario advanced a generator the mode does not seed."""
     moved = frame[frame["metric"].str.fullmatch(r"rng\.[a-z]+") & (frame["value"] == "1")]
     return {(cell, scenario, seeding)
             for cell, scenario, seeding, metric in moved[["cell", "scenario", "seeding", "metric"]]
             .itertuples(index=False)
-            if metric[len("rng."):] not in SEEDED.get(seeding, ())}
+            if metric[len(RNG_PREFIX):] not in SEEDED.get(seeding, ())}
 
 
-def _as_unseeded(row: tuple, noise: set) -> tuple:
-    if row[0] in ("changed", "lost-repro") and tuple(row[1:4]) in noise \
-            and row[4] != schema.STATUS_METRIC:
-        why = f"{row[0]}, but the scenario draws from a generator {row[3] or 'its mode'} " \
-              f"leaves unseeded in both runs"
-        return ("unseeded", *row[1:-1], f"{why}; {row[-1]}".rstrip("; "))
-    return row
+def _as_unseeded(change: Change, noise: set) -> Change:
+    if change.category in ("changed", "lost-repro") and change.run in noise \
+            and change.metric != STATUS_METRIC:
+        why = f"{change.category}, but the scenario draws from a generator " \
+              f"{change.seeding or 'its mode'} leaves unseeded in both runs"
+        return change._replace(category="unseeded",
+                               detail=f"{why}; {change.detail}".rstrip("; "))
+    return change
 
 
-def _compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> tuple | None:
+def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> Change | None:
+    """The change of one (cell, scenario, seeding, metric) present on both sides, or None."""
     b_values, c_values = base.distinct, cand.distinct
     b_ok, c_ok = len(b_values) == 1, len(c_values) == 1
-    row = (*key, kind, shown(b_values), shown(c_values))
+
+    def change(category: str, detail: str = "") -> Change:
+        return Change(category, *key, kind, shown(b_values), shown(c_values), detail)
     if b_ok and c_ok:
         if cand.kind != kind:
-            return ("changed", *row, f"kind {kind} -> {cand.kind}")
+            return change("changed", f"kind {kind} -> {cand.kind}")
         if not same(kind, b_values[0], c_values[0], tol):
-            detail = cand.detail if key[3] == schema.STATUS_METRIC else _numbers_detail(
-                kind, b_values[0], c_values[0])
-            return ("changed", *row, detail)
+            return change("changed", cand.detail if key[3] == STATUS_METRIC
+                          else _numbers_detail(kind, b_values[0], c_values[0]))
         return None
     if b_ok:
-        note = "" if base.repeats > 1 else "the baseline ran one repeat"
-        return ("lost-repro", *row, note)
+        return change("lost-repro", "" if base.repeats > 1 else "the baseline ran one repeat")
     if c_ok:
-        return ("gained-repro", *row, "")
+        return change("gained-repro")
     return None  # random on both sides: nothing to compare
 
 
 def _by_key(folded: pd.DataFrame) -> dict[tuple, tuple]:
-    return {tuple(r[:4]): r for r in folded.itertuples(index=False)}
+    return {(r.cell, r.scenario, r.seeding, r.metric): r for r in folded.itertuples(index=False)}
 
 
 def _meta(frame: pd.DataFrame) -> pd.DataFrame:
@@ -135,10 +157,10 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
     """compare.csv's rows: every difference between the two runs, cells oldest first."""
     b_frame, c_frame = baseline.frame, candidate.frame
     b_cells, c_cells = set(b_frame["cell"]), set(c_frame["cell"])
-    rows = [("missing-cell", cell, "", "", "", "", "present", "absent", "")
-            for cell in b_cells - c_cells]
-    rows += [("new-cell", cell, "", "", "", "", "absent", "present", "")
-             for cell in c_cells - b_cells]
+    changes = [Change("missing-cell", cell, "", "", "", "", "present", "absent", "")
+               for cell in b_cells - c_cells]
+    changes += [Change("new-cell", cell, "", "", "", "", "absent", "present", "")
+                for cell in c_cells - b_cells]
     shared = b_cells & c_cells
 
     b_meta, c_meta = _meta(b_frame), _meta(c_frame)
@@ -146,8 +168,8 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
         for column in ENV_COLUMNS:
             if b_meta.at[cell, column] != c_meta.at[cell, column]:
                 category = "pins-changed" if column in PIN_COLUMNS else "env-changed"
-                rows.append((category, cell, "", "", column, "text",
-                             b_meta.at[cell, column], c_meta.at[cell, column], ""))
+                changes.append(Change(category, cell, "", "", column, "text",
+                                      b_meta.at[cell, column], c_meta.at[cell, column], ""))
 
     # A cell that failed as a whole on one side: one row, its scenarios not listed.
     b_fail, c_fail = cell_failures(b_frame), cell_failures(c_frame)
@@ -155,40 +177,36 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
     for cell in sorted(one_sided):
         failed_side = c_fail if cell in c_fail else b_fail
         scenario = failed_side[cell].split(":", 1)[0]
-        rows.append(("changed", cell, scenario, "", schema.STATUS_METRIC, "text",
-                     "error" if cell in b_fail else "ok", "error" if cell in c_fail else "ok",
-                     failed_side[cell].split(":", 1)[-1].strip()))
+        changes.append(Change("changed", cell, scenario, "", STATUS_METRIC, "text",
+                              ERROR if cell in b_fail else OK, ERROR if cell in c_fail else OK,
+                              failed_side[cell].split(":", 1)[-1].strip()))
     compared = shared - one_sided
 
     b = _by_key(fold(b_frame[b_frame["cell"].isin(compared)], tol))
     c = _by_key(fold(c_frame[c_frame["cell"].isin(compared)], tol))
     status_moved = set()
-    metric_rows = []
+    metric_changes: list[Change] = []
     for key in list(b) + [k for k in c if k not in b]:
         in_b, in_c = key in b, key in c
         if in_b and in_c:
-            base, cand = b[key], c[key]
-            row = compare_values(key, base.kind, base, cand, tol)
-            if row:
-                metric_rows.append(row)
-                if key[3] == schema.STATUS_METRIC:
-                    status_moved.add(key[:3])
-            continue
-        side = b[key] if in_b else c[key]
-        category = "vanished" if in_b else "appeared"
-        value = shown(side.distinct)
-        metric_rows.append((category, *key, side.kind, value if in_b else "",
-                            "" if in_b else value, ""))
-        if key[3] == schema.STATUS_METRIC:
-            status_moved.add(key[:3])
+            found = compare_values(key, b[key].kind, b[key], c[key], tol)
+        else:
+            side = b[key] if in_b else c[key]
+            value = shown(side.distinct)
+            found = Change("vanished" if in_b else "appeared", *key, side.kind,
+                           value if in_b else "", "" if in_b else value, "")
+        if found:
+            metric_changes.append(found)
+            if found.metric == STATUS_METRIC:
+                status_moved.add(found.run)
     noise = unseeded_draws(b_frame) & unseeded_draws(c_frame)
-    metric_rows = [_as_unseeded(r, noise) for r in metric_rows]
+    metric_changes = [_as_unseeded(r, noise) for r in metric_changes]
     # A scenario whose status changed or (dis)appeared explains its metrics' coming and going.
-    rows += [r for r in metric_rows
-             if not (r[0] in ("vanished", "appeared") and r[4] != schema.STATUS_METRIC
-                     and tuple(r[1:4]) in status_moved)]
+    changes += [r for r in metric_changes
+                if not (r.category in ("vanished", "appeared") and r.metric != STATUS_METRIC
+                        and r.run in status_moved)]
 
-    result = pd.DataFrame(rows, columns=COLUMNS)
+    result = pd.DataFrame(changes, columns=COLUMNS)
     rank = {cell: i for i, cell in enumerate(compat.order(b_cells | c_cells))}
     order = {name: i for i, name in enumerate(CATEGORIES)}
     modes = {mode: i for i, mode in enumerate(SEEDING_MODES)}
@@ -199,14 +217,10 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
         .reset_index(drop=True)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _describe(side: Loaded) -> str:
     frame = side.frame
     run_ids = ", ".join(sorted(frame["run_id"].unique()))
-    return f"{code(side.source)} (run {text(run_ids)}, {_plural(frame['cell'].nunique(), 'cell')})"
+    return f"{code(side.source)} (run {text(run_ids)}, {plural(frame['cell'].nunique(), 'cell')})"
 
 
 def summary(result: pd.DataFrame, baseline: Loaded, candidate: Loaded, tol: Tolerance,
@@ -217,7 +231,7 @@ def summary(result: pd.DataFrame, baseline: Loaded, candidate: Loaded, tol: Tole
     lines = ["# rngdrift compare", "",
              f"- baseline: {_describe(baseline)}",
              f"- candidate: {_describe(candidate)}",
-             f"- {_plural(shared, 'shared cell')} compared; numbers equal within atol={tol.atol:g}, "
+             f"- {plural(shared, 'shared cell')} compared; numbers equal within atol={tol.atol:g}, "
              f"rtol={tol.rtol:g}; failing categories: {', '.join(map(code, fail_on)) or 'none'}",
              ""]
     if result.empty:
@@ -263,10 +277,7 @@ def _fail_on(value: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m harness.compare", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", nargs="?", default=str(runs.RESULTS / "baseline"),
                         help="run directory, run id or matrix.csv (default: results/baseline)")
     parser.add_argument("candidate", nargs="?", default=str(runs.RESULTS / "latest"),
@@ -276,37 +287,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="comma-separated categories that make the exit status 1, or "
                              f"'all' or 'none' (default: {','.join(DEFAULT_FAIL_ON)}); "
                              "e.g. --fail-on lost-repro to fail only on lost reproducibility")
-    parser.add_argument("--atol", type=float, default=Tolerance.atol,
-                        help="absolute tolerance for numbers (default %(default)g)")
-    parser.add_argument("--rtol", type=float, default=Tolerance.rtol,
-                        help="relative tolerance for numbers (default %(default)g)")
+    add_tolerance(parser)
     parser.add_argument("--out", type=Path,
                         help="directory for compare.csv and compare.md (default: the "
                              "candidate's run directory)")
-    return parser.parse_args(argv)
 
 
 def _run_dir(side: Loaded) -> Path:
     return side.source.parent if side.source.is_file() else side.source
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def run(args: argparse.Namespace) -> int:
+    """Compare, write compare.csv/compare.md; 1 when a --fail-on category has rows."""
     tol = Tolerance(args.atol, args.rtol)
-    try:
-        baseline = load(runs.resolve(args.baseline), prefer_matrix=True)
-        candidate = load(runs.resolve(args.candidate), prefer_matrix=True)
-        base_dir = _run_dir(baseline).resolve()
-        out = (args.out or _run_dir(candidate)).resolve()
-        if args.out and out == base_dir:
-            raise BadInput(f"--out {args.out}: that is the baseline's directory; compare never "
-                           "writes there")
-        if args.out and out.exists() and not out.is_dir():
-            raise BadInput(f"--out {args.out}: not a directory")
-        result = compare(baseline, candidate, tol)
-    except BadInput as exc:
-        print(f"rngdrift compare: {exc}", file=sys.stderr)
-        return 2
+    baseline = load(runs.resolve(args.baseline), prefer_matrix=True)
+    candidate = load(runs.resolve(args.candidate), prefer_matrix=True)
+    base_dir = _run_dir(baseline).resolve()
+    out = (args.out or _run_dir(candidate)).resolve()
+    if args.out and out == base_dir:
+        raise UserError(f"--out {args.out}: that is the baseline's directory; compare never "
+                        "writes there")
+    if args.out and out.exists() and not out.is_dir():
+        raise UserError(f"--out {args.out}: not a directory")
+    result = compare(baseline, candidate, tol)
     for side in (baseline, candidate):
         for note in side.notes:
             print(f"rngdrift compare: note: {note}", file=sys.stderr)
@@ -322,7 +325,3 @@ def main(argv: list[str] | None = None) -> int:
         schema.write_atomic(str(out / "compare.md"), render(result, head))
         print(f"\nrngdrift compare: wrote {out / 'compare.csv'} and {out / 'compare.md'}")
     return 1 if result["category"].isin(args.fail_on).any() else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,6 @@ is either accepted by both or rejected by both with the same one-line message
 """
 from __future__ import annotations
 
-import ast
 import csv
 import dataclasses
 import math
@@ -21,35 +20,19 @@ import pandas as pd
 
 from harness import compat
 from harness.cell import schema
+from harness.cell.schema import CALLS_PREFIX, CELL_LEVEL, ERROR, NA, OK, TIMEOUT
+from harness.errors import UserError
 
 MATRIX = "matrix.csv"
-# Pseudo scenarios of a whole cell (``cell.install``): no seeding, no repeat.
-CELL_LEVEL_PREFIX = "cell."
 # What a cell directory holds besides its CSV (see harness/runs.py).
 COMPANIONS = (".freeze.txt", ".log")
 _TMP = re.compile(r"\.tmp-\d+$")
 _INT = re.compile(r"-?\d+")
 _REPEAT = re.compile(r"[1-9]\d*")
 
-
-class BadInput(Exception):
-    """Input the report cannot use; the message names the file and the problem."""
-
-
-def _seeding_literal(name: str):
-    """A literal of ``harness.cell.seeding``, read without importing it (it imports torch)."""
-    source = Path(__file__).with_name("cell").joinpath("seeding.py").read_text()
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == name
-                                                for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise RuntimeError(f"harness/cell/seeding.py defines no {name}")
-
-
-# Weakest first: none < python < torch < all < full.
-SEEDING_MODES = tuple(_seeding_literal("MODES"))
-# mode -> the generators it seeds
-SEEDED = {mode: tuple(gens) for mode, gens in _seeding_literal("SEEDED").items()}
+# Weakest first: none < python < torch < all < full; mode -> the generators it seeds.
+SEEDING_MODES = schema.MODES
+SEEDED = schema.SEEDED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,13 +57,13 @@ def read_csv(path: Path) -> pd.DataFrame:
     try:
         text = path.read_bytes().decode("utf-8-sig")  # a spreadsheet may add a BOM
     except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); hand-edited or corrupt?") from None
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); hand-edited or corrupt?") from None
     except OSError as exc:
-        raise BadInput(f"{path}: cannot read ({exc.strerror})") from None
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     if not text.strip():
-        raise BadInput(f"{path}: empty file (interrupted run?)")
+        raise UserError(f"{path}: empty file (interrupted run?)")
     if not text.endswith("\n"):
-        raise BadInput(f"{path}: truncated: the last line has no newline (interrupted write "
+        raise UserError(f"{path}: truncated: the last line has no newline (interrupted write "
                        "or hand-edited)")
     reader = csv.reader(text.splitlines(keepends=True), strict=True)
     try:
@@ -90,18 +73,18 @@ def read_csv(path: Path) -> pd.DataFrame:
             extra = [c for c in header if c not in schema.COLUMNS]
             what = (f"missing {missing}" if missing else "") + (
                 f"{'; ' if missing else ''}unexpected {extra}" if extra else "")
-            raise BadInput(f"{path}: header is not the schema's columns "
+            raise UserError(f"{path}: header is not the schema's columns "
                            f"({what or 'wrong order'}); not a rngdrift results CSV?")
         rows = []
         for row in reader:
             if len(row) != len(schema.COLUMNS):
-                raise BadInput(f"{path}:{reader.line_num}: {len(row)} fields, expected "
+                raise UserError(f"{path}:{reader.line_num}: {len(row)} fields, expected "
                                f"{len(schema.COLUMNS)} (truncated or hand-edited)")
             rows.append(row + [reader.line_num])
     except csv.Error as exc:
-        raise BadInput(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+        raise UserError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
     if not rows:
-        raise BadInput(f"{path}: header but no rows (interrupted run?)")
+        raise UserError(f"{path}: header but no rows (interrupted run?)")
     return pd.DataFrame(rows, columns=[*schema.COLUMNS, "_line"]).astype(
         {c: str for c in schema.COLUMNS})
 
@@ -114,7 +97,7 @@ def _where(path: Path, frame: pd.DataFrame, mask) -> str:
 def _check(path: Path, frame: pd.DataFrame, mask, problem) -> None:
     if mask.any():
         first = frame[mask].iloc[0]
-        raise BadInput(f"{_where(path, frame, mask)}: {problem(first)}")
+        raise UserError(f"{_where(path, frame, mask)}: {problem(first)}")
 
 
 def _is_float(text: str) -> bool:
@@ -126,7 +109,7 @@ def _is_float(text: str) -> bool:
 
 
 def validate(path: Path, frame: pd.DataFrame) -> None:
-    """Raise BadInput naming the first row of ``frame`` (read from ``path``) that breaks the schema."""
+    """Raise UserError naming the first row of ``frame`` (read from ``path``) that breaks the schema."""
     _check(path, frame, frame["schema_version"] != schema.SCHEMA_VERSION,
            lambda r: f"schema_version {r['schema_version']!r}; this rngdrift reads "
                      f"{schema.SCHEMA_VERSION!r} (rerun the cells, or use the rngdrift that wrote it)")
@@ -136,7 +119,7 @@ def validate(path: Path, frame: pd.DataFrame) -> None:
            lambda r: f"kind {r['kind']!r} is not one of {', '.join(schema.KINDS)}")
     _check(path, frame, ~frame["status"].isin(schema.STATUSES),
            lambda r: f"status {r['status']!r} is not one of {', '.join(schema.STATUSES)}")
-    cell_level = frame["scenario"].str.startswith(CELL_LEVEL_PREFIX)
+    cell_level = frame["scenario"].str.startswith(CELL_LEVEL)
     _check(path, frame, ~cell_level & ~frame["seeding"].isin(SEEDING_MODES),
            lambda r: f"seeding {r['seeding']!r} is not one of {', '.join(SEEDING_MODES)}")
     _check(path, frame, ~cell_level & ~frame["repeat"].str.fullmatch(_REPEAT.pattern),
@@ -144,7 +127,7 @@ def validate(path: Path, frame: pd.DataFrame) -> None:
     is_status = frame["metric"] == schema.STATUS_METRIC
     _check(path, frame, is_status & (frame["value"] != frame["status"]),
            lambda r: f"status row says value {r['value']!r} but status {r['status']!r}")
-    _check(path, frame, ~is_status & (frame["status"] != "ok"),
+    _check(path, frame, ~is_status & (frame["status"] != OK),
            lambda r: f"metric row {r['metric']!r} has status {r['status']!r}; only the "
                      f"{schema.STATUS_METRIC!r} row of a scenario carries a non-ok status")
     _check(path, frame, cell_level & ~is_status,
@@ -167,7 +150,7 @@ def validate(path: Path, frame: pd.DataFrame) -> None:
     if dupes.any():
         lines = frame.loc[dupes, "_line"].tolist()
         first = frame[dupes].iloc[0]
-        raise BadInput(f"{path}:{lines[1]}: duplicated key "
+        raise UserError(f"{path}:{lines[1]}: duplicated key "
                        f"{dict(zip(schema.KEY, first[list(schema.KEY)]))} "
                        f"(also at line {lines[0]})")
 
@@ -177,7 +160,7 @@ def read_cell(path: Path) -> pd.DataFrame:
     validate(path, frame)
     cells = frame["cell"].unique()
     if len(cells) > 1:
-        raise BadInput(f"{path}: holds {len(cells)} cells ({', '.join(cells[:3])}...); "
+        raise UserError(f"{path}: holds {len(cells)} cells ({', '.join(cells[:3])}...); "
                        "a cell CSV holds one")
     return frame
 
@@ -185,7 +168,7 @@ def read_cell(path: Path) -> pd.DataFrame:
 def scan_cells(cells_dir: Path) -> tuple[list[Path], list[str], list[str]]:
     """(cell CSVs, notes on what was ignored, cells with a log or freeze but no CSV)."""
     if not cells_dir.is_dir():
-        raise BadInput(f"{cells_dir.parent}: no cells/ directory and no {MATRIX}; "
+        raise UserError(f"{cells_dir.parent}: no cells/ directory and no {MATRIX}; "
                        "not a rngdrift run directory")
     csvs, notes, stems = [], [], set()
     for entry in sorted(cells_dir.iterdir()):
@@ -223,7 +206,7 @@ def _merge(paths: list[Path]) -> pd.DataFrame:
         first = clash.iloc[0]
         other = clash[clash["_file"] != first["_file"]]
         also = other.iloc[0]["_file"] if len(other) else first["_file"]
-        raise BadInput(f"{first['_file']}: duplicated key "
+        raise UserError(f"{first['_file']}: duplicated key "
                        f"{dict(zip(schema.KEY, first[list(schema.KEY)]))} (also in {also}); "
                        "the same cell in two files?")
     return order_cells(frame.drop(columns="_file"))
@@ -238,9 +221,9 @@ def load_run(run_path: Path) -> Loaded:
     """A run directory: its cells/*.csv merged; without any, its matrix.csv."""
     run_path = Path(run_path)
     if not run_path.exists():
-        raise BadInput(f"{run_path}: no such run directory")
+        raise UserError(f"{run_path}: no such run directory")
     if not run_path.is_dir():
-        raise BadInput(f"{run_path}: not a directory")
+        raise UserError(f"{run_path}: not a directory")
     cells_dir = run_path / "cells"
     if not cells_dir.is_dir() and (run_path / MATRIX).is_file():
         return load_matrix(run_path / MATRIX)
@@ -248,7 +231,7 @@ def load_run(run_path: Path) -> Loaded:
     if not csvs and (run_path / MATRIX).is_file():
         return load_matrix(run_path / MATRIX)  # a baseline: matrix.csv and the cells' freezes
     if not csvs:
-        raise BadInput(f"{cells_dir}: no cell CSVs (empty run directory?)")
+        raise UserError(f"{cells_dir}: no cell CSVs (empty run directory?)")
     frame = _merge(csvs).drop(columns="_line")
     return Loaded(frame, run_path, notes, interrupted)
 
@@ -312,17 +295,16 @@ def distinct(kind: str, values: list[str], tol: Tolerance) -> list[str]:
 
 def cell_failures(frame: pd.DataFrame) -> dict[str, str]:
     """{cell: detail} for cells with a non-ok cell-level row (e.g. a failed install)."""
-    rows = frame[frame["scenario"].str.startswith(CELL_LEVEL_PREFIX) & (frame["status"] != "ok")]
+    rows = frame[frame["scenario"].str.startswith(CELL_LEVEL) & (frame["status"] != OK)]
     return {r.cell: f"{r.scenario}: {r.detail}".strip() for r in rows.itertuples()}
 
 
-# What a (cell, scenario, seeding, metric) is after folding its repeats in.
-OK = "ok"
-_WORST = ("error", "timeout", "n/a")  # a scenario's state when any repeat was not ok
+# What a (cell, scenario, seeding, metric) is after folding its repeats in: ``OK``, or
+# the worst status of a scenario when any repeat was not ok.
+_WORST = (ERROR, TIMEOUT, NA)
 FOLD_COLUMNS = ["cell", "scenario", "seeding", "metric", "kind", "distinct", "repeats", "detail"]
 KEY = ["cell", "scenario", "seeding", "metric"]
-# API call counts are reported only for APIs that were called: absent means 0.
-CALLS_PREFIX = "rng.calls."
+# API call counts (CALLS_PREFIX) are reported only for APIs that were called: absent means 0.
 
 
 def fold(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
@@ -354,7 +336,7 @@ def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
     Status rows are kept only for scenarios that report no metric anywhere.
     """
     folded = fold(frame, tol)
-    cell_level = folded["scenario"].str.startswith(CELL_LEVEL_PREFIX)
+    cell_level = folded["scenario"].str.startswith(CELL_LEVEL)
     is_status = folded["metric"] == schema.STATUS_METRIC
     status = folded[is_status & ~cell_level]
     metrics = folded[~is_status & ~cell_level]
@@ -378,7 +360,7 @@ def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
                 if metric.startswith(CALLS_PREFIX):
                     out.append((*base, OK, ("0",), run.repeats, ""))
                 else:
-                    out.append((*base, "n/a", (), run.repeats, "metric not reported"))
+                    out.append((*base, NA, (), run.repeats, "metric not reported"))
             else:
                 absent = "0" if metric.startswith(CALLS_PREFIX) else ""
                 seen = row.distinct
@@ -391,7 +373,7 @@ def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
     if failures:
         result = result[~result["cell"].isin(failures)]
         grid = result[["scenario", "seeding", "metric", "kind"]].drop_duplicates()
-        holes = [(cell, r.scenario, r.seeding, r.metric, r.kind, "error", (), 0, detail)
+        holes = [(cell, r.scenario, r.seeding, r.metric, r.kind, ERROR, (), 0, detail)
                  for cell, detail in failures.items() for r in grid.itertuples()]
         result = pd.concat([result, pd.DataFrame(holes, columns=columns)], ignore_index=True)
     return result

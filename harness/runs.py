@@ -13,6 +13,8 @@ import re
 import time
 from pathlib import Path
 
+from harness.errors import UserError
+
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 RUN_ID_ENV = "RNGDRIFT_RUN_ID"
 _VALID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -24,7 +26,7 @@ def new_run_id() -> str:
 
 def check_run_id(run_id: str) -> str:
     if not _VALID.fullmatch(run_id) or run_id in ("latest", "baseline"):
-        raise ValueError(f"run id {run_id!r} must be letters, digits, '.', '_' or '-' "
+        raise UserError(f"run id {run_id!r} must be letters, digits, '.', '_' or '-' "
                          "and not 'latest' or 'baseline'")
     return run_id
 

@@ -35,33 +35,32 @@ def _kind(value) -> tuple[str, str]:
     return "fingerprint", str(value)
 
 
-def meta(cell: str, run_id: str = "t") -> dict:
+def meta(cell: str, run_id: str = "t") -> schema.CellMeta:
     python, torch, tv = cell[2:].split("-torch")[0], cell.split("-torch")[1].split("-tv")[0], \
         cell.split("-tv")[1]
-    return {"schema_version": schema.SCHEMA_VERSION, "run_id": run_id, "cell": cell,
-            "python": python, "torch": torch, "torchvision": tv, "numpy": "1.24.4",
-            "pillow": "10.4.0", "platform": "Linux test", "device": "cpu"}
+    return schema.cell_meta(run_id=run_id, cell=cell, python=python, torch=torch,
+                            torchvision=tv, numpy="1.24.4", pillow="10.4.0",
+                            platform="Linux test", device="cpu")
 
 
 def rows(cell: str, scenario: str, seeding: str = "python", repeat: int = 1,
          metrics: dict | None = None, status: str = "ok", detail: str = "",
-         seconds: float | None = 0.01, run_id: str = "t") -> list[dict]:
-    base = dict(meta(cell, run_id), scenario=scenario, seeding=seeding, repeat=str(repeat))
-    out = [dict(base, metric=schema.STATUS_METRIC, kind="text", value=status, status=status,
-                detail=detail)]
+         seconds: float | None = 0.01, run_id: str = "t") -> list[schema.Row]:
+    base = meta(cell, run_id)
+    out = [schema.status_row(base, scenario, seeding, repeat, status, detail)]
     if status != "ok":
         return out
     for name, value in (metrics or {}).items():
         kind, text = _kind(value)
-        out.append(dict(base, metric=name, kind=kind, value=text, status="ok", detail=""))
+        out.append(schema.metric_row(base, scenario, seeding, repeat, name, kind, text))
     if seconds is not None:
-        out.append(dict(base, metric=schema.TIMING_METRIC, kind="timing", value=f"{seconds:.4f}",
-                        status="ok", detail=""))
+        out.append(schema.metric_row(base, scenario, seeding, repeat, schema.TIMING_METRIC,
+                                     "timing", f"{seconds:.4f}"))
     return out
 
 
 def everywhere(cell: str, scenario: str, metrics, seedings=("python",), repeats: int = 2,
-               **kwargs) -> list[dict]:
+               **kwargs) -> list[schema.Row]:
     """Rows for every (seeding, repeat); ``metrics`` is a dict or f(seeding, repeat) -> dict."""
     out = []
     for seeding in seedings:
@@ -72,17 +71,15 @@ def everywhere(cell: str, scenario: str, metrics, seedings=("python",), repeats:
 
 
 def install_failure(cell: str, detail: str = "install failed: no matching distribution",
-                    run_id: str = "t") -> list[dict]:
-    return [dict(meta(cell, run_id), scenario="cell.install", seeding="", repeat="",
-                 metric=schema.STATUS_METRIC, kind="text", value="error", status="error",
-                 detail=detail)]
+                    run_id: str = "t") -> list[schema.Row]:
+    return [schema.cell_row(meta(cell, run_id), schema.CELL_INSTALL, detail)]
 
 
-def write_run(run_dir: Path, all_rows: list[dict]) -> Path:
+def write_run(run_dir: Path, all_rows: list[schema.Row]) -> Path:
     """Write ``all_rows`` as one cell CSV per cell under ``run_dir/cells``."""
-    by_cell: dict[str, list[dict]] = {}
+    by_cell: dict[str, list[schema.Row]] = {}
     for row in all_rows:
-        by_cell.setdefault(row["cell"], []).append(row)
+        by_cell.setdefault(row.cell, []).append(row)
     for cell, cell_rows in by_cell.items():
         schema.write_csv(str(run_dir / "cells" / f"{cell}.csv"), cell_rows)
     return run_dir

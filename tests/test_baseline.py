@@ -5,16 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from harness import baseline, cellsession, compat
+from harness import baseline, cellsession, cli, compat
 from harness.cell import schema
+from harness.errors import UserError
 
 
 def row(cell: compat.Cell, scenario="pairs.hflip", status="ok", run_id="r1"):
-    return {"schema_version": schema.SCHEMA_VERSION, "run_id": run_id, "cell": cell.id,
-            "python": cell.python, "torch": cell.torch, "torchvision": cell.torchvision,
-            "numpy": compat.NUMPY, "pillow": compat.PILLOW, "platform": "linux", "device": "cpu",
-            "scenario": scenario, "seeding": "all", "repeat": "1", "metric": "status",
-            "kind": "text", "value": status, "status": status, "detail": ""}
+    meta = schema.cell_meta(run_id=run_id, cell=cell.id, python=cell.python, torch=cell.torch,
+                            torchvision=cell.torchvision, numpy=compat.NUMPY,
+                            pillow=compat.PILLOW, platform="linux", device="cpu")
+    return schema.status_row(meta, scenario, "all", 1, status)
 
 
 def make_run(path: Path, rows) -> Path:
@@ -54,7 +54,7 @@ def test_holes_are_refused_unless_allowed(tmp_path):
     hole = cellsession.error_rows(compat.DEFAULT[-1], "r1", "cell.install", "install failed")
     run = make_run(tmp_path / "r1", [row(OLD)] + hole)
     target = tmp_path / "baseline"
-    with pytest.raises(baseline.BadInput, match=compat.DEFAULT[-1].id):
+    with pytest.raises(UserError, match=compat.DEFAULT[-1].id):
         baseline.promote(run, target)
     assert not target.exists()
     baseline.promote(run, target, allow_holes=True)
@@ -77,7 +77,7 @@ def test_bad_runs_leave_the_baseline_alone(tmp_path, damage, message, capsys):
     target = tmp_path / "baseline"
     target.mkdir()
     (target / "matrix.csv").write_text("kept")
-    assert baseline.main([str(run), "--to", str(target)]) == 2
+    assert cli.main(["baseline", str(run), "--to", str(target)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
     assert (target / "matrix.csv").read_text() == "kept"
@@ -85,5 +85,5 @@ def test_bad_runs_leave_the_baseline_alone(tmp_path, damage, message, capsys):
 
 def test_the_baseline_cannot_promote_itself(tmp_path):
     target = make_run(tmp_path / "baseline", [row(OLD)])
-    with pytest.raises(baseline.BadInput, match="already the baseline"):
+    with pytest.raises(UserError, match="already the baseline"):
         baseline.promote(target, target)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import ci, compat
+from harness import ci, cli, compat
 from harness.cell import schema
+from harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,20 +57,20 @@ def test_python_falls_back_to_the_cell_id():
     ([entry("report", python=None)], "no sessions named matrix"),
 ])
 def test_matrix_include_bad_listing(listing, message):
-    with pytest.raises(ci.BadInput, match=message):
+    with pytest.raises(UserError, match=message):
         ci.matrix_include(listing, ["matrix"])
 
 
 @pytest.mark.parametrize("text", ["", "{", '{"session": "x"}', "[1, 2]"])
 def test_parse_listing_rejects(text):
-    with pytest.raises(ci.BadInput, match="nox -l --json"):
+    with pytest.raises(UserError, match="nox -l --json"):
         ci.parse_listing(text)
 
 
 def test_real_nox_listing_becomes_one_job_per_default_cell(capsys, tmp_path):
     listing = tmp_path / "sessions.json"
     listing.write_text(nox_list("-s", "matrix"))
-    assert ci.main(["matrix", str(listing)]) == 0
+    assert cli.main(["ci", "matrix", str(listing)]) == 0
     include = json.loads(capsys.readouterr().out)["include"]
     assert [e["cell"] for e in include] == [c.id for c in compat.DEFAULT]
     assert [e["python"] for e in include] == [c.python for c in compat.DEFAULT]
@@ -79,16 +80,16 @@ def test_real_nox_listing_becomes_one_job_per_default_cell(capsys, tmp_path):
 def test_nox_keyword_selection_passes_through(capsys, tmp_path):
     listing = tmp_path / "sessions.json"
     listing.write_text(nox_list("-k", "exhaustive and torch1"))
-    assert ci.main(["matrix", str(listing)]) == 0
+    assert cli.main(["ci", "matrix", str(listing)]) == 0
     cells = [e["cell"] for e in json.loads(capsys.readouterr().out)["include"]]
     assert cells == [c.id for c in compat.EXHAUSTIVE if c.torch.startswith("1.")]
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(capsys, tmp_path):
-    assert ci.main(["matrix", str(tmp_path / "missing.json")]) == 2
+    assert cli.main(["ci", "matrix", str(tmp_path / "missing.json")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "missing.json: cannot read" in err
-    assert ci.main(["matrix", "--sessions", "nightly", str(tmp_path)]) == 2
+    assert cli.main(["ci", "matrix", "--sessions", "nightly", str(tmp_path)]) == 2
     assert "unknown session set nightly" in capsys.readouterr().err
 
 
@@ -99,18 +100,18 @@ def test_holes_fill_only_missing_cells(tmp_path, capsys):
     present.write_text("untouched")
     matrix = json.dumps({"include": [{"cell": "py3.8-torch1.5.0-tv0.6.0"},
                                      {"cell": "py3.11-torch2.15.0-tv0.29.2"}]})
-    assert ci.main(["holes", str(run), "--matrix", matrix]) == 0
+    assert cli.main(["ci", "holes", str(run), "--matrix", matrix]) == 0
     assert "py3.11-torch2.15.0-tv0.29.2: no CSV came back" in capsys.readouterr().out
     assert present.read_text() == "untouched"
     rows = schema.read_csv(run / "cells" / "py3.11-torch2.15.0-tv0.29.2.csv")
     assert len(rows) == 1
     row = rows[0]
-    assert (row["run_id"], row["cell"], row["scenario"], row["status"], row["torch"]) == (
+    assert (row.run_id, row.cell, row.scenario, row.status, row.torch) == (
         "nightly-42", "py3.11-torch2.15.0-tv0.29.2", ci.MISSING_SCENARIO, "error", "2.15.0")
-    assert "CI job" in row["detail"]
+    assert "CI job" in row.detail
 
 
 def test_holes_bad_matrix(tmp_path, capsys):
-    assert ci.main(["holes", str(tmp_path / "r1"), "--matrix", "[]"]) == 2
+    assert cli.main(["ci", "holes", str(tmp_path / "r1"), "--matrix", "[]"]) == 2
     assert "--matrix: not the JSON" in capsys.readouterr().err
     assert not (tmp_path / "r1").exists()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from harness import compare, report
+from harness import cli, compare
 from harness.cell import schema
 from resultrows import NEW, OLD, TV07, everywhere, install_failure, meta, write_run
 
@@ -26,7 +26,7 @@ def _base_rows(value=1.0, fp="fp1", flaky=False, cells=(OLD, NEW)):
 def _run(tmp_path, name, all_rows, merged=True):
     run = write_run(tmp_path / name, all_rows)
     if merged:
-        assert report.main([str(run)]) == 0
+        assert cli.main(["report", str(run)]) == 0
     return run
 
 
@@ -46,7 +46,7 @@ def baseline(tmp_path):
 def test_identical_runs_exit_0_and_write_into_the_candidate(tmp_path, baseline, capsys):
     candidate = _run(tmp_path, "cand", _base_rows())
     before = {p.name: p.read_bytes() for p in baseline.iterdir() if p.is_file()}
-    assert compare.main([str(baseline), str(candidate)]) == 0
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 0
     assert "No differences" in capsys.readouterr().out
     assert _result(candidate).empty
     assert (candidate / "compare.md").is_file()
@@ -55,75 +55,75 @@ def test_identical_runs_exit_0_and_write_into_the_candidate(tmp_path, baseline, 
 
 def test_a_number_beyond_the_tolerance_changed(tmp_path, baseline):
     candidate = _run(tmp_path, "cand", _base_rows(value=1.001))
-    assert compare.main([str(baseline), str(candidate)]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 1
     result = _result(candidate)
     assert set(result["category"]) == {"changed"}
     assert set(result["metric"]) == {"score"} and len(result) == 4  # 2 cells x 2 seedings
     row = result.iloc[0]
-    assert (row["baseline"], row["candidate"]) == ("1.0", "1.001")
-    assert row["detail"].startswith("|diff| = 0.001")
+    assert (row.baseline, row.candidate) == ("1.0", "1.001")
+    assert row.detail.startswith("|diff| = 0.001")
 
 
 def test_a_number_within_the_tolerance_did_not(tmp_path, baseline):
     candidate = _run(tmp_path, "cand", _base_rows(value=1.0 + 1e-8))
-    assert compare.main([str(baseline), str(candidate)]) == 0
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 0
     far = _run(tmp_path, "far", _base_rows(value=1.001))
-    assert compare.main([str(baseline), str(far), "--atol", "0.01"]) == 0
-    assert compare.main([str(baseline), str(far), "--rtol", "0.01"]) == 0
+    assert cli.main(["compare", str(baseline), str(far), "--atol", "0.01"]) == 0
+    assert cli.main(["compare", str(baseline), str(far), "--rtol", "0.01"]) == 0
 
 
 def test_fingerprints_compare_exactly(tmp_path, baseline):
     candidate = _run(tmp_path, "cand", _base_rows(fp="fp2"))
-    assert compare.main([str(baseline), str(candidate), "--atol", "1e9"]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate), "--atol", "1e9"]) == 1
     assert set(_result(candidate)["metric"]) == {"output"}
 
 
 def test_lost_and_gained_reproducibility(tmp_path, baseline):
     flaky = _run(tmp_path, "flaky", _base_rows(flaky=True))
-    assert compare.main([str(baseline), str(flaky)]) == 1
+    assert cli.main(["compare", str(baseline), str(flaky)]) == 1
     result = _result(flaky)
     assert set(result["category"]) == {"lost-repro"}
     assert result.iloc[0]["candidate"] == "2.0 | 3.0"
-    assert compare.main([str(baseline), str(flaky), "--fail-on", "changed"]) == 0
+    assert cli.main(["compare", str(baseline), str(flaky), "--fail-on", "changed"]) == 0
     out = tmp_path / "back"
-    assert compare.main([str(flaky), str(baseline), "--out", str(out)]) == 0  # informational
+    assert cli.main(["compare", str(flaky), str(baseline), "--out", str(out)]) == 0  # informational
     assert set(_result(out)["category"]) == {"gained-repro"}
 
 
 def test_random_on_both_sides_is_not_a_change(tmp_path):
     a = _run(tmp_path, "a", _base_rows(flaky=True))
     b = _run(tmp_path, "b", _base_rows(value=5.0, flaky=True))
-    assert compare.main([str(a), str(b)]) == 0
+    assert cli.main(["compare", str(a), str(b)]) == 0
 
 
 def test_rows_that_vanish_fail_and_rows_that_appear_do_not(tmp_path, baseline):
-    fewer = [r for r in _base_rows() if r["metric"] != "output"]
+    fewer = [r for r in _base_rows() if r.metric != "output"]
     candidate = _run(tmp_path, "fewer", fewer)
-    assert compare.main([str(baseline), str(candidate)]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 1
     assert set(_categories(candidate)) == {"vanished"}
     out = tmp_path / "more"
-    assert compare.main([str(candidate), str(baseline), "--out", str(out)]) == 0
+    assert cli.main(["compare", str(candidate), str(baseline), "--out", str(out)]) == 0
     assert set(_categories(out)) == {"appeared"}
-    assert compare.main([str(candidate), str(baseline), "--out", str(out),
+    assert cli.main(["compare", str(candidate), str(baseline), "--out", str(out),
                          "--fail-on", "appeared"]) == 1
 
 
 def test_missing_and_new_cells_are_listed_and_shared_cells_compared(tmp_path, baseline):
     candidate = _run(tmp_path, "cand", _base_rows(cells=(OLD, TV07)))
-    assert compare.main([str(baseline), str(candidate)]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 1
     result = _result(candidate)
     assert list(result["category"]) == ["missing-cell", "new-cell"]
     assert list(result["cell"]) == [NEW, TV07]
-    assert compare.main([str(baseline), str(candidate), "--fail-on", "new-cell"]) == 1
-    assert compare.main([str(baseline), str(candidate), "--fail-on", "changed"]) == 0
+    assert cli.main(["compare", str(baseline), str(candidate), "--fail-on", "new-cell"]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate), "--fail-on", "changed"]) == 0
 
 
 def test_a_scenario_that_starts_failing_is_one_row_per_run(tmp_path, baseline):
-    rows = [r for r in _base_rows() if not (r["cell"] == NEW and r["scenario"] == "s")]
+    rows = [r for r in _base_rows() if not (r.cell == NEW and r.scenario == "s")]
     rows += everywhere(NEW, "s", None, seedings=("python", "full"), status="error",
                        detail="RuntimeError: boom")
     candidate = _run(tmp_path, "cand", rows)
-    assert compare.main([str(baseline), str(candidate)]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 1
     result = _result(candidate)
     assert list(result["metric"]) == ["status", "status"]  # the metrics' vanishing is implied
     assert set(result["candidate"]) == {"error"}
@@ -131,23 +131,20 @@ def test_a_scenario_that_starts_failing_is_one_row_per_run(tmp_path, baseline):
 
 
 def test_a_cell_that_failed_to_install_is_one_row(tmp_path, baseline):
-    rows = [r for r in _base_rows() if r["cell"] != NEW] + install_failure(NEW)
+    rows = [r for r in _base_rows() if r.cell != NEW] + install_failure(NEW)
     candidate = _run(tmp_path, "cand", rows)
-    assert compare.main([str(baseline), str(candidate)]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 1
     result = _result(candidate)
     assert len(result) == 1
     row = result.iloc[0]
-    assert (row["category"], row["cell"], row["scenario"]) == ("changed", NEW, "cell.install")
-    assert (row["baseline"], row["candidate"]) == ("ok", "error")
+    assert (row.category, row.cell, row.scenario) == ("changed", NEW, "cell.install")
+    assert (row.baseline, row.candidate) == ("ok", "error")
 
 
 def test_a_changed_pin_fails_even_when_no_value_moved(tmp_path, baseline):
-    rows = _base_rows()
-    for row in rows:
-        if row["cell"] == OLD:
-            row["numpy"] = "1.26.0"
+    rows = [r._replace(numpy="1.26.0") if r.cell == OLD else r for r in _base_rows()]
     candidate = _run(tmp_path, "cand", rows)
-    assert compare.main([str(baseline), str(candidate)]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 1
     result = _result(candidate)
     assert list(result["category"]) == ["pins-changed"]
     assert (result.iloc[0]["metric"], result.iloc[0]["baseline"], result.iloc[0]["candidate"]) \
@@ -155,35 +152,32 @@ def test_a_changed_pin_fails_even_when_no_value_moved(tmp_path, baseline):
 
 
 def test_timing_is_never_compared(tmp_path, baseline):
-    rows = _base_rows()
-    for row in rows:
-        if row["kind"] == "timing":
-            row["value"] = "99.0"
-    assert compare.main([str(baseline), str(_run(tmp_path, "cand", rows))]) == 0
+    rows = [r._replace(value="99.0") if r.kind == "timing" else r for r in _base_rows()]
+    assert cli.main(["compare", str(baseline), str(_run(tmp_path, "cand", rows))]) == 0
 
 
 def test_inputs_may_be_matrix_files_or_unmerged_run_directories(tmp_path, baseline):
     unmerged = _run(tmp_path, "raw", _base_rows(value=2.0), merged=False)
     assert not (unmerged / "matrix.csv").exists()
     out = tmp_path / "out"
-    assert compare.main([str(baseline / "matrix.csv"), str(unmerged), "--out", str(out)]) == 1
+    assert cli.main(["compare", str(baseline / "matrix.csv"), str(unmerged), "--out", str(out)]) == 1
     assert not (unmerged / "matrix.csv").exists()  # merged on the fly, nothing written there
     assert set(_categories(out)) == {"changed"}
 
 
 def test_never_writes_into_the_baseline(tmp_path, baseline, capsys):
-    assert compare.main([str(baseline), str(baseline)]) == 0
+    assert cli.main(["compare", str(baseline), str(baseline)]) == 0
     assert not (baseline / "compare.csv").exists()
     assert "not writing into the baseline" in capsys.readouterr().err
-    assert compare.main([str(baseline), str(baseline), "--out", str(baseline)]) == 2
+    assert cli.main(["compare", str(baseline), str(baseline), "--out", str(baseline)]) == 2
 
 
 def test_fail_on_all_and_none(tmp_path, baseline):
     candidate = _run(tmp_path, "cand", _base_rows(value=3.0))
-    assert compare.main([str(baseline), str(candidate), "--fail-on", "none"]) == 0
-    assert compare.main([str(baseline), str(candidate), "--fail-on", "all"]) == 1
+    assert cli.main(["compare", str(baseline), str(candidate), "--fail-on", "none"]) == 0
+    assert cli.main(["compare", str(baseline), str(candidate), "--fail-on", "all"]) == 1
     with pytest.raises(SystemExit) as info:
-        compare.main([str(baseline), str(candidate), "--fail-on", "changd"])
+        cli.main(["compare", str(baseline), str(candidate), "--fail-on", "changd"])
     assert info.value.code == 2
 
 
@@ -204,7 +198,7 @@ def test_bad_input_exits_2_naming_the_file(tmp_path, baseline, capsys, edit, pro
     candidate = _run(tmp_path, "cand", _base_rows())
     path = _damage_matrix(candidate, edit)
     capsys.readouterr()
-    assert compare.main([str(baseline), str(candidate)]) == 2
+    assert cli.main(["compare", str(baseline), str(candidate)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and problem in err
     assert not (candidate / "compare.csv").exists()
@@ -215,14 +209,14 @@ def test_reordered_rows_are_the_same_run_and_reordered_columns_are_bad_input(
     lines = (baseline / "matrix.csv").read_text().splitlines(keepends=True)
     shuffled = _run(tmp_path, "shuffled", _base_rows())
     (shuffled / "matrix.csv").write_text(lines[0] + "".join(reversed(lines[1:])))
-    assert compare.main([str(baseline), str(shuffled)]) == 0
+    assert cli.main(["compare", str(baseline), str(shuffled)]) == 0
     swapped = _run(tmp_path, "swapped", _base_rows())
     frame = pd.read_csv(baseline / "matrix.csv", dtype=str, keep_default_na=False)
     columns = list(frame.columns)
     columns[0], columns[1] = columns[1], columns[0]
     frame[columns].to_csv(swapped / "matrix.csv", index=False)
     capsys.readouterr()
-    assert compare.main([str(baseline), str(swapped)]) == 2
+    assert cli.main(["compare", str(baseline), str(swapped)]) == 2
     assert "header is not the schema's columns (wrong order)" in capsys.readouterr().err
 
 
@@ -230,11 +224,11 @@ def test_windows_line_endings_and_a_bom_are_read(tmp_path, baseline):
     text = (baseline / "matrix.csv").read_text()
     edited = _run(tmp_path, "excel", _base_rows())
     (edited / "matrix.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
-    assert compare.main([str(baseline), str(edited)]) == 0
+    assert cli.main(["compare", str(baseline), str(edited)]) == 0
 
 
 def test_missing_input_exits_2(tmp_path, baseline, capsys):
-    assert compare.main([str(baseline), str(tmp_path / "nope")]) == 2
+    assert cli.main(["compare", str(baseline), str(tmp_path / "nope")]) == 2
     assert "no such run directory" in capsys.readouterr().err
 
 
@@ -243,14 +237,14 @@ def test_md_escapes_values(tmp_path):
     a = _run(tmp_path, "a", everywhere(OLD, "s", {"note": evil + "1"}))
     from resultrows import Text
     b = _run(tmp_path, "b", everywhere(OLD, "s", {"note": Text("<img src=x>|`2")}))
-    assert compare.main([str(a), str(b)]) == 1
+    assert cli.main(["compare", str(a), str(b)]) == 1
     md = (b / "compare.md").read_text()
     assert re.search(r"(?<!\\)<img", md) is None and "\\<img src=x\\>" in md
 
 
 def test_module_entry_point_exit_codes(tmp_path, baseline):
     changed = _run(tmp_path, "cand", _base_rows(value=7.0))
-    run = [sys.executable, "-m", "harness.compare"]
+    run = [sys.executable, "-m", "harness", "compare"]
     same = subprocess.run(run + [str(baseline), str(_run(tmp_path, "same", _base_rows()))],
                           cwd=ROOT, capture_output=True, text=True)
     differs = subprocess.run(run + [str(baseline), str(changed)], cwd=ROOT, capture_output=True,
@@ -262,7 +256,7 @@ def test_module_entry_point_exit_codes(tmp_path, baseline):
 
 
 def test_help_documents_the_categories_and_the_default():
-    proc = subprocess.run([sys.executable, "-m", "harness.compare", "--help"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "harness", "compare", "--help"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0
     for category in compare.CATEGORIES:
@@ -272,7 +266,7 @@ def test_help_documents_the_categories_and_the_default():
 
 
 def test_the_rows_builder_matches_the_schema():
-    assert set(meta(OLD)) | {"scenario", "seeding", "repeat", "metric", "kind", "value",
+    assert set(meta(OLD)._fields) | {"scenario", "seeding", "repeat", "metric", "kind", "value",
                              "status", "detail"} == set(schema.COLUMNS)
 
 
@@ -289,34 +283,34 @@ def test_moves_where_an_unseeded_generator_is_drawn_are_listed_but_do_not_fail(t
                                                                               seeding):
     base, cand = _pair_run(tmp_path, "base", 0.0, seeding), _pair_run(tmp_path, "cand", 0.01,
                                                                       seeding)
-    assert compare.main([str(base), str(cand)]) == 0
+    assert cli.main(["compare", str(base), str(cand)]) == 0
     result = _result(cand)
     assert list(result["category"]) == ["unseeded"]
     assert "lost-repro" in result["detail"].iloc[0]
-    assert compare.main([str(base), str(cand), "--fail-on", "unseeded"]) == 1
+    assert cli.main(["compare", str(base), str(cand), "--fail-on", "unseeded"]) == 1
 
 
 def test_seeded_draws_keep_their_category(tmp_path):
     base = _pair_run(tmp_path, "base", 0.0, "torch")
     cand = _pair_run(tmp_path, "cand", 0.01, "torch")
-    assert compare.main([str(base), str(cand)]) == 1
+    assert cli.main(["compare", str(base), str(cand)]) == 1
     assert list(_result(cand)["category"]) == ["lost-repro"]
 
 
 def test_a_scenario_that_starts_drawing_unseeded_is_a_regression(tmp_path):
     base = _pair_run(tmp_path, "base", 0.0, "python", draws_torch=(0, 0))
     cand = _pair_run(tmp_path, "cand", 0.01, "python", draws_torch=(1, 1))
-    assert compare.main([str(base), str(cand)]) == 1
+    assert cli.main(["compare", str(base), str(cand)]) == 1
     assert "lost-repro" in set(_result(cand)["category"])
 
 
 def test_a_cell_whose_pins_changed_fails_and_a_new_machine_does_not(tmp_path):
     base = _run(tmp_path, "base", _base_rows())
-    moved = [dict(r, pillow="9.5.0") if r["cell"] == OLD else r for r in _base_rows()]
-    elsewhere = [dict(r, platform="Linux CI runner", python=r["python"] + ".1")
+    moved = [r._replace(pillow="9.5.0") if r.cell == OLD else r for r in _base_rows()]
+    elsewhere = [r._replace(platform="Linux CI runner", python=r.python + ".1")
                  for r in _base_rows()]
     pins, machine = _run(tmp_path, "pins", moved), _run(tmp_path, "machine", elsewhere)
-    assert compare.main([str(base), str(pins)]) == 1
+    assert cli.main(["compare", str(base), str(pins)]) == 1
     assert set(_result(pins)["category"]) == {"pins-changed"}
-    assert compare.main([str(base), str(machine)]) == 0
+    assert cli.main(["compare", str(base), str(machine)]) == 0
     assert set(_result(machine)["category"]) == {"env-changed"}

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import ci, cellsession, compat
+from harness import ci, cellsession, cli, compat
 from harness.cell import schema
 
 from conftest import NEW_CELL, OLD_CELL
@@ -103,7 +103,7 @@ def test_split_and_single_invocations_agree(tmp_path):
         [f"{OLD_CELL}.csv", f"{NEW_CELL}.csv"])
     # the report job: whatever came back is merged, nothing is missing
     matrix = json.dumps({"include": list(jobs[c] for c in (OLD_CELL, NEW_CELL))})
-    assert ci.main(["holes", str(split), "--matrix", matrix]) == 0
+    assert cli.main(["ci", "holes", str(split), "--matrix", matrix]) == 0
     nox("--envdir", envdir, "-s", "report", "--", str(split))
 
     # single: one invocation, the shard that holds exactly those two cells

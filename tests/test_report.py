@@ -10,8 +10,11 @@ import pandas as pd
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT, run_cell
-from harness import compare, report
-from harness.report import DISAGREE, Tolerance, changes_at, group_labels, letter
+from harness import cli
+from harness.report import model, tables
+from harness.report.model import DISAGREE, changes_at
+from harness.report.tables import group_labels, letter
+from harness.results import Tolerance
 from resultrows import NEW, OLD, TV07, TV08, everywhere, install_failure, rows, write_run
 
 OUTPUTS = ("matrix.csv", "drift.csv", "reproducibility.csv", "sources.csv",
@@ -49,7 +52,7 @@ def _story():
 @pytest.fixture
 def story(tmp_path):
     run = write_run(tmp_path / "story", _story())
-    assert report.main([str(run)]) == 0
+    assert cli.main(["report", str(run)]) == 0
     return run
 
 
@@ -147,18 +150,18 @@ def test_minimal_seeding(story):
 
 def test_minimal_seeding_rules():
     modes = ["none", "python", "torch", "all", "full"]
-    assert report.minimal_seeding(["no", "yes", "yes", "yes", "yes"], modes) == "python"
-    assert report.minimal_seeding(["no", "no", "yes", "yes", "yes"], modes) == "torch"
-    assert report.minimal_seeding(["no"] * 5, modes) == "none works"
-    assert report.minimal_seeding(["n/a"] * 5, modes) == "n/a"
-    assert report.minimal_seeding(["untested"] * 5, modes) == "untested"
-    assert report.minimal_seeding(["err", "no", "no", "no", "no"], modes) == "none works"
+    assert tables.minimal_seeding(["no", "yes", "yes", "yes", "yes"], modes) == "python"
+    assert tables.minimal_seeding(["no", "no", "yes", "yes", "yes"], modes) == "torch"
+    assert tables.minimal_seeding(["no"] * 5, modes) == "none works"
+    assert tables.minimal_seeding(["n/a"] * 5, modes) == "n/a"
+    assert tables.minimal_seeding(["untested"] * 5, modes) == "untested"
+    assert tables.minimal_seeding(["err", "no", "no", "no", "no"], modes) == "none works"
 
 
 def test_none_works_when_no_mode_reproduces(tmp_path):
     run = write_run(tmp_path / "run", everywhere(
         OLD, "flaky", lambda s, r: {"x": float(r)}, seedings=("none", "full")))
-    assert report.main([str(run)]) == 0
+    assert cli.main(["report", str(run)]) == 0
     assert _csv(run, "minimal_seeding.csv").iloc[0][OLD] == "none works"
 
 
@@ -176,9 +179,9 @@ def test_sources_show_the_draws_moving_from_random_to_torch(story):
 def test_sources_keep_only_the_top_calls(tmp_path):
     calls = {f"rng.calls.random.f{i}": i + 1 for i in range(10)}
     run = write_run(tmp_path / "run", everywhere(OLD, "s", calls, seedings=("full",)))
-    assert report.main([str(run)]) == 0
+    assert cli.main(["report", str(run)]) == 0
     metrics = list(_csv(run, "sources.csv")["metric"])
-    assert metrics == [f"rng.calls.random.f{i}" for i in range(9, 9 - report.TOP_CALLS, -1)]
+    assert metrics == [f"rng.calls.random.f{i}" for i in range(9, 9 - model.TOP_CALLS, -1)]
 
 
 def test_accuracy_table_from_the_training_scenario(tmp_path):
@@ -187,9 +190,9 @@ def test_accuracy_table_from_the_training_scenario(tmp_path):
             return {"pixel_accuracy": 0.7 + repeat / 100}
         return {"pixel_accuracy": 0.9}
     run = write_run(tmp_path / "run", everywhere(
-        OLD, report.ACCURACY_SCENARIO, {"pixel_accuracy": 0.91}, seedings=("python", "torch"))
-        + everywhere(NEW, report.ACCURACY_SCENARIO, acc, seedings=("python", "torch")))
-    assert report.main([str(run)]) == 0
+        OLD, model.ACCURACY_SCENARIO, {"pixel_accuracy": 0.91}, seedings=("python", "torch"))
+        + everywhere(NEW, model.ACCURACY_SCENARIO, acc, seedings=("python", "torch")))
+    assert cli.main(["report", str(run)]) == 0
     table = _csv(run, "accuracy.csv").set_index("cell")
     assert list(table.columns) == ["python", "torch", "torchvision", "python_seeding",
                                    "torch_seeding", "note"]
@@ -207,14 +210,14 @@ def test_accuracy_table_from_the_training_scenario(tmp_path):
 def test_accuracy_table_exists_with_a_note_when_the_scenario_is_absent(story):
     table = _csv(story, "accuracy.csv")
     assert list(table["cell"]) == [OLD, TV07, TV08, NEW]
-    assert (table["note"] == f"{report.ACCURACY_SCENARIO} not in this run").all()
+    assert (table["note"] == f"{model.ACCURACY_SCENARIO} not in this run").all()
     assert "is not in this run" in (story / "report.md").read_text()
 
 
 # -- report.md -------------------------------------------------------------------
 
 def test_where_names_spans_of_cells():
-    from harness.report_md import where
+    from harness.report.markdown import where
     cells = ["a", "b", "c", "d"]
     assert where({"a", "b", "c", "d"}, cells) == ""
     assert where({"b", "c", "d"}, cells) == "from `b` on"
@@ -251,7 +254,7 @@ def test_report_md_lists_failures_and_install_holes(tmp_path):
     run = write_run(tmp_path / "run", everywhere(OLD, "s", {"a": 1.0})
                     + everywhere(TV07, "s", None, status="error", detail="RuntimeError: boom")
                     + install_failure(NEW, "install failed: torch==9.9 not found"))
-    assert report.main([str(run)]) == 0
+    assert cli.main(["report", str(run)]) == 0
     row = _drift(run, "s", "python", "a")
     assert [row[c] for c in (OLD, TV07, NEW)] == ["A", "err", "err"]
     failures = _section((run / "report.md").read_text(), "## Cells that failed")
@@ -262,7 +265,7 @@ def test_report_md_lists_failures_and_install_holes(tmp_path):
 def test_timeouts_show_as_timeout(tmp_path):
     run = write_run(tmp_path / "run", everywhere(OLD, "s", {"a": 1.0})
                     + everywhere(NEW, "s", None, status="timeout", detail="no result after 5s"))
-    assert report.main([str(run)]) == 0
+    assert cli.main(["report", str(run)]) == 0
     assert _drift(run, "s", "python", "a")[NEW] == "timeout"
 
 
@@ -270,7 +273,7 @@ def test_markup_in_names_is_escaped(tmp_path):
     evil = "<script>alert(1)</script>"
     run = write_run(tmp_path / "run", everywhere(OLD, evil, {"m&<b>": 1.0, "x": "fp"})
                     + everywhere(NEW, evil, {"m&<b>": 2.0, "x": "fp"}))
-    assert report.main([str(run)]) == 0
+    assert cli.main(["report", str(run)]) == 0
     page = (run / "report.html").read_text()
     assert "<script" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -290,11 +293,11 @@ def test_html_is_self_contained(story):
 def test_tolerance_options(tmp_path):
     run = write_run(tmp_path / "run", everywhere(OLD, "s", {"a": 1.0})
                     + everywhere(NEW, "s", {"a": 1.001}))
-    assert report.main([str(run)]) == 0
+    assert cli.main(["report", str(run)]) == 0
     assert _drift(run, "s", "python", "a")[NEW] == "B"
-    assert report.main([str(run), "--atol", "0.01"]) == 0
+    assert cli.main(["report", str(run), "--atol", "0.01"]) == 0
     assert _drift(run, "s", "python", "a")[NEW] == "A"
-    assert report.main([str(run), "--rtol", "0.01"]) == 0
+    assert cli.main(["report", str(run), "--rtol", "0.01"]) == 0
     assert _drift(run, "s", "python", "a")[NEW] == "A"
 
 
@@ -315,7 +318,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(story, capsys, damag
     path = story / "cells" / f"{TV07}.csv"
     damage(path)
     capsys.readouterr()
-    assert report.main([str(story)]) == 2
+    assert cli.main(["report", str(story)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and problem in err
     assert _snapshot(story) == before
@@ -327,7 +330,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(story, capsys, damag
     lambda p: (p / "cells").mkdir() or p,                   # empty cells/
 ])
 def test_missing_or_empty_run_exits_2(tmp_path, capsys, make):
-    assert report.main([str(make(tmp_path))]) == 2
+    assert cli.main(["report", str(make(tmp_path))]) == 2
     assert capsys.readouterr().err.startswith("rngdrift report: ")
     assert not (tmp_path / "matrix.csv").exists()
 
@@ -335,7 +338,7 @@ def test_missing_or_empty_run_exits_2(tmp_path, capsys, make):
 def test_stray_files_are_noted_not_fatal(story, capsys):
     (story / "cells" / f"{NEW}.csv.tmp-99").write_text("half a fi")
     (story / "cells" / "README").write_text("hi")
-    assert report.main([str(story)]) == 0
+    assert cli.main(["report", str(story)]) == 0
     err = capsys.readouterr().err
     assert "tmp-99: leftover temporary file" in err and "README: not a cell CSV" in err
     assert "leftover temporary file" in (story / "report.md").read_text()
@@ -347,13 +350,13 @@ def test_a_baseline_directory_with_only_matrix_csv(story):
     (baseline / "cells" / f"{OLD}.freeze.txt").write_text("torch==1.5.0\n")
     shutil.copy(story / "matrix.csv", baseline / "matrix.csv")
     before = (baseline / "matrix.csv").stat().st_mtime_ns
-    assert report.main([str(baseline)]) == 0
+    assert cli.main(["report", str(baseline)]) == 0
     assert (baseline / "matrix.csv").stat().st_mtime_ns == before  # read, not rewritten
     assert (baseline / "drift.csv").read_text() == (story / "drift.csv").read_text()
 
 
 def test_module_entry_point(story):
-    proc = subprocess.run([sys.executable, "-m", "harness.report", str(story)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "harness", "report", str(story)], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "4 cells" in proc.stdout
@@ -367,7 +370,7 @@ def test_reports_and_compare_from_a_real_two_cell_run(cell_python, tmp_path, cap
     for cell in (OLD_CELL, NEW_CELL):
         run_cell(cell_python(cell), run / "cells" / f"{cell}.csv", "--only", "pairs.*",
                  "--only", "loader.*", "--repeats", "2", "--jobs", "2", cell=cell)
-    assert report.main([str(run)]) == 0
+    assert cli.main(["report", str(run)]) == 0
     for name in OUTPUTS:
         assert (run / name).is_file(), name
     md = (run / "report.md").read_text()
@@ -379,7 +382,7 @@ def test_reports_and_compare_from_a_real_two_cell_run(cell_python, tmp_path, cap
     assert hflip[OLD_CELL] == "A" and hflip["changes_at"] == NEW_CELL
 
     out = tmp_path / "cmp"
-    assert compare.main([str(run), str(run), "--out", str(out)]) == 0
+    assert cli.main(["compare", str(run), str(run), "--out", str(out)]) == 0
     edited = tmp_path / "edited"
     shutil.copytree(run, edited)
     matrix = edited / "matrix.csv"
@@ -392,7 +395,7 @@ def test_reports_and_compare_from_a_real_two_cell_run(cell_python, tmp_path, cap
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(table)
     matrix.write_text(buf.getvalue())
-    assert compare.main([str(run), str(edited)]) == 1
+    assert cli.main(["compare", str(run), str(edited)]) == 1
     changed = pd.read_csv(edited / "compare.csv", dtype=str, keep_default_na=False)
     assert changed[["category", "cell", "scenario", "seeding", "candidate"]].values.tolist() == [
         ["changed", OLD_CELL, "pairs.hflip", "full", "0.123"]]

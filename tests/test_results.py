@@ -7,7 +7,8 @@ import pytest
 
 from harness import results
 from harness.cell import schema
-from harness.results import BadInput, Tolerance
+from harness.errors import UserError
+from harness.results import Tolerance
 from resultrows import NEW, OLD, TV07, everywhere, install_failure, rows, write_run
 
 
@@ -32,7 +33,7 @@ def _col(name):
 
 
 def _error(run):
-    with pytest.raises(BadInput) as info:
+    with pytest.raises(UserError) as info:
         results.load_run(run)
     message = str(info.value)
     assert "\n" not in message

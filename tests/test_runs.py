@@ -1,6 +1,7 @@
 import pytest
 
 from harness import runs
+from harness.errors import UserError
 
 
 @pytest.mark.parametrize("run_id", ["20261122-170000", "nightly-42", "a.b_c"])
@@ -10,7 +11,7 @@ def test_valid_run_ids(run_id):
 
 @pytest.mark.parametrize("run_id", ["", "latest", "baseline", "../x", "a/b", "-x", "a b"])
 def test_run_ids_that_could_escape_or_clobber_are_refused(run_id):
-    with pytest.raises(ValueError, match="run id"):
+    with pytest.raises(UserError, match="run id"):
         runs.check_run_id(run_id)
 
 

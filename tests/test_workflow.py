@@ -287,7 +287,7 @@ def test_report_job_scripts_run_locally(workflow, checkout):
     assert "# rngdrift report" in first["summary"] and first["gh"] == []
 
     # promote it, then an unchanged night
-    subprocess.run([sys.executable, "-m", "harness.baseline", "results/night-1", "--to",
+    subprocess.run([sys.executable, "-m", "harness", "baseline", "results/night-1", "--to",
                     "results/baseline"], cwd=checkout, check=True, capture_output=True,
                    env=dict(os.environ, PYTHONPATH=str(checkout)))
     write_run(results / "night-2", night("night-2", flip=False))

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import html
 
-from harness import report_md
+from harness.cell.schema import CALLS_PREFIX, RNG_PREFIX
+from harness.report.model import (
+    ACCURACY_METRIC, ACCURACY_SCENARIO, LEGEND, NONE_WORKS, NOT_MEASURED, accuracy_column,
+    accuracy_value, cell_step, change_points, failures, per_cell, source_changes, versions)
+from harness.text import plural
 
 # Group letters cycle through these; the special labels have their own colours.
 PALETTE = ("#8ecae6", "#ffd166", "#b5e48c", "#f4a3c1", "#cdb4db", "#90e0c8",
@@ -54,7 +58,6 @@ def colour(label: str) -> str:
 
 
 def cell_header(report, cell: str) -> str:
-    from harness.report import versions
     m = versions(report, cell)
     return (f'<th class="cell" title="{esc(cell)}">torch {esc(m["torch"])}<br>'
             f'tv {esc(m["torchvision"])}<br><span class="muted">py {esc(m["python"])}</span></th>')
@@ -71,10 +74,10 @@ def render(report) -> str:
         f"<title>rngdrift report: {esc(report.run_id)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>rngdrift report: run {esc(report.run_id)}</h1>",
-        f'<p class="muted">{report_md.plural(len(cells), "cell")}, oldest {_code(cells[0])}, '
-        f"newest {_code(cells[-1])}; {report_md.plural(len(report.scenarios), 'scenario')}; "
+        f'<p class="muted">{plural(len(cells), "cell")}, oldest {_code(cells[0])}, '
+        f"newest {_code(cells[-1])}; {plural(len(report.scenarios), 'scenario')}; "
         f"seeding {', '.join(map(_code, report.modes))}; "
-        f"{report_md.plural(report.repeats, 'repeat')}; numbers equal "
+        f"{plural(report.repeats, 'repeat')}; numbers equal "
         f"within atol={report.tol.atol:g}, rtol={report.tol.rtol:g}.</p>",
     ]
     parts += _failures(report)
@@ -84,17 +87,16 @@ def render(report) -> str:
     parts += _grid(report, "Reproducibility: did every repeat agree?", _verdicts(report),
                    VERDICT)
     parts += _grid(report, "Weakest seeding that reproduces",
-                   {(r.scenario, ""): list(r[1:1 + len(cells)])
-                    for r in report.minimal_seeding.itertuples(index=False)},
+                   {(r["scenario"], ""): values
+                    for r, values in per_cell(report.minimal_seeding, cells)},
                    {**{m: MODE_COLOURS.get(m, "#eee") + "55" for m in report.modes},
-                    "none works": "#f4a3a3", **VERDICT})
+                    NONE_WORKS: "#f4a3a3", **VERDICT})
     parts += _sources(report)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
 def _legend() -> str:
-    from harness.report import LEGEND
     spans = []
     for label, meaning in LEGEND.items():
         background = colour("A") if label.startswith("A") else colour(label)
@@ -103,8 +105,8 @@ def _legend() -> str:
 
 
 def _changes(report) -> list[str]:
-    points = report_md.change_points(report)
-    sources = report_md.source_changes(report)
+    points = change_points(report)
+    sources = source_changes(report)
     out = ["<h2>Change points</h2>"]
     if not points and not sources:
         return out + ["<p>No value changes from one cell to the next.</p>"]
@@ -112,7 +114,7 @@ def _changes(report) -> list[str]:
     for cell in report.cells:
         hits, moved = points.get(cell, []), sources.get(cell, [])
         if hits or moved:
-            out.append(f"<h3>{_code(cell)}: {esc(report_md.cell_step(report, cell, previous))}</h3>")
+            out.append(f"<h3>{_code(cell)}: {esc(cell_step(report, cell, previous))}</h3>")
         if hits:
             out.append("<table><tr><th>scenario</th><th>metric</th><th>seeding</th>"
                        "<th>before</th><th>after</th></tr>")
@@ -143,19 +145,18 @@ def _heatmap(report) -> list[str]:
            _legend(), '<table class="heat"><thead><tr><th>scenario</th><th>seeding</th>'
            "<th>metric</th>" + "".join(cell_header(report, c) for c in cells) + "</tr></thead><tbody>"]
     previous = None
-    for drift, shown in zip(report.drift.itertuples(index=False),
-                            report.shown.itertuples(index=False)):
-        changed = set(drift.changes_at.split())
-        first = drift.scenario != previous
-        tds = [f'<td class="{"" if first else "same"}">{esc(drift.scenario)}</td>',
-               f"<td>{esc(drift.seeding)}</td>", f"<td>{esc(drift.metric)}</td>"]
-        for i, cell in enumerate(cells):
-            label, title = drift[4 + i], shown[4 + i]
+    for (drift, labels), (_, shown) in zip(per_cell(report.drift, cells),
+                                           per_cell(report.shown, cells)):
+        changed = set(drift["changes_at"].split())
+        first = drift["scenario"] != previous
+        tds = [f'<td class="{"" if first else "same"}">{esc(drift["scenario"])}</td>',
+               f"<td>{esc(drift['seeding'])}</td>", f"<td>{esc(drift['metric'])}</td>"]
+        for cell, label, title in zip(cells, labels, shown):
             css = "v chg" if cell in changed else "v"
             tds.append(f'<td class="{css}" style="background:{colour(label)}" '
                        f'title="{esc(cell)}: {esc(title)}">{esc(label)}</td>')
         out.append(f'<tr class="{"first" if first else ""}">' + "".join(tds) + "</tr>")
-        previous = drift.scenario
+        previous = drift["scenario"]
     out.append("</tbody></table>")
     return out
 
@@ -165,7 +166,7 @@ def _verdicts(report) -> dict[tuple, list[str]]:
               for r in report.reproducibility.itertuples(index=False)}
     keys = list(dict.fromkeys((r.scenario, r.seeding)
                               for r in report.reproducibility.itertuples(index=False)))
-    return {key: [lookup.get((*key, c), "-") for c in report.cells] for key in keys}
+    return {key: [lookup.get((*key, c), NOT_MEASURED) for c in report.cells] for key in keys}
 
 
 def _grid(report, title: str, rows: dict[tuple, list[str]], colours: dict[str, str]) -> list[str]:
@@ -195,15 +196,14 @@ def _sources(report) -> list[str]:
            '<table class="grid"><thead><tr><th>scenario</th><th>generator / API</th>'
            + "".join(cell_header(report, c) for c in cells) + "</tr></thead><tbody>"]
     previous = None
-    for row in report.sources.itertuples(index=False):
-        changed = set(row.changes_at.split())
-        name = row.metric.removeprefix("rng.calls.").removeprefix("rng.")
-        first = row.scenario != previous
-        previous = row.scenario
-        tds = [f'<td class="{"" if first else "same"}">{esc(row.scenario)}</td>',
+    for row, values in per_cell(report.sources, cells):
+        changed = set(row["changes_at"].split())
+        name = row["metric"].removeprefix(CALLS_PREFIX).removeprefix(RNG_PREFIX)
+        first = row["scenario"] != previous
+        previous = row["scenario"]
+        tds = [f'<td class="{"" if first else "same"}">{esc(row["scenario"])}</td>',
                f"<td>{esc(name)}</td>"]
-        for i, cell in enumerate(cells):
-            value = row[3 + i]
+        for cell, value in zip(cells, values):
             style = "background:#fff3b0;" if cell in changed else ""
             style += "color:#bbb;" if value in ("0", "-") else ""
             tds.append(f'<td class="v" style="{style}">{esc(value)}</td>')
@@ -213,7 +213,7 @@ def _sources(report) -> list[str]:
 
 
 def _failures(report) -> list[str]:
-    entries = report_md.failures(report)
+    entries = failures(report)
     if not entries and not report.notes:
         return []
     out = ["<h2 class=\"bad\">Cells that failed</h2><ul>"] if entries else ["<ul>"]
@@ -225,7 +225,6 @@ def _failures(report) -> list[str]:
 
 
 def _accuracy(report) -> list[str]:
-    from harness.report import ACCURACY_METRIC, ACCURACY_SCENARIO
     out = [f"<h2>Accuracy: {_code(ACCURACY_SCENARIO)} {_code(ACCURACY_METRIC)}</h2>"]
     if not report.accuracy_present:
         return out + [f"<p>{_code(ACCURACY_SCENARIO)} is not in this run.</p>"]
@@ -236,7 +235,7 @@ def _accuracy(report) -> list[str]:
     for _, r in acc.iterrows():
         tds = [f'<td style="white-space:nowrap">{esc(r["cell"])}</td>']
         tds += [f"<td>{esc(r[c])}</td>" for c in ("python", "torch", "torchvision")]
-        tds += [f"<td>{esc(report_md.accuracy_value(r, m))}</td>" for m in report.modes]
+        tds += [f"<td>{esc(accuracy_value(r, m))}</td>" for m in report.modes]
         tds.append(f"<td>{esc(r['note'])}</td>")
         out.append("<tr>" + "".join(tds) + "</tr>")
     out.append("</table>")
@@ -253,7 +252,6 @@ def _number(text: str):
 def accuracy_svg(report) -> str:
     """A line per seeding mode: pixel accuracy (y) over the cells oldest first (x)."""
     acc = report.accuracy
-    from harness.report import accuracy_column
     series = {m: [_number(v) for v in acc[accuracy_column(m)]] for m in report.modes}
     numbers = [v for values in series.values() for v in values if v is not None]
     if not numbers:
@@ -281,7 +279,6 @@ def accuracy_svg(report) -> str:
         out.append(f'<line x1="{left}" x2="{x(n - 1) if n > 1 else width - right}" y1="{y(value):.1f}" '
                    f'y2="{y(value):.1f}" stroke="#e5e5e5"/><text x="{left - 6}" y="{y(value) + 4:.1f}" '
                    f'text-anchor="end" fill="#666">{value:.3f}</text>')
-    from harness.report import versions
     for i, cell in enumerate(acc["cell"]):
         label = f"tv {versions(report, cell)['torchvision']}"
         out.append(f'<text transform="translate({x(i):.1f},{height - bottom + 14}) rotate(40)" '
@@ -298,7 +295,7 @@ def accuracy_svg(report) -> str:
                 segment = []
         for i, v in enumerate(values):
             if v is not None:
-                shown = report_md.accuracy_value(acc.iloc[i], mode)
+                shown = accuracy_value(acc.iloc[i], mode)
                 fill = "#fff" if shown.startswith("~") else col
                 out.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3.5" fill="{fill}" '
                            f'stroke="{col}" stroke-width="1.5"><title>{esc(acc["cell"].iloc[i])} '

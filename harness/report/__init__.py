@@ -1,0 +1,87 @@
+"""``rngdrift report RUN``: merge a run's cell CSVs and write the tables that answer
+where and why.
+
+Reads results/<run>/cells/*.csv (a run directory without cells/ is read through
+its matrix.csv) and writes into the run directory:
+
+    matrix.csv            every cell merged and validated, oldest cell first
+    drift.csv             per (scenario, seeding, metric): each cell's value group
+    reproducibility.csv   per (scenario, seeding, cell): did every repeat agree?
+    sources.csv           per (scenario, generator or API): draws under `full` seeding
+    minimal_seeding.csv   per (scenario, cell): the weakest seeding that reproduces
+    accuracy.csv          train.segmentation_pairs pixel_accuracy per cell and seeding
+    report.md             the summary for a terminal or a CI job summary
+    report.html           the same with a heatmap and a plot, self-contained
+
+Everything is read and checked before anything is written: bad input is one line
+on stderr and exit code 2, and no file is touched.
+
+The pipeline: load (harness.results) -> tables (``tables.build``: the model) ->
+render (``markdown``, ``html_page``) -> write.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from harness import runs
+from harness.cell import schema
+from harness.report import html_page, markdown
+from harness.report.model import Report
+from harness.report.tables import build
+from harness.results import MATRIX, Tolerance, load_run
+
+HELP = "merge a run's cell CSVs and write its tables and reports"
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def outputs(report: Report, write_matrix: bool = True) -> dict[str, str]:
+    """{file name: text} for every file the report writes."""
+    files = {
+        "drift.csv": csv_text(report.drift),
+        "reproducibility.csv": csv_text(report.reproducibility),
+        "sources.csv": csv_text(report.sources),
+        "minimal_seeding.csv": csv_text(report.minimal_seeding),
+        "accuracy.csv": csv_text(report.accuracy),
+        "report.md": markdown.render(report),
+        "report.html": html_page.render(report),
+    }
+    if write_matrix:
+        files = {MATRIX: csv_text(report.matrix), **files}
+    return files
+
+
+def add_tolerance(parser: argparse.ArgumentParser) -> None:
+    """--atol/--rtol, shared by report and compare."""
+    parser.add_argument("--atol", type=float, default=Tolerance.atol,
+                        help="absolute tolerance for numbers (default %(default)g)")
+    parser.add_argument("--rtol", type=float, default=Tolerance.rtol,
+                        help="relative tolerance for numbers (default %(default)g)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", nargs="?", default=str(runs.RESULTS / "latest"),
+                        help="run directory or run id (default: results/latest)")
+    add_tolerance(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report files of ``args.run``; UserError (nothing written) on bad input."""
+    run_path = runs.resolve(args.run)
+    loaded = load_run(run_path)
+    report = build(loaded, Tolerance(args.atol, args.rtol))
+    files = outputs(report, write_matrix=loaded.source == run_path)
+    for note in loaded.notes:
+        print(f"rngdrift report: note: {note}", file=sys.stderr)
+    for name, text in files.items():
+        schema.write_atomic(str(run_path / name), text)
+    changes = (report.drift["changes_at"] != "").sum()
+    print(f"rngdrift report: {run_path}: {len(report.matrix)} rows, {len(report.cells)} cells, "
+          f"{len(report.drift)} drift rows ({changes} with a change); wrote "
+          f"{', '.join(files)}")
+    return 0

@@ -1,0 +1,246 @@
+"""The report's tables, built from a run's rows: drift, reproducibility, sources,
+weakest seeding, accuracy. ``build`` makes the ``Report`` every renderer reads.
+"""
+from __future__ import annotations
+
+import statistics
+
+import pandas as pd
+
+from harness import compat
+from harness.cell.schema import NA, OK, RNG_PREFIX
+from harness.report.model import (
+    ACCURACY_METRIC, ACCURACY_SCENARIO, CALLS_PREFIX, DISAGREE, GENERATOR_ORDER, NONE_WORKS,
+    NOT_MEASURED, NO, SOURCES_SEEDING, STATE_LABEL, TOP_CALLS, UNTESTED, YES, Report,
+    accuracy_column, changes_at, short_value)
+from harness.results import SEEDING_MODES, Loaded, Tolerance, cell_failures, expand, same
+
+
+# -- groups -------------------------------------------------------------------
+
+def letter(index: int) -> str:
+    """A, B, …, Z, AA, AB, …"""
+    text = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        text = chr(ord("A") + rest) + text
+    return text
+
+
+def group_labels(kind: str, cells: list[tuple[str, tuple]], tol: Tolerance) -> list[str]:
+    """Labels for one drift row: ``cells`` is [(state, values)] in cell order.
+
+    A value joins the first group whose first value it equals (numbers within
+    ``tol``), so letters follow first appearance from the oldest cell.
+    """
+    groups: list[str] = []
+    labels = []
+    for state, values in cells:
+        if state is None:
+            labels.append(NOT_MEASURED)
+        elif state != OK:
+            labels.append(STATE_LABEL[state])
+        elif len(values) != 1:
+            labels.append(DISAGREE)
+        else:
+            index = next((i for i, rep in enumerate(groups) if same(kind, rep, values[0], tol)),
+                         None)
+            if index is None:
+                groups.append(values[0])
+                index = len(groups) - 1
+            labels.append(letter(index))
+    return labels
+
+
+def _pivot(expanded: pd.DataFrame, cells: list[str], rows: list[str]):
+    """{row key: {cell: (state, values, detail)}} and the row keys in order."""
+    table: dict[tuple, dict[str, tuple]] = {}
+    for r in expanded.itertuples(index=False):
+        key = tuple(getattr(r, c) for c in rows)
+        table.setdefault(key, {})[r.cell] = (r.state, r.distinct, r.detail, r.kind)
+    return table
+
+
+def _row_order(keys, modes):
+    """Scenario by name, seeding weakest first, metrics in first-seen order."""
+    first_seen = {k: i for i, k in enumerate(keys)}
+    mode_rank = {m: i for i, m in enumerate(modes)}
+    return sorted(keys, key=lambda k: (k[0], mode_rank.get(k[1], len(modes)), first_seen[k]))
+
+
+# -- tables -------------------------------------------------------------------
+
+def drift_table(expanded: pd.DataFrame, cells: list[str], modes: list[str], tol: Tolerance):
+    """(drift, shown): value groups per (scenario, seeding, metric) and cell."""
+    # attribution rows (rng.*) belong to sources.csv; status rows only stand in for
+    # scenarios that report no metric at all (see results.expand)
+    wanted = expanded[~expanded["metric"].str.startswith(RNG_PREFIX)]
+    table = _pivot(wanted, cells, ["scenario", "seeding", "metric"])
+    drift_rows, shown_rows = [], []
+    for key in _row_order(list(table), modes):
+        per_cell = table[key]
+        kind = next(iter(per_cell.values()))[3]
+        observed = [(per_cell[c][0], per_cell[c][1]) if c in per_cell else (None, ())
+                    for c in cells]
+        labels = group_labels(kind, observed, tol)
+        shown = []
+        for cell, label in zip(cells, labels):
+            state, values, detail, _ = per_cell.get(cell, (None, (), "", kind))
+            extra = short_value(kind, values) if state == OK else detail
+            shown.append(f"{label} {extra}".strip())
+        changed = " ".join(changes_at(labels, cells))
+        drift_rows.append([*key, kind, *labels, changed])
+        shown_rows.append([*key, kind, *shown, changed])
+    columns = ["scenario", "seeding", "metric", "kind", *cells, "changes_at"]
+    return pd.DataFrame(drift_rows, columns=columns), pd.DataFrame(shown_rows, columns=columns)
+
+
+def reproducibility_table(expanded: pd.DataFrame, cells: list[str], modes: list[str]):
+    """Per (scenario, seeding, cell): yes / no / untested (one repeat) / n/a / err / timeout."""
+    rows = []
+    grouped = expanded.groupby(["scenario", "seeding", "cell"], sort=False)
+    keys = _row_order([(s, m, c) for s, m, c in grouped.groups], modes)
+    cell_rank = {c: i for i, c in enumerate(cells)}
+    keys.sort(key=lambda k: (k[0], modes.index(k[1]) if k[1] in modes else len(modes),
+                             cell_rank[k[2]]))
+    for key in keys:
+        group = grouped.get_group(key)
+        failed = group[group["state"] != OK]
+        repeats = int(group["repeats"].max())
+        differing = group.loc[group["distinct"].map(len) != 1, "metric"].tolist()
+        if len(failed) == len(group):
+            verdict, detail = STATE_LABEL[failed["state"].iloc[0]], failed["detail"].iloc[0]
+        elif not failed.empty and (failed["state"] != NA).any():
+            bad = failed[failed["state"] != NA].iloc[0]
+            verdict, detail = STATE_LABEL[bad["state"]], bad["detail"]
+        elif repeats < 2:
+            verdict, detail = UNTESTED, "one repeat: run with --repeats 2 or more"
+        else:
+            verdict, detail = (NO if differing else YES), ""
+        rows.append([*key, verdict, repeats, " ".join(differing), detail])
+    return pd.DataFrame(rows, columns=["scenario", "seeding", "cell", "reproducible", "repeats",
+                                       "differing", "detail"])
+
+
+def minimal_seeding(verdicts: list[str], modes: list[str]) -> str:
+    """The weakest mode whose verdict is 'yes'; else why none is."""
+    for mode, verdict in zip(modes, verdicts):
+        if verdict == YES:
+            return mode
+    present = [v for v in verdicts if v != NOT_MEASURED]
+    if not present:
+        return NOT_MEASURED
+    if all(v == STATE_LABEL[NA] for v in present):
+        return STATE_LABEL[NA]
+    if NO in present:
+        return NONE_WORKS
+    if UNTESTED in present:
+        return UNTESTED
+    return next(v for v in present if v not in (STATE_LABEL[NA], UNTESTED))
+
+
+def minimal_seeding_table(repro: pd.DataFrame, cells: list[str], modes: list[str]):
+    lookup = {(r.scenario, r.seeding, r.cell): r.reproducible for r in repro.itertuples()}
+    rows = []
+    for scenario in sorted(repro["scenario"].unique()):
+        labels = [minimal_seeding([lookup.get((scenario, m, c), NOT_MEASURED) for m in modes],
+                                  modes) for c in cells]
+        rows.append([scenario, *labels, " ".join(changes_at(labels, cells))])
+    return pd.DataFrame(rows, columns=["scenario", *cells, "changes_at"])
+
+
+def _source_text(entry) -> str:
+    if entry is None:
+        return NOT_MEASURED
+    state, values = entry[0], entry[1]
+    if state != OK:
+        return STATE_LABEL[state]
+    return "|".join(v or "missing" for v in values)
+
+
+def sources_table(expanded: pd.DataFrame, cells: list[str], seeding: str):
+    """Per (scenario, generator or API): what moved under ``seeding``, each cell's value."""
+    rng = expanded[(expanded["seeding"] == seeding) & expanded["metric"].str.startswith(RNG_PREFIX)]
+    table = _pivot(rng, cells, ["scenario", "metric"])
+    rows = []
+    for scenario in sorted({s for s, _ in table}):
+        metrics = [m for s, m in table if s == scenario]
+        generators = sorted((m for m in metrics if not m.startswith(CALLS_PREFIX)),
+                            key=lambda m: (GENERATOR_ORDER.index(m) if m in GENERATOR_ORDER
+                                           else len(GENERATOR_ORDER), m))
+        calls = [m for m in metrics if m.startswith(CALLS_PREFIX)]
+
+        def most(metric):
+            counts = [int(v) for st, vs, *_ in table[(scenario, metric)].values() if st == OK
+                      for v in vs if v.lstrip("-").isdigit()]
+            return -max(counts, default=0), metric
+        for metric in generators + sorted(calls, key=most)[:TOP_CALLS]:
+            per_cell = table[(scenario, metric)]
+            values = [_source_text(per_cell.get(c)) for c in cells]
+            rows.append([scenario, seeding, metric, *values, " ".join(changes_at(values, cells))])
+    return pd.DataFrame(rows, columns=["scenario", "seeding", "metric", *cells, "changes_at"])
+
+
+def accuracy_table(expanded: pd.DataFrame, meta: pd.DataFrame, modes: list[str]):
+    """Rows = cells, columns = pixel_accuracy under each seeding mode, plus a note."""
+    rows_ = expanded[(expanded["scenario"] == ACCURACY_SCENARIO)
+                     & (expanded["metric"] == ACCURACY_METRIC)]
+    lookup = {(r.cell, r.seeding): r for r in rows_.itertuples()}
+    present = not rows_.empty
+    out = []
+    for cell, info in meta.iterrows():
+        values, notes = [], []
+        for mode in modes:
+            r = lookup.get((cell, mode))
+            if not present:
+                values.append("")
+            elif r is None:
+                values.append(NOT_MEASURED)
+            elif r.state != OK:
+                values.append(STATE_LABEL[r.state])
+                if r.state != NA:
+                    notes.append(f"{mode}: {r.detail}")
+            elif len(r.distinct) == 1:
+                values.append(r.distinct[0])
+            else:
+                numbers = [float(v) for v in r.distinct if v]
+                values.append(repr(round(statistics.fmean(numbers), 6)) if numbers else "")
+                spread = sorted(numbers)
+                notes.append(f"{mode}: repeats disagree ({spread[0]:.4f}…{spread[-1]:.4f}); "
+                             "mean shown")
+        if not present:
+            notes = [f"{ACCURACY_SCENARIO} not in this run"]
+        out.append([cell, info["python"], info["torch"], info["torchvision"], *values,
+                    "; ".join(notes)])
+    columns = ["cell", "python", "torch", "torchvision", *map(accuracy_column, modes), "note"]
+    return pd.DataFrame(out, columns=columns), present
+
+
+def cell_meta(frame: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
+    columns = ["python", "torch", "torchvision", "numpy", "pillow", "device", "platform"]
+    return frame.groupby("cell", sort=False)[columns].first().reindex(cells)
+
+
+def build(loaded: Loaded, tol: Tolerance) -> Report:
+    frame = loaded.frame
+    cells = compat.order(frame["cell"].unique())
+    ran = frame[frame["seeding"] != ""]
+    modes = [m for m in SEEDING_MODES if m in set(ran["seeding"])]
+    expanded = expand(frame, tol)
+    meta = cell_meta(frame, cells)
+    drift, shown = drift_table(expanded, cells, modes, tol)
+    repro = reproducibility_table(expanded, cells, modes)
+    sources_seeding = SOURCES_SEEDING if SOURCES_SEEDING in modes else (modes[-1] if modes else "")
+    accuracy, accuracy_present = accuracy_table(expanded, meta, modes)
+    repeats = ran["repeat"].astype(int).max() if not ran.empty else 0
+    return Report(
+        run_id=", ".join(sorted(frame["run_id"].unique())), cells=cells, meta=meta, modes=modes,
+        scenarios=sorted(ran["scenario"].unique()), repeats=int(repeats), tol=tol,
+        matrix=frame, drift=drift, shown=shown, reproducibility=repro,
+        sources=sources_table(expanded, cells, sources_seeding), sources_seeding=sources_seeding,
+        minimal_seeding=minimal_seeding_table(repro, cells, modes), accuracy=accuracy,
+        accuracy_present=accuracy_present, failures=cell_failures(frame),
+        interrupted=loaded.interrupted, notes=loaded.notes)
+
+
