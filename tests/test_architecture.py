@@ -1,0 +1,114 @@
+"""The shape of the house: imports go one way, modules stay small, rows have one maker.
+
+Read from the source with ``ast`` (every import, function-level ones included), so
+a cycle dodged with an import inside a function still fails here.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("harness", "scenarios")
+MAX_LINES = 400
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for top in PACKAGES:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            mods[name.removesuffix(".__init__")] = path
+    return mods
+
+
+MODULES = _modules()
+
+
+def _cell_side(name: str) -> bool:
+    return name == "harness.cell" or name.startswith("harness.cell.")
+
+
+def _imports(name: str, path: Path) -> set[str]:
+    """Project modules that ``name`` imports, anywhere in its file."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(n for n in names if n in MODULES and n != name
+                     and not name.startswith(n + "."))
+    return found
+
+
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def _cycles() -> list[list[str]]:
+    cycles, state = [], {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(GRAPH[node]):
+            if state.get(nxt) == "open":
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, stack)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(GRAPH):
+        if node not in state:
+            visit(node, [])
+    return cycles
+
+
+def test_no_import_cycles():
+    assert [" -> ".join(c) for c in _cycles()] == []
+
+
+@pytest.mark.parametrize("name", sorted(filter(_cell_side, MODULES)))
+def test_the_cell_side_imports_only_the_cell_side(name):
+    """harness.cell runs inside matrix venvs: never the host side, never the scenarios
+    package (built-in scenarios are loaded by path, like a user's)."""
+    assert {n for n in GRAPH[name] if not _cell_side(n)} == set()
+
+
+@pytest.mark.parametrize("name", ["harness.report.markdown", "harness.report.html_page"])
+def test_renderers_depend_on_the_model_not_on_each_other(name):
+    others = {"harness.report.markdown", "harness.report.html_page", "harness.report.tables",
+              "harness.report"} - {name}
+    assert GRAPH[name] & others == set()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("harness")))
+def test_no_module_is_too_large_to_read(name):
+    lines = len(MODULES[name].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines; split it by role"
+
+
+def test_rows_are_built_by_the_schema_alone():
+    """Every CSV row comes from harness.cell.schema's factory: nobody else builds a Row
+    or spells out the columns of one."""
+    offenders = []
+    for name, path in MODULES.items():
+        if name == "harness.cell.schema":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("Row",):
+                offenders.append(f"{path}:{node.lineno}")
+            if isinstance(node, ast.Dict) and {"schema_version", "metric", "status"} <= {
+                    k.value for k in node.keys if isinstance(k, ast.Constant)}:
+                offenders.append(f"{path}:{node.lineno}")
+    assert offenders == []
