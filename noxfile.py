@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nox
 
+# nox loads this file by path and does not put its folder on sys.path; the harness
+# is imported from the checkout (installed or not), so this is the one bootstrap.
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import cellsession, compat, interpreters, runs  # noqa: E402

@@ -7,7 +7,6 @@ so a warm rebuild takes seconds). ``run_cell(python, ...)`` runs
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import compat, interpreters
+from harness.cell import schema
 
-from harness import compat, interpreters  # noqa: E402
-from harness.cell import schema  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 OLD_CELL = "py3.8-torch1.5.0-tv0.6.0"
 NEW_CELL = compat.DEFAULT[-1].id
