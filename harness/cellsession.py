@@ -7,7 +7,10 @@ in every report instead of a silently missing cell.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import errno
+import fcntl
 import glob
 import os
 import re
@@ -121,8 +124,8 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
 
 def cell_is_complete(path: Path, cell_id: str | None = None) -> bool:
     """Whether ``--resume`` keeps this cell CSV: it parses with this schema's columns
-    and version, every row is complete and of this cell, and it holds scenario
-    results. A CSV that only records a cell-level failure (``cell.install``,
+    and version, every row is complete and of this cell, its manifest's row count is
+    right, and it holds scenario results. A CSV that only records a cell-level failure (``cell.install``,
     ``cell.interpreter``) is retried: the install may work this time."""
     if not path.is_file():
         return False
@@ -132,6 +135,10 @@ def cell_is_complete(path: Path, cell_id: str | None = None) -> bool:
         return False
     if not rows:
         return False
+    manifest = rows[0]
+    if manifest.scenario == schema.CELL_MANIFEST and \
+            manifest.detail != schema.MANIFEST_DETAIL % (len(rows) - 1):
+        return False  # cut at a line end
     for row in rows:
         if row.schema_version != schema.SCHEMA_VERSION:
             return False
@@ -147,10 +154,34 @@ def remove_leftovers(out: Path) -> list[Path]:
     gone = []
     for path in out.parent.glob(glob.escape(cell) + ".*"):
         rest = path.name[len(cell):]
-        if re.fullmatch(r"\.(csv|freeze\.txt|journal)\.tmp-\d+|\.log\..+\.part", rest):
+        if re.fullmatch(r"\.(csv|freeze\.txt|journal)\.tmp-\w+|\.log\..+\.part", rest):
             path.unlink(missing_ok=True)
             gone.append(path)
     return gone
+
+
+@contextlib.contextmanager
+def cell_lock(run_path: Path, cell_id: str):
+    """Hold the one lock a cell of a run has while it runs: a second run of the same
+    cell and run id refuses with one line instead of deleting the first's files."""
+    locks = run_path / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    path = locks / f"{cell_id}.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise UserError(f"{cell_id}: another run of this cell is writing {run_path} "
+                            f"(pid {holder}); wait for it, or choose another --run-id") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
 
 
 def install_command(session, requirements: list[str]) -> list[str]:
@@ -167,7 +198,7 @@ def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> li
     meta = schema.cell_meta(run_id=run_id, cell=cell.id, python=cell.python, torch=cell.torch,
                             torchvision=cell.torchvision, numpy=compat.NUMPY,
                             pillow=compat.PILLOW, platform=sys.platform, device="")
-    return [schema.cell_row(meta, scenario, detail)]
+    return schema.with_manifest([schema.cell_row(meta, scenario, detail)])
 
 
 def _cell_interpreter(session, cell: compat.Cell) -> Path | None:
@@ -244,8 +275,22 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
         raise SystemExit(2)
     run_path = runs.run_dir(args.run_id, Path(args.results))
     out = runs.cell_csv(run_path, cell.id)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    runs.point_latest(run_path)
+    with contextlib.ExitStack() as held:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            runs.point_latest(run_path)
+            held.enter_context(cell_lock(run_path, cell.id))
+        except UserError as exc:
+            session.error(str(exc))
+        except OSError as exc:
+            session.error(f"{cell.id}: cannot write into {exc.filename or run_path} "
+                          f"({exc.strerror})")
+        _run_locked(session, cell, args, run_path, out)
+
+
+def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: Path,
+                out: Path) -> None:
+    """The cell's session while it holds its lock: resume check, leftovers, install, run."""
     session.notify("report", posargs=[str(run_path)])
     if args.resume and cell_is_complete(out, cell.id):
         session.log(f"{cell.id}: complete CSV already in {run_path.name}; skipped (--resume)")

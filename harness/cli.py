@@ -39,4 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.command_run(args)
     except UserError as exc:
         print(f"rngdrift {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    except OSError as exc:  # a full disk, a read-only or vanished directory: not a crash
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rngdrift {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
+    return EXIT_USER_ERROR

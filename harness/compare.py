@@ -46,13 +46,12 @@ from typing import NamedTuple
 import pandas as pd
 
 from harness import compat, runs
-from harness.cell import schema
 from harness.cell.schema import ERROR, OK, RNG_PREFIX, STATUS_METRIC
 from harness.errors import UserError
 from harness.report import add_tolerance
 from harness.results import (
     SEEDED, SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, load, same)
-from harness.text import code, plural, table, text
+from harness.text import code, csv_for_people, plural, table, text
 
 HELP = "compare two runs, or two cells (exit 1 when something changed)"
 
@@ -304,9 +303,10 @@ def run(args: argparse.Namespace) -> int:
     candidate = load(runs.resolve(args.candidate), prefer_matrix=True)
     base_dir = _run_dir(baseline).resolve()
     out = (args.out or _run_dir(candidate)).resolve()
-    if args.out and out == base_dir:
-        raise UserError(f"--out {args.out}: that is the baseline's directory; compare never "
-                        "writes there")
+    inside_baseline = out == base_dir or base_dir in out.parents
+    if args.out and inside_baseline:
+        raise UserError(f"--out {args.out}: inside the baseline's directory {base_dir}; "
+                        "compare never writes there")
     if args.out and out.exists() and not out.is_dir():
         raise UserError(f"--out {args.out}: not a directory")
     result = compare(baseline, candidate, tol)
@@ -314,14 +314,17 @@ def run(args: argparse.Namespace) -> int:
         for note in side.notes:
             print(f"rngdrift compare: note: {note}", file=sys.stderr)
     head = summary(result, baseline, candidate, tol, args.fail_on)
-    print("\n".join(head))
-    if out == base_dir:
+    if inside_baseline:
+        print("\n".join(head))
         print(f"rngdrift compare: not writing into the baseline's directory {out}; "
               "pass --out DIR to keep compare.csv and compare.md", file=sys.stderr)
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        schema.write_atomic(str(out / "compare.csv"),
-                            result.to_csv(index=False, lineterminator="\n"))
-        schema.write_atomic(str(out / "compare.md"), render(result, head))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out {out}: cannot create ({exc.strerror})") from None
+        runs.write_files(out, {"compare.csv": csv_for_people(result),
+                               "compare.md": render(result, head)})
+        print("\n".join(head))
         print(f"\nrngdrift compare: wrote {out / 'compare.csv'} and {out / 'compare.md'}")
     return 1 if result["category"].isin(args.fail_on).any() else 0

@@ -76,7 +76,8 @@ class Cell:
 
 
 def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("+")[0].split(".") if part.isdigit())
+    return tuple(int(part) for part in text.split("+")[0].split(".")
+                 if part.isascii() and part.isdigit())
 
 
 def python_for(torch: str) -> str:
@@ -135,7 +136,7 @@ def find(cell_id: str) -> Cell | None:
 def parse_id(cell_id: str) -> Cell | None:
     """A Cell from an id like 'py3.8-torch1.5.0-tv0.6.0' (also for ids not in the table)."""
     import re
-    match = re.fullmatch(r"py(\d+\.\d+)-torch([\w.+]+)-tv([\w.+]+)", cell_id)
+    match = re.fullmatch(r"py([0-9]+\.[0-9]+)-torch([\w.+]+)-tv([\w.+]+)", cell_id, re.ASCII)
     return Cell(*match.groups()) if match else None
 
 

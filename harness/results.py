@@ -1,19 +1,18 @@
-"""Read, validate and merge result CSVs; collapse repeats into comparable values.
+"""Load and merge a run's results; collapse repeats into comparable values.
 
-The host side's one reader. ``report`` and ``compare`` both start here, so a CSV
-is either accepted by both or rejected by both with the same one-line message
-(file, line, problem).
+The host side's one reader (files are parsed and checked by ``resultfiles``).
+``report`` and ``compare`` both start here, so a CSV is either accepted by both or
+rejected by both with the same one-line message (file, line, problem).
 
     load(path)      a run directory (cells/*.csv, else matrix.csv) or a matrix.csv
     merge(run_dir)  the run's cell CSVs, validated and merged, cells oldest first
-    collapse(frame) one row per (cell, scenario, seeding, metric) with the repeats folded in
+    fold(frame)     one row per (cell, scenario, seeding, metric) with the repeats folded in
+    expand(frame)   fold, plus every scenario's metrics in every cell that ran it
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -22,13 +21,7 @@ from harness import compat
 from harness.cell import schema
 from harness.cell.schema import CALLS_PREFIX, CELL_LEVEL, ERROR, NA, OK, TIMEOUT
 from harness.errors import UserError
-
-MATRIX = "matrix.csv"
-# What a cell directory holds besides its CSV (see harness/runs.py).
-COMPANIONS = (".freeze.txt", ".log")
-_TMP = re.compile(r"\.tmp-\d+$")
-_INT = re.compile(r"-?\d+")
-_REPEAT = re.compile(r"[1-9]\d*")
+from harness.resultfiles import MATRIX, check_manifest, read_cell, read_csv, scan_cells, validate
 
 # Weakest first: none < python < torch < all < full; mode -> the generators it seeds.
 SEEDING_MODES = schema.MODES
@@ -52,144 +45,6 @@ class Loaded:
 
 # -- reading -----------------------------------------------------------------
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """Parse one results CSV strictly; every column str, plus ``_line`` for messages."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")  # a spreadsheet may add a BOM
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); hand-edited or corrupt?") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    if not text.strip():
-        raise UserError(f"{path}: empty file (interrupted run?)")
-    if not text.endswith("\n"):
-        raise UserError(f"{path}: truncated: the last line has no newline (interrupted write "
-                       "or hand-edited)")
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
-    try:
-        header = next(reader)
-        if tuple(header) != schema.COLUMNS:
-            missing = [c for c in schema.COLUMNS if c not in header]
-            extra = [c for c in header if c not in schema.COLUMNS]
-            what = (f"missing {missing}" if missing else "") + (
-                f"{'; ' if missing else ''}unexpected {extra}" if extra else "")
-            raise UserError(f"{path}: header is not the schema's columns "
-                           f"({what or 'wrong order'}); not a rngdrift results CSV?")
-        rows = []
-        for row in reader:
-            if len(row) != len(schema.COLUMNS):
-                raise UserError(f"{path}:{reader.line_num}: {len(row)} fields, expected "
-                               f"{len(schema.COLUMNS)} (truncated or hand-edited)")
-            rows.append(row + [reader.line_num])
-    except csv.Error as exc:
-        raise UserError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
-    if not rows:
-        raise UserError(f"{path}: header but no rows (interrupted run?)")
-    return pd.DataFrame(rows, columns=[*schema.COLUMNS, "_line"]).astype(
-        {c: str for c in schema.COLUMNS})
-
-
-def _where(path: Path, frame: pd.DataFrame, mask) -> str:
-    first = frame[mask].iloc[0]
-    return f"{path}:{first['_line']}"
-
-
-def _check(path: Path, frame: pd.DataFrame, mask, problem) -> None:
-    if mask.any():
-        first = frame[mask].iloc[0]
-        raise UserError(f"{_where(path, frame, mask)}: {problem(first)}")
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def validate(path: Path, frame: pd.DataFrame) -> None:
-    """Raise UserError naming the first row of ``frame`` (read from ``path``) that breaks the schema."""
-    _check(path, frame, frame["schema_version"] != schema.SCHEMA_VERSION,
-           lambda r: f"schema_version {r['schema_version']!r}; this rngdrift reads "
-                     f"{schema.SCHEMA_VERSION!r} (rerun the cells, or use the rngdrift that wrote it)")
-    for column in ("cell", "scenario", "metric"):
-        _check(path, frame, frame[column] == "", lambda r, c=column: f"empty {c}")
-    _check(path, frame, ~frame["kind"].isin(schema.KINDS),
-           lambda r: f"kind {r['kind']!r} is not one of {', '.join(schema.KINDS)}")
-    _check(path, frame, ~frame["status"].isin(schema.STATUSES),
-           lambda r: f"status {r['status']!r} is not one of {', '.join(schema.STATUSES)}")
-    cell_level = frame["scenario"].str.startswith(CELL_LEVEL)
-    _check(path, frame, ~cell_level & ~frame["seeding"].isin(SEEDING_MODES),
-           lambda r: f"seeding {r['seeding']!r} is not one of {', '.join(SEEDING_MODES)}")
-    _check(path, frame, ~cell_level & ~frame["repeat"].str.fullmatch(_REPEAT.pattern),
-           lambda r: f"repeat {r['repeat']!r} is not a positive integer")
-    is_status = frame["metric"] == schema.STATUS_METRIC
-    _check(path, frame, is_status & (frame["value"] != frame["status"]),
-           lambda r: f"status row says value {r['value']!r} but status {r['status']!r}")
-    _check(path, frame, ~is_status & (frame["status"] != OK),
-           lambda r: f"metric row {r['metric']!r} has status {r['status']!r}; only the "
-                     f"{schema.STATUS_METRIC!r} row of a scenario carries a non-ok status")
-    _check(path, frame, cell_level & ~is_status,
-           lambda r: f"cell-level scenario {r['scenario']!r} may only hold a "
-                     f"{schema.STATUS_METRIC!r} row")
-    numeric = frame["kind"].isin(("number", "timing")) & ~is_status
-    bad = numeric & ~frame["value"].map(_is_float)
-    _check(path, frame, bad, lambda r: f"{r['kind']} {r['metric']!r} value {r['value']!r} "
-                                       "is not a number")
-    count = (frame["kind"] == "count") & ~is_status
-    _check(path, frame, count & ~frame["value"].str.fullmatch(_INT.pattern),
-           lambda r: f"count {r['metric']!r} value {r['value']!r} is not an integer")
-    run_key = ["cell", "scenario", "seeding", "repeat"]
-    status_keys = pd.MultiIndex.from_frame(frame.loc[is_status, run_key])
-    orphan = ~is_status & ~pd.MultiIndex.from_frame(frame[run_key]).isin(status_keys)
-    _check(path, frame, orphan, lambda r: f"metric {r['metric']!r} of {r['scenario']} "
-                                          f"({r['seeding']}, repeat {r['repeat']}) has no "
-                                          f"{schema.STATUS_METRIC!r} row")
-    dupes = frame.duplicated(list(schema.KEY), keep=False)
-    if dupes.any():
-        lines = frame.loc[dupes, "_line"].tolist()
-        first = frame[dupes].iloc[0]
-        raise UserError(f"{path}:{lines[1]}: duplicated key "
-                       f"{dict(zip(schema.KEY, first[list(schema.KEY)]))} "
-                       f"(also at line {lines[0]})")
-
-
-def read_cell(path: Path) -> pd.DataFrame:
-    frame = read_csv(path)
-    validate(path, frame)
-    cells = frame["cell"].unique()
-    if len(cells) > 1:
-        raise UserError(f"{path}: holds {len(cells)} cells ({', '.join(cells[:3])}...); "
-                       "a cell CSV holds one")
-    return frame
-
-
-def scan_cells(cells_dir: Path) -> tuple[list[Path], list[str], list[str]]:
-    """(cell CSVs, notes on what was ignored, cells with a log or freeze but no CSV)."""
-    if not cells_dir.is_dir():
-        raise UserError(f"{cells_dir.parent}: no cells/ directory and no {MATRIX}; "
-                       "not a rngdrift run directory")
-    csvs, notes, stems = [], [], set()
-    for entry in sorted(cells_dir.iterdir()):
-        name = entry.name
-        if _TMP.search(name):
-            notes.append(f"{entry}: leftover temporary file of an interrupted write; ignored")
-        elif entry.is_dir():
-            notes.append(f"{entry}: a directory in cells/; ignored")
-        elif name.endswith(".csv"):
-            csvs.append(entry)
-        elif name.endswith(COMPANIONS):
-            stems.add(next(name[:-len(s)] for s in COMPANIONS if name.endswith(s)))
-        else:
-            notes.append(f"{entry}: not a cell CSV; ignored")
-    interrupted = sorted(stems - {p.stem for p in csvs})
-    for stem in interrupted:
-        notes.append(f"{cells_dir / stem}: log but no CSV (cell interrupted or still running); "
-                     "missing from this report")
-    return csvs, notes, interrupted
-
-
 def order_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of the oldest cell first (``compat.order``), each cell's rows in file order."""
     rank = {cell: i for i, cell in enumerate(compat.order(frame["cell"].unique()))}
@@ -197,8 +52,8 @@ def order_cells(frame: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop(columns="_o").reset_index(drop=True)
 
 
-def _merge(paths: list[Path]) -> pd.DataFrame:
-    frames = [read_cell(p).assign(_file=str(p)) for p in paths]
+def _merge(paths: list[Path], notes: list[str]) -> pd.DataFrame:
+    frames = [read_cell(p, notes).assign(_file=str(p)) for p in paths]
     frame = pd.concat(frames, ignore_index=True)
     dupes = frame.duplicated(list(schema.KEY), keep=False)
     if dupes.any():
@@ -230,16 +85,24 @@ def load_run(run_path: Path) -> Loaded:
     csvs, notes, interrupted = scan_cells(cells_dir)
     if not csvs and (run_path / MATRIX).is_file():
         return load_matrix(run_path / MATRIX)  # a baseline: matrix.csv and the cells' freezes
+    if not csvs and interrupted:
+        raise UserError(f"{cells_dir}: no cell CSV yet; {len(interrupted)} cell(s) were "
+                        f"interrupted ({', '.join(interrupted[:3])}{' ...' if len(interrupted) > 3 else ''}); "
+                        f"finish them with: nox -s matrix -- --run-id {run_path.name} --resume")
     if not csvs:
         raise UserError(f"{cells_dir}: no cell CSVs (empty run directory?)")
-    frame = _merge(csvs).drop(columns="_line")
+    frame = _merge(csvs, notes).drop(columns="_line")
     return Loaded(frame, run_path, notes, interrupted)
 
 
 def load_matrix(path: Path) -> Loaded:
     frame = read_csv(path)
     validate(path, frame)
-    return Loaded(order_cells(frame).drop(columns="_line"), path)
+    notes: list[str] = []
+    for cell, rows in frame.groupby("cell", sort=False):
+        if (rows["scenario"] == schema.CELL_MANIFEST).any():
+            check_manifest(Path(f"{path} ({cell})"), rows.reset_index(drop=True), notes)
+    return Loaded(order_cells(frame).drop(columns="_line"), path, notes)
 
 
 def load(path: Path, prefer_matrix: bool = False) -> Loaded:
@@ -308,13 +171,14 @@ KEY = ["cell", "scenario", "seeding", "metric"]
 
 
 def fold(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
-    """One row per (cell, scenario, seeding, metric) as measured; timing rows left out.
+    """One row per (cell, scenario, seeding, metric) as measured; timing rows and the
+    manifest (how many rows a file holds) left out.
 
     ``distinct``: the distinct values over the repeats (one value: they agreed);
     ``repeats``: how many repeats reported it; ``detail``: the first non-empty detail.
     Status rows and cell-level rows are folded like any other text metric.
     """
-    frame = frame[frame["kind"] != "timing"]
+    frame = frame[(frame["kind"] != schema.TIMING) & (frame["scenario"] != schema.CELL_MANIFEST)]
     rows = []
     for key, group in frame.groupby(KEY, sort=False):
         kind = group["kind"].iloc[0]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
+from harness.cell.schema import TMP_MARK
 from harness.errors import UserError
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -55,3 +57,27 @@ def resolve(path: str | Path) -> Path:
     if not candidate.exists() and (RESULTS / str(path)).exists():
         candidate = RESULTS / str(path)
     return candidate.resolve()
+
+
+def write_files(directory: Path, files: dict[str, str]) -> None:
+    """Write ``files`` ({name: text}) into ``directory`` as a set: every file goes to a
+    temporary name first, and only when all of them are written are they renamed into
+    place. A write that fails (a full disk, a read-only or vanished directory) leaves
+    the directory as it was and raises one UserError naming the file and why."""
+    written: list[tuple[str, Path]] = []
+    try:
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=name + TMP_MARK, dir=directory)
+            written.append((tmp, directory / name))
+            with open(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+    except OSError as exc:
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
+        where = written[-1][1] if written else directory
+        raise UserError(f"{where}: cannot write ({exc.strerror}); nothing written") from None
+    for tmp, final in written:
+        os.replace(tmp, final)

@@ -5,6 +5,10 @@ name or an error message can neither break a table nor inject markup.
 """
 from __future__ import annotations
 
+import pandas as pd
+
+from harness.cell.schema import FORMULA_START
+
 
 def code(value) -> str:
     """An inline code span; backticks and pipes cannot escape it."""
@@ -31,3 +35,29 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula (OWASP's
+    advice: a leading ' before =, +, -, @, tab or CR). Numbers and the lone '-' of a
+    cell that was not measured stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and value != "-" \
+            and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def csv_for_people(frame: pd.DataFrame) -> str:
+    """CSV text of a table meant to be opened by people: headers and text cells that a
+    spreadsheet would take for formulas are neutralised (matrix.csv keeps exact data)."""
+    safe = frame.astype(object).apply(lambda column: column.map(spreadsheet_safe))
+    safe.columns = [spreadsheet_safe(str(c)) for c in frame.columns]
+    return safe.to_csv(index=False, lineterminator="\n")

@@ -4,7 +4,8 @@
 for one scenario run: its status row, then one row per metric, kinds taken from
 the Python type as the cell side does (float: number, int: count, str:
 fingerprint, ``Text("...")``: text). ``write_run`` puts rows into
-``<dir>/cells/<cell>.csv`` through the schema's own writer.
+``<dir>/cells/<cell>.csv`` through the schema's own writer, manifest first as the
+cell writes it.
 """
 from __future__ import annotations
 
@@ -81,5 +82,5 @@ def write_run(run_dir: Path, all_rows: list[schema.Row]) -> Path:
     for row in all_rows:
         by_cell.setdefault(row.cell, []).append(row)
     for cell, cell_rows in by_cell.items():
-        schema.write_csv(str(run_dir / "cells" / f"{cell}.csv"), cell_rows)
+        schema.write_csv(str(run_dir / "cells" / f"{cell}.csv"), schema.with_manifest(cell_rows))
     return run_dir

@@ -165,10 +165,10 @@ def test_a_cell_that_only_failed_to_install_is_retried_on_resume(tmp_path):
 
 def test_remove_leftovers_removes_only_this_cells_temporary_files(tmp_path):
     cell = "py3.8-torch1.5.0-tv0.6.0"
-    leftovers = [f"{cell}.csv.tmp-123", f"{cell}.freeze.txt.tmp-9", f"{cell}.journal.tmp-77",
+    leftovers = [f"{cell}.csv.tmp-k3j_9xq2", f"{cell}.freeze.txt.tmp-9", f"{cell}.journal.tmp-77",
                  f"{cell}.log.full-r2-1.part"]
     kept = [f"{cell}.csv", f"{cell}.log", f"{cell}.journal", f"{cell}.freeze.txt",
-            "py3.8-torch1.5.0-tv0.6.0.1.csv.tmp-5", "other.csv.tmp-1", f"{cell}.csv.tmp-x"]
+            "py3.8-torch1.5.0-tv0.6.0.1.csv.tmp-5", "other.csv.tmp-1", f"{cell}.csv.tmp-a.b"]
     for name in leftovers + kept:
         (tmp_path / name).write_text("x")
     gone = cellsession.remove_leftovers(tmp_path / f"{cell}.csv")
@@ -220,7 +220,8 @@ def test_record_missing_interpreter(tmp_path, capsys):
     posargs = ["--run-id", "r", "--results", str(tmp_path)]
     out = cellsession.record_missing_interpreter(cells[0], posargs, "unused", cells)
     assert out == tmp_path / "r" / "cells" / f"{cells[0].id}.csv"
-    (row,) = schema.read_csv(out)
+    manifest, row = schema.read_csv(out)
+    assert manifest.scenario == schema.CELL_MANIFEST
     assert (row.scenario, row.status, row.python) == ("cell.interpreter", "error", "3.99")
     assert "Python 3.99 not found" in row.detail
     assert capsys.readouterr().err.startswith(f"rngdrift: {cells[0].id}: Python 3.99 not found")
@@ -251,7 +252,7 @@ def test_a_cell_whose_python_is_missing_leaves_its_row_then_skips(tmp_path, monk
     session.error = error
     with pytest.raises(outcome, match="Python 3.99 not found"):
         cellsession.skip_missing_interpreter(session, cell, "unused", [cell])
-    (row,) = schema.read_csv(tmp_path / "r" / "cells" / f"{cell.id}.csv")
+    _, row = schema.read_csv(tmp_path / "r" / "cells" / f"{cell.id}.csv")
     assert (row.scenario, row.status) == (schema.CELL_INTERPRETER, "error")
 
 

@@ -103,9 +103,8 @@ def test_holes_fill_only_missing_cells(tmp_path, capsys):
     assert cli.main(["ci", "holes", str(run), "--matrix", matrix]) == 0
     assert "py3.11-torch2.15.0-tv0.29.2: no CSV came back" in capsys.readouterr().out
     assert present.read_text() == "untouched"
-    rows = schema.read_csv(run / "cells" / "py3.11-torch2.15.0-tv0.29.2.csv")
-    assert len(rows) == 1
-    row = rows[0]
+    manifest, row = schema.read_csv(run / "cells" / "py3.11-torch2.15.0-tv0.29.2.csv")
+    assert manifest.detail == "rows=1"
     assert (row.run_id, row.cell, row.scenario, row.status, row.torch) == (
         "nightly-42", "py3.11-torch2.15.0-tv0.29.2", ci.MISSING_SCENARIO, "error", "2.15.0")
     assert "CI job" in row.detail

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT, value
-from harness import cellsession
+from harness import cellsession, ci
 from harness.cell import schema
 
 pytestmark = pytest.mark.slow
@@ -209,8 +209,14 @@ def test_uninstallable_pair_and_missing_python_are_error_rows(tmp_path):
     env = dict(os.environ, **{cellsession.EXTRA_CELLS_ENV: f"{bad_pair},{no_python}"})
     listed = subprocess.run([sys.executable, "-m", "nox", "-l", "--json"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
-    pythons = {s["session"]: s["python"] for s in json.loads(listed.stdout)}
-    assert pythons[f"matrix({no_python})"] == "3.99"  # listing unchanged by the hook
+    listing = json.loads(listed.stdout)
+    pythons = {s["session"]: s["python"] for s in listing}
+    # A cell whose Python is nowhere runs on nox's own interpreter, to record the hole;
+    # the CI job matrix still asks for the Python the cell needs.
+    assert pythons[f"matrix({no_python})"] is None
+    assert pythons[f"matrix({bad_pair})"] == "3.8"
+    include = {e["cell"]: e["python"] for e in ci.matrix_include(listing, ["matrix"])}
+    assert include[no_python] == "3.99"
 
     proc = subprocess.run(
         [sys.executable, "-m", "nox", "--envdir", str(tmp_path / "nox"),
@@ -222,15 +228,17 @@ def test_uninstallable_pair_and_missing_python_are_error_rows(tmp_path):
     assert f"{no_python}: Python 3.99 not found" in output
     assert "recorded as an error row" in output
     cells = tmp_path / "results" / "holes" / "cells"
-    (install,) = schema.read_csv(cells / f"{bad_pair}.csv")
-    assert (install["scenario"], install["status"]) == ("cell.install", "error")
-    assert install["detail"].startswith("install failed: ")
-    assert "torch==9.9.9" in install["detail"]
-    (interp,) = schema.read_csv(cells / f"{no_python}.csv")
-    assert (interp["scenario"], interp["status"], interp["python"]) == (
+    manifest, install = schema.read_csv(cells / f"{bad_pair}.csv")
+    assert (manifest.scenario, manifest.detail) == (schema.CELL_MANIFEST, "rows=1")
+    assert (install.scenario, install.status) == ("cell.install", "error")
+    assert install.detail.startswith("install failed: ")
+    assert "torch==9.9.9" in install.detail
+    _, interp = schema.read_csv(cells / f"{no_python}.csv")
+    assert (interp.scenario, interp.status, interp.python) == (
         "cell.interpreter", "error", "3.99")
-    assert "uv python install 3.99" in interp["detail"]
+    assert "uv python install 3.99" in interp.detail
     # The report (notified by the cell that ran) shows both holes.
     matrix = pd.read_csv(tmp_path / "results" / "holes" / "matrix.csv", dtype=str)
-    assert sorted(zip(matrix["cell"], matrix["scenario"], matrix["status"])) == [
+    holes = matrix[matrix["scenario"] != schema.CELL_MANIFEST]
+    assert sorted(zip(holes["cell"], holes["scenario"], holes["status"])) == [
         (bad_pair, "cell.install", "error"), (no_python, "cell.interpreter", "error")]

@@ -49,10 +49,19 @@ def test_unmet_when_package_missing():
         "needs numpy >=1.20; not installed"
 
 
-@pytest.mark.parametrize("name", ["", " padded", "a,b", None])
-def test_bad_names_are_refused(name):
-    with pytest.raises(registry.RegistrationError, match="non-empty string"):
-        scenario(name)
+@pytest.mark.parametrize("name, why", [
+    ("", "empty scenario name"), (" padded", "white space"), ("a,b", "comma"),
+    (None, "must be a string"), ("a\rb", "control character"), ("a\u2028b", "control character"),
+    ("-x.dash", "starts with '-'"), ("=HYPERLINK(1)", "starts with '='"),
+    ("cell.evil", "whole-cell rows"), ("x" * 201, "201 characters")])
+def test_a_bad_name_makes_that_scenario_an_error_and_nothing_else(name, why):
+    scenario(name)(lambda ctx: {})
+    scenario("fine.one")(lambda ctx: {})
+    (stand_in,) = [n for n in registry.SCENARIOS if n != "fine.one"]
+    assert stand_in.startswith("invalid.") and registry.name_problem(stand_in, "scenario") is None
+    assert why in registry.SCENARIOS[stand_in].invalid
+    assert "rename it" in registry.SCENARIOS[stand_in].invalid
+    assert registry.SCENARIOS["fine.one"].invalid is None
 
 
 def test_bad_version_spec_is_refused_at_registration():

@@ -146,7 +146,7 @@ def test_status_row_and_metric_rows_must_agree(tmp_path):
 def test_metric_rows_without_their_status_row(tmp_path):
     run = _run(tmp_path)
     path = run / "cells" / f"{OLD}.csv"
-    _rewrite(path, lambda t: [t[0]] + t[2:])
+    _rewrite(path, lambda t: t[:2] + t[3:])  # drop the first status row (after the manifest)
     assert "has no 'status' row" in _error(run)
 
 

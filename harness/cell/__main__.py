@@ -84,19 +84,28 @@ def main(argv=None):
         numpy=installed["numpy"], pillow=installed["pillow"],
         platform=environment.platform_text(), device=environment.device_text(installed))
     base = os.path.splitext(args.out)[0]
-    schema.write_atomic(base + ".freeze.txt",
-                        environment.freeze_text(args.scenarios, args.cell_requirements))
     started = time.time()
     # Finished jobs are journalled as they end, so an interrupted cell resumes mid-way.
     journal = Journal(base + ".journal", dict(meta._asdict(), names=names))
     kept = journal.load() if args.resume else []
-    journal.start(kept)
+    try:
+        schema.write_atomic(base + ".freeze.txt",
+                            environment.freeze_text(args.scenarios, args.cell_requirements))
+        journal.start(kept)
+    except (IOError, OSError) as exc:
+        sys.stderr.write("rngdrift: %s: cannot write next to %s (%s); nothing ran\n"
+                         % (args.cell, args.out, exc.strerror or exc))
+        return 2
     if kept:
         sys.stdout.write("[%s] resuming: %d job(s) kept from %s\n"
                          % (args.cell, len(kept), journal.path))
+    journal_lost = []
 
     def progress(job):
-        journal.append(job)
+        if not journal.append(job) and not journal_lost:
+            journal_lost.append(job)
+            sys.stderr.write("rngdrift: %s: cannot write %s; the run goes on, but a resume "
+                             "would redo finished jobs\n" % (args.cell, journal.path))
         bad = sum(1 for r in job.results if r.status != schema.OK)
         sys.stdout.write("[%s] seeding=%-6s repeat=%d: %d scenarios, %d not ok (%.0fs)\n"
                          % (args.cell, job.mode, job.repeat, len(job.results), bad,
@@ -119,8 +128,14 @@ def main(argv=None):
                          "jobs are kept in %s (run again with --resume)\n"
                          % (args.cell, why, args.out, journal.path))
         return 130 if isinstance(exc, KeyboardInterrupt) else 143
-    rows = build_rows(jobs, names, args.modes, meta)
-    schema.write_csv(args.out, rows)
+    rows = schema.with_manifest(build_rows(jobs, names, args.modes, meta))
+    try:
+        schema.write_csv(args.out, rows)
+    except (IOError, OSError) as exc:
+        sys.stderr.write("rngdrift: %s: cannot write %s (%s); finished jobs are kept in %s "
+                         "(run again with --resume once there is room)\n"
+                         % (args.cell, args.out, exc.strerror or exc, journal.path))
+        return 2
     journal.remove()
     sys.stdout.write("[%s] wrote %s (%d rows, %.0fs)\n"
                      % (args.cell, args.out, len(rows), time.time() - started))

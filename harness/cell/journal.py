@@ -51,10 +51,16 @@ class Journal(object):
         schema.write_atomic(self.path, text)
 
     def append(self, job):
-        with open(self.path, "a") as handle:
-            handle.write(self._line(job))
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Add a finished job; False when the journal cannot be written (the run goes on,
+        only a resume after an interrupt would redo that job)."""
+        try:
+            with open(self.path, "a") as handle:
+                handle.write(self._line(job))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (IOError, OSError):
+            return False
+        return True
 
     def remove(self):
         try:

@@ -13,6 +13,18 @@ import sys
 from . import protocol, zygote
 from .processes import log_tail_text, stack_summary
 
+# A child's own log keeps its first LOG_HEAD and last LOG_TAIL bytes (where the
+# error or the stack dump of a hang is); what a runaway print adds in between is
+# dropped, and the merged log says how much.
+LOG_HEAD = 8 << 20
+LOG_TAIL = 2 << 20
+
+
+def _ensure_folder(path):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+
 
 class LaunchFailed(Exception):
     """A child could not start; ``status`` (error/timeout) and ``detail`` say why."""
@@ -40,9 +52,9 @@ class Launcher(object):
         self.start_method = start if child_cmd is None else "spawn"
         self.zygotes = {}
 
-    def use_fork(self):
-        """Fork only where this runner can adopt its grandchildren (Linux subreaper)."""
-        if self.start_method == "fork" and not zygote.become_subreaper():
+    def use_fork(self, subreaper):
+        """Fork only where this runner adopts its grandchildren (a Linux subreaper)."""
+        if not subreaper:
             self.start_method = "spawn"
         return self.start_method == "fork"
 
@@ -128,27 +140,59 @@ class Launcher(object):
     def _open_log(self, job):
         job.spawns += 1
         job.log = "%s.%s-r%d-%d.part" % (self.log_path, job.mode, job.repeat, job.spawns)
-        log = open(job.log, "wb")
+        job.log_dropped = 0
+        _ensure_folder(job.log)  # someone may have removed cells/ mid-run
+        # O_APPEND: the child keeps writing at the end after cap_log cuts the middle out.
+        log = open(job.log, "ab")
         log.write(("=== child mode=%s repeat=%d scenarios=%d (%s) ===\n"
                    % (job.mode, job.repeat, len(job.pending), job.pending[0])).encode())
         log.flush()
         return log
 
+    def cap_log(self, job):
+        """Keep a live child's log within LOG_HEAD + LOG_TAIL bytes (plus what it writes
+        until the next look)."""
+        if not job.log:
+            return
+        try:
+            with open(job.log, "r+b") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size <= LOG_HEAD + LOG_TAIL:
+                    return
+                handle.seek(size - LOG_TAIL)
+                tail = handle.read(LOG_TAIL)
+                handle.truncate(LOG_HEAD)
+                handle.seek(LOG_HEAD)
+                handle.write(tail)
+                job.log_dropped += size - LOG_HEAD - len(tail)
+        except (IOError, OSError):
+            pass
+
     def merge_log(self, job):
         """Append the child's own log to the cell log; returns the child's log text."""
         if not job.log:
             return ""
-        text = self.append_log(job.log)
+        self.cap_log(job)
+        note = None
+        if job.log_dropped:
+            note = ("\n[rngdrift: %d bytes of this child's output were dropped here; its log "
+                    "keeps the first %d MB and the last %d MB]\n"
+                    % (job.log_dropped, LOG_HEAD >> 20, LOG_TAIL >> 20)).encode()
+        text = self.append_log(job.log, note)
         job.log = None
         return text
 
-    def append_log(self, path):
-        """Move a process's own log file onto the end of the cell log; returns its text."""
+    def append_log(self, path, note=None):
+        """Move a process's own log file onto the end of the cell log (``note`` after its
+        first LOG_HEAD bytes); returns its text."""
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                data = handle.read(LOG_HEAD + 2 * LOG_TAIL)
         except (IOError, OSError):
             data = b""
+        if note:
+            data = data[:LOG_HEAD] + note + data[LOG_HEAD:]
+        _ensure_folder(self.log_path)
         with open(self.log_path, "ab") as cell_log:
             cell_log.write(b"\n" + data)
         try:
@@ -159,5 +203,6 @@ class Launcher(object):
 
     def note(self, text):
         """A line from the runner itself in the cell log."""
+        _ensure_folder(self.log_path)
         with open(self.log_path, "ab") as log:
             log.write(text)

@@ -91,3 +91,49 @@ def has_exited(proc):
     except (AttributeError, OSError):  # no waitid: poll() reaps, still fine for a leader
         return proc.poll() is not None
     return info is not None and info.si_pid == proc.pid
+
+
+def children(pid=None):
+    """Live child processes of ``pid`` (default: this process), from /proc."""
+    pid = os.getpid() if pid is None else pid
+    found = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[1]) == pid:
+            found.add(int(entry))
+    return found
+
+
+def kill_strays(known=(), rounds=20):
+    """SIGKILL and reap every child of this process that is not ``known``, and what
+    they leave behind: a subreaper adopts the orphans of what it started, including
+    daemons that left their process group with setsid. Returns how many were killed."""
+    killed = 0
+    for _ in range(rounds):
+        strays = children() - set(known)
+        if not strays:
+            break
+        for pid in strays:
+            try:
+                if os.getpgid(pid) == pid:  # a session or group leader: its group goes too
+                    os.killpg(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        for pid in strays:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+    return killed

@@ -14,9 +14,11 @@ Scenario modules, built-in and the users' own (``--scenarios PATH``), are
 imported by ``harness.cell.loader``; this module only keeps what they register.
 """
 import fnmatch
+import hashlib
 import os
 
 from . import versions
+from .schema import name_problem
 
 
 class NotApplicable(Exception):
@@ -43,6 +45,7 @@ class Scenario(object):
         self.filename = code.co_filename if code else None
         self.source = "%s:%s" % (code.co_filename, code.co_firstlineno) if code else self.module
         self.source_sha256 = None  # set by load_paths for user scenarios
+        self.invalid = None  # why the name it was registered with cannot be used
 
     @property
     def family(self):
@@ -73,9 +76,11 @@ def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
         if spec:
             requires[package] = spec
 
-    if not isinstance(name, str) or not name or name != name.strip() or "," in name:
-        raise RegistrationError("scenario name %r must be a non-empty string without "
-                                "surrounding spaces or commas" % (name,))
+    invalid = name_problem(name, "scenario")
+    if invalid:
+        # The scenario becomes an error row under a stand-in name (the same in every
+        # cell); everything else in its file, and the run, goes on.
+        name = "invalid." + hashlib.sha256(repr(name).encode("utf-8")).hexdigest()[:12]
     for package, spec in requires.items():
         try:
             versions.satisfies("0", spec)
@@ -89,6 +94,9 @@ def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
                 name, short_path(SCENARIOS[name].source),
                 short_path(Scenario(name, func, {}, False, None).source)))
         SCENARIOS[name] = Scenario(name, func, requires, cuda, timeout)
+        if invalid:
+            SCENARIOS[name].invalid = "%s (registered at %s); rename it" % (
+                invalid, short_path(SCENARIOS[name].source))
         return func
     return register
 

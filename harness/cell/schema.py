@@ -14,6 +14,8 @@ A row is a ``Row``: a named tuple whose fields are the CSV columns, all text.
 import csv
 import io
 import os
+import tempfile
+import unicodedata
 from collections import namedtuple
 
 SCHEMA_VERSION = "1"
@@ -54,8 +56,22 @@ CELL_INSTALL = CELL_LEVEL + "install"          # the pins could not be installed
 CELL_INTERPRETER = CELL_LEVEL + "interpreter"  # the cell's Python is missing
 CELL_MISSING = CELL_LEVEL + "missing"          # a CI job sent nothing back
 
+# The first row of every cell CSV says how many rows follow it, so a file cut at a
+# line end is told from a complete one (a CSV without it is from an older rngdrift).
+CELL_MANIFEST = CELL_LEVEL + "manifest"
+MANIFEST_DETAIL = "rows=%d"
+
 # Key of a row: unique within a run.
 KEY = ("cell", "scenario", "seeding", "repeat", "metric")
+
+# Metric names rngdrift writes itself: a scenario may not return them.
+RESERVED_METRICS = (STATUS_METRIC, TIMING_METRIC, "source.sha256")
+# Characters str.splitlines() splits on: a field holding one is quoted, so every
+# reader agrees on where a row ends.
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# A cell starting with one of these is a formula to a spreadsheet.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_NAME = 200
 
 # The seeding modes, weakest first, and the global generators each one seeds.
 # Host and cell read them here; harness.cell.seeding applies them.
@@ -67,6 +83,36 @@ SEEDED = {
     "all": ("python", "numpy", "torch", "cuda"),
     "full": ("python", "numpy", "torch", "cuda"),
 }
+
+
+def name_problem(name, what):
+    """Why ``name`` cannot be a ``what`` ("scenario" or "metric") name; None when it can.
+
+    Names end up in every CSV, on command lines (--only, --scenario=) and in
+    spreadsheets, so they are checked where they are born.
+    """
+    if not isinstance(name, str):
+        return "a %s name must be a string, not %s" % (what, type(name).__name__)
+    if not name:
+        return "empty %s name" % what
+    if len(name) > MAX_NAME:
+        return "%s name of %d characters (at most %d)" % (what, len(name), MAX_NAME)
+    if name != name.strip():
+        return "%s name %r has white space around it" % (what, name)
+    for char in name:
+        if char in LINE_BREAKS or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            return "%s name %r holds the control character %r" % (what, name[:60], char)
+    if name.startswith(FORMULA_START):
+        return ("%s name %r starts with %r (an option on a command line, a formula in a "
+                "spreadsheet)" % (what, name[:60], name[0]))
+    if what == "scenario" and name.startswith(CELL_LEVEL):
+        return "scenario name %r: '%s' names whole-cell rows" % (name[:60], CELL_LEVEL)
+    if what == "scenario" and "," in name:
+        return "scenario name %r holds a comma" % (name[:60],)
+    if what == "metric" and (name in RESERVED_METRICS or name.startswith(RNG_PREFIX)):
+        return "metric name %r is rngdrift's own (%s, %s*)" % (
+            name, ", ".join(RESERVED_METRICS), RNG_PREFIX)
+    return None
 
 
 def cell_meta(**values):
@@ -94,32 +140,65 @@ def cell_row(meta, scenario, detail):
     return make_row(meta, scenario, "", "", STATUS_METRIC, TEXT, ERROR, ERROR, detail)
 
 
+def manifest_row(meta, count):
+    """The first row of a cell CSV: ``count`` rows follow it."""
+    return make_row(meta, CELL_MANIFEST, "", "", STATUS_METRIC, TEXT, OK, OK,
+                    MANIFEST_DETAIL % count)
+
+
+def with_manifest(rows):
+    """A cell's rows with the manifest first (the cell's meta taken from its first row)."""
+    rows = [r for r in rows if r.scenario != CELL_MANIFEST]
+    if not rows:
+        return rows
+    return [manifest_row(CellMeta(*rows[0][:len(META_COLUMNS)]), len(rows))] + rows
+
+
 def rows_to_csv_text(rows):
-    """Render rows (``Row`` tuples) as CSV text with the header."""
+    """Render rows (``Row`` tuples) as CSV text with the header. A field that holds a
+    line break of any kind is quoted (a reader splitting on it would see a short row)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    plain = csv.writer(buf, lineterminator="\n")
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    plain.writerow(COLUMNS)
     for row in rows:
         if not isinstance(row, Row):
             raise ValueError("not a schema Row: %r" % (row,))
-        writer.writerow(row)
+        if any(char in field for field in row for char in LINE_BREAKS):
+            quoted.writerow(row)
+        else:
+            plain.writerow(row)
     return buf.getvalue()
+
+
+TMP_MARK = ".tmp-"
 
 
 def write_atomic(path, text):
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
-    A crash leaves either the old file or the new one, never half a file.
+    A crash leaves either the old file or the new one, never half a file. The
+    temporary file is created exclusively under an unpredictable name next to
+    ``path`` (``<name>.tmp-XXXXXXXX``), so nothing planted there is followed.
     """
+    path = str(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory)
-    tmp = "%s.tmp-%d" % (path, os.getpid())
-    with open(tmp, "w", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + TMP_MARK, dir=directory)
+    try:
+        with io.open(fd, "w", newline="", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def write_csv(path, rows):
@@ -128,7 +207,7 @@ def write_csv(path, rows):
 
 def read_csv(path):
     """``Row`` tuples of a CSV written by ``write_csv`` (no validation: see harness.results)."""
-    with open(path, newline="") as handle:
+    with io.open(path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:

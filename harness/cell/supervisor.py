@@ -26,11 +26,11 @@ import signal
 import time
 from collections import namedtuple
 
-from . import protocol
+from . import protocol, zygote
 from .launcher import LaunchFailed
 from .options import DEFAULT_TIMEOUT
-from .processes import (clip, describe_exit, has_exited, kill_group, log_tail_text,
-                        stack_summary)
+from .processes import (children, clip, describe_exit, has_exited, kill_group, kill_strays,
+                        log_tail_text, stack_summary)
 from .schema import ERROR, TIMEOUT
 
 # Importing torch 2.x from a cold disk cache on a busy runner takes tens of
@@ -78,6 +78,7 @@ class Job(object):
         self.child = None
         self.spawns = 0
         self.log = None    # the live child's own log file
+        self.log_dropped = 0
 
     @property
     def key(self):
@@ -113,6 +114,7 @@ class Runner(object):
         self.parent = os.getppid() if watch_parent else None
         self.selector = selectors.DefaultSelector()
         self.active = []
+        self.preexisting = set()  # children this process had before the run: not ours
 
     # -- starting and ending children -------------------------------------------------
     def _launch(self, job):
@@ -249,11 +251,13 @@ class Runner(object):
                     pass
         self.active = []
         self.launcher.close_zygotes()
+        kill_strays(self.preexisting)
 
     def _reap_strays(self):
         """Reap orphans (e.g. DataLoader workers) adopted by this subreaper."""
         known = set(job.child.proc.pid for job in self.active if job.child is not None)
         known.update(self.launcher.zygote_pids())
+        known.update(self.preexisting)
         for _ in range(16):
             try:
                 info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -281,7 +285,10 @@ class Runner(object):
                     finished.append(self.done[(mode, repeat)])
                 else:
                     queue.append(Job(mode, repeat, self.plan.names))
-        forking = self.launcher.use_fork()
+        # As a subreaper the runner adopts what its children leave behind (forked
+        # children, orphaned workers, setsid daemons) and can kill it at the end.
+        self.preexisting = children()
+        forking = self.launcher.use_fork(zygote.become_subreaper())
         try:
             if forking:  # import in every zygote at once
                 for job in queue:
@@ -295,17 +302,18 @@ class Runner(object):
                     self._read(key.data)
                 now = time.time()
                 for job in list(self.active):
+                    self.launcher.cap_log(job)
                     self._supervise(job, now)
                     if job.child is None:
                         self.active.remove(job)
                         finished.append(job)
                         if progress:
                             progress(job)
-                if forking:
-                    self._reap_strays()
+                self._reap_strays()
                 self._check_parent()
         except BaseException:
             self.stop_all()
             raise
         self.launcher.close_zygotes()
+        kill_strays(self.preexisting)  # nothing a scenario started outlives its cell
         return finished

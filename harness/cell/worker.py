@@ -17,7 +17,7 @@ import traceback
 
 from . import protocol
 from .schema import (CALLS_PREFIX, COUNT, ERROR, FINGERPRINT, NA, NUMBER, OK, RNG_PREFIX, TEXT,
-                     TIMING, TIMING_METRIC)
+                     TIMING, TIMING_METRIC, name_problem)
 
 
 def _one_line(text, limit=500):
@@ -45,6 +45,9 @@ def encode_metrics(metrics):
         raise TypeError("scenario must return a dict of metrics, got %s" % type(metrics).__name__)
     out = []
     for name, value in metrics.items():
+        problem = name_problem(name, "metric")
+        if problem:
+            raise ValueError(problem)
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()
         if isinstance(value, np.generic):
@@ -65,14 +68,19 @@ def encode_metrics(metrics):
     return out
 
 
-def run_one(sc, ctx, installed, snap):
-    """Run a scenario; return its Result."""
-    from . import rngstate, seeding, tracing
+def run_one(sc, ctx, installed, snap, process=None):
+    """Run a scenario; return its Result. ``snap``: the generators' state a fresh
+    program has; ``process``: the process-wide state to put back first (isolation)."""
+    from . import isolation, rngstate, seeding, tracing
     from .registry import NotApplicable
 
+    if sc.invalid:
+        return protocol.Result(sc.name, ERROR, sc.invalid, [])
     reason = sc.unmet(installed)
     if reason:
         return protocol.Result(sc.name, NA, reason, [])
+    if process is not None:
+        isolation.restore(process)
     rngstate.restore(snap)
     seeding.reseed(ctx.mode, ctx.seed)
     before = rngstate.digests()
@@ -155,18 +163,18 @@ def load(builtin_paths, user_paths):
 
 def serve(fd, mode, names):
     """Run ``names`` under ``mode`` and stream their results to ``fd``."""
-    from . import environment, registry, rngstate, seeding
+    from . import environment, isolation, registry, rngstate, seeding
 
     installed = environment.installed_versions()
     device = "cuda" if installed["cuda"] else "cpu"
     seeding.apply_process_flags(mode)
     # The state a fresh program sees after its imports; every scenario starts here.
-    snap = rngstate.snapshot()
+    snap, process = rngstate.snapshot(), isolation.snapshot()
     ctx = seeding.Context(mode, device=device)
     for name in names:
         protocol.send(fd, protocol.started(name))
         protocol.send(fd, protocol.finished(
-            run_one(registry.SCENARIOS[name], ctx, installed, snap)))
+            run_one(registry.SCENARIOS[name], ctx, installed, snap, process)))
     protocol.send(fd, protocol.DONE)
     sys.stdout.flush()
     return 0

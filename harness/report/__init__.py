@@ -27,11 +27,11 @@ import sys
 import pandas as pd
 
 from harness import runs
-from harness.cell import schema
 from harness.report import html_page, markdown
 from harness.report.model import Report
 from harness.report.tables import build
 from harness.results import MATRIX, Tolerance, load_run
+from harness.text import csv_for_people
 
 HELP = "merge a run's cell CSVs and write its tables and reports"
 
@@ -41,13 +41,14 @@ def csv_text(frame: pd.DataFrame) -> str:
 
 
 def outputs(report: Report, write_matrix: bool = True) -> dict[str, str]:
-    """{file name: text} for every file the report writes."""
+    """{file name: text} for every file the report writes. The tables people open in a
+    spreadsheet are made formula-safe; matrix.csv keeps the exact data."""
     files = {
-        "drift.csv": csv_text(report.drift),
-        "reproducibility.csv": csv_text(report.reproducibility),
-        "sources.csv": csv_text(report.sources),
-        "minimal_seeding.csv": csv_text(report.minimal_seeding),
-        "accuracy.csv": csv_text(report.accuracy),
+        "drift.csv": csv_for_people(report.drift),
+        "reproducibility.csv": csv_for_people(report.reproducibility),
+        "sources.csv": csv_for_people(report.sources),
+        "minimal_seeding.csv": csv_for_people(report.minimal_seeding),
+        "accuracy.csv": csv_for_people(report.accuracy),
         "report.md": markdown.render(report),
         "report.html": html_page.render(report),
     }
@@ -78,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
     files = outputs(report, write_matrix=loaded.source == run_path)
     for note in loaded.notes:
         print(f"rngdrift report: note: {note}", file=sys.stderr)
-    for name, text in files.items():
-        schema.write_atomic(str(run_path / name), text)
+    runs.write_files(run_path, files)
     changes = (report.drift["changes_at"] != "").sum()
     print(f"rngdrift report: {run_path}: {len(report.matrix)} rows, {len(report.cells)} cells, "
           f"{len(report.drift)} drift rows ({changes} with a change); wrote "
