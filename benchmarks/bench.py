@@ -178,13 +178,13 @@ def family_seconds(rows) -> dict[str, float]:
     every seeding mode and repeat, from a cell CSV's ``timing`` rows."""
     out: dict[str, float] = {}
     for row in rows:
-        if row.get("kind") != "timing" or row.get("metric") != schema.TIMING_METRIC:
+        if row.kind != schema.TIMING or row.metric != schema.TIMING_METRIC:
             continue
         try:
-            seconds = float(row["value"])
+            seconds = float(row.value)
         except (TypeError, ValueError):
             continue
-        family = row["scenario"].split(".", 1)[0]
+        family = row.scenario.split(".", 1)[0]
         out[family] = out.get(family, 0.0) + seconds
     return dict(sorted(out.items()))
 

@@ -8,8 +8,10 @@ import pytest
 
 from benchmarks import bench
 from harness import compat
+from harness.cell import schema
 
 M = bench.MATRIX
+OLD_ID = compat.DEFAULT[0].id
 
 
 def recs(*triples):
@@ -54,8 +56,14 @@ def test_disk_usage_copy_counts_twice_and_symlinks_are_not_followed(tmp_path):
 # --- timing rows
 
 
+META = schema.cell_meta(run_id="bench", cell=OLD_ID, python="3.8", torch="1.5.0",
+                        torchvision="0.6.0", numpy="1.24.4", pillow="10.4.0",
+                        platform="linux", device="cpu")
+
+
 def timing(scenario, value, kind="timing", metric="seconds"):
-    return {"scenario": scenario, "kind": kind, "metric": metric, "value": value}
+    """A row as schema.read_csv returns it (a Row, every field text)."""
+    return schema.metric_row(META, scenario, "none", 1, metric, kind, value)
 
 
 def test_family_seconds_sums_timing_rows_by_family():
