@@ -92,7 +92,8 @@ def test_renderers_depend_on_the_model_not_on_each_other(name):
     assert GRAPH[name] & others == set()
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith(("harness", "benchmarks"))))
+@pytest.mark.parametrize("name", sorted(n for n in MODULES
+                                        if n.startswith(("harness", "benchmarks"))))
 def test_no_module_is_too_large_to_read(name):
     lines = len(MODULES[name].read_text().splitlines())
     assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines; split it by role"
@@ -135,4 +136,5 @@ def _nox_names(path: Path) -> set[str]:
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_private_nox_api(path):
     """A nox release may change what starts with an underscore without notice."""
-    assert {n for n in _nox_names(path) if any(part.startswith("_") for part in n.split("."))} == set()
+    private = {n for n in _nox_names(path) if any(p.startswith("_") for p in n.split("."))}
+    assert private == set()

@@ -26,7 +26,8 @@ def test_select_cells_by_id_and_bad_id():
 
 
 def test_nox_venv_names_a_matrix_session_like_nox():
-    assert cells.nox_venv("matrix(py3.8-torch1.5.0-tv0.6.0)") == ".nox/matrix-py3-8-torch1-5-0-tv0-6-0"
+    assert (cells.nox_venv("matrix(py3.8-torch1.5.0-tv0.6.0)")
+            == ".nox/matrix-py3-8-torch1-5-0-tv0-6-0")
     assert cells.nox_venv("tests", "/tmp/envs") == "/tmp/envs/tests"
 
 
