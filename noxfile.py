@@ -114,5 +114,6 @@ def tests(session):
 def bench(session):
     """Benchmark installs, imports, scenarios and the matrix: `-- --help` for the stages."""
     # No venv: the bench times venvs of its own, with this interpreter (nox's, so it finds
-    # the uv nox uses) and only the standard library.
-    session.run(sys.executable, "benchmarks/bench.py", *session.posargs)
+    # the uv nox uses) and only the standard library. Run as a module from the repository
+    # root (nox's working directory), so `benchmarks` and `harness` import as packages.
+    session.run(sys.executable, "-m", "benchmarks.bench", *session.posargs)

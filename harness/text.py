@@ -30,9 +30,10 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table as lines."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def table(header: list[str], rows: list[list[str]], right=()) -> list[str]:
+    """A Markdown table as lines; the columns numbered in ``right`` right-aligned."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "".join("---:|" if i in right else "---|" for i in range(len(header)))]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("harness", "scenarios")
+PACKAGES = ("harness", "scenarios", "benchmarks")
 MAX_LINES = 400
 
 
@@ -92,7 +92,8 @@ def test_renderers_depend_on_the_model_not_on_each_other(name):
     assert GRAPH[name] & others == set()
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("harness")))
+@pytest.mark.parametrize("name", sorted(n for n in MODULES
+                                        if n.startswith(("harness", "benchmarks"))))
 def test_no_module_is_too_large_to_read(name):
     lines = len(MODULES[name].read_text().splitlines())
     assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines; split it by role"
@@ -112,3 +113,28 @@ def test_rows_are_built_by_the_schema_alone():
                     k.value for k in node.keys if isinstance(k, ast.Constant)}:
                 offenders.append(f"{path}:{node.lineno}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.startswith("benchmarks")))
+def test_nothing_imports_the_benchmark(name):
+    """The benchmark measures the harness from outside; the harness never needs it."""
+    assert {n for n in GRAPH[name] if n.startswith("benchmarks")} == set()
+
+
+def _nox_names(path: Path) -> set[str]:
+    """Every ``nox.x.y`` name a file imports (``from nox.a import b`` gives ``nox.a.b``)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "nox")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "nox":
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+@pytest.mark.parametrize("path", [*MODULES.values(), ROOT / "noxfile.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_private_nox_api(path):
+    """A nox release may change what starts with an underscore without notice."""
+    private = {n for n in _nox_names(path) if any(p.startswith("_") for p in n.split("."))}
+    assert private == set()
