@@ -190,7 +190,7 @@ def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> li
     return [{
         "schema_version": schema.SCHEMA_VERSION, "run_id": run_id, "cell": cell.id,
         "python": cell.python, "torch": cell.torch, "torchvision": cell.torchvision,
-        "numpy": compat.NUMPY, "pillow": compat.PILLOW, "platform": sys.platform,
+        "numpy": cell.numpy, "pillow": cell.pillow, "platform": sys.platform,
         "device": "", "scenario": scenario, "seeding": "", "repeat": "",
         "metric": schema.STATUS_METRIC, "kind": "text", "value": "error",
         "status": "error", "detail": detail,

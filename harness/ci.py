@@ -21,7 +21,7 @@ from pathlib import Path
 from harness import cellsession, compat, runs
 from harness.cell import schema
 
-SESSION_SETS = ("matrix", "exhaustive")
+SESSION_SETS = ("matrix", "exhaustive", "patches")
 MISSING_SCENARIO = "cell.missing"
 _CALL = re.compile(r"(?P<name>[^(]+)\((?P<cell>[^)]+)\)")
 
