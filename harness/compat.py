@@ -55,12 +55,12 @@ class Cell:
     python: str
     torch: str
     torchvision: str
-    numpy: str | None = None   # None: the lock's pin for this Python
+    numpy: str | None = None   # None: the lock's pins for this cell, else for its Python
     pillow: str | None = None
 
     def __post_init__(self):
         if self.numpy is None or self.pillow is None:
-            numpy, pillow = pins_for(self.python)
+            numpy, pillow = pins_for(self.python, self.torch, self.torchvision)
             object.__setattr__(self, "numpy", self.numpy or numpy)
             object.__setattr__(self, "pillow", self.pillow or pillow)
 
@@ -142,11 +142,14 @@ def _load() -> tuple[dict, str | None]:
 
 LOCK, PROBLEM = _load()
 _PINS = {p["python"]: (p["numpy"], p["pillow"]) for p in LOCK.get("pins", [])}
+_CELL_PINS = {(c["python"], c["torch"], c["torchvision"]): (c["numpy"], c["pillow"])
+              for c in LOCK["cells"]}
 
 
-def pins_for(python: str) -> tuple[str, str]:
-    """(numpy, pillow) for a cell on this Python: the lock's, else the matrix's."""
-    return _PINS.get(python, (NUMPY, PILLOW))
+def pins_for(python: str, torch: str = "", torchvision: str = "") -> tuple[str, str]:
+    """(numpy, pillow) of a cell: the lock's for that cell, else the lock's for its
+    Python, else the matrix's."""
+    return _CELL_PINS.get((python, torch, torchvision)) or _PINS.get(python, (NUMPY, PILLOW))
 
 
 DEFAULT, MISSING_WAYPOINTS = default_cells(LOCK)

@@ -26,7 +26,9 @@ A pair's Python is the oldest one from 3.8 on that has wheels of both; pairs
 without any (torch 1.0-1.3) take the newest they have (3.7). Its pins are NumPy
 and Pillow at the matrix's versions (``NUMPY``/``PILLOW``) where that Python has
 wheels of them, else the newest older release that has (Python 3.7: NumPy 1.21.6,
-Pillow 9.5.0), else the oldest newer one; torch 1.x also gets ``setuptools<70``.
+Pillow 9.5.0), else the oldest newer one; ``LIMITS`` narrows that where a release
+needs what its metadata does not say (torchvision 0.4: Pillow 8.4.0), and torch
+1.x also gets ``setuptools<70``.
 
 The output is deterministic (sorted, no timing), and a refresh that finds nothing
 new leaves the file byte for byte as it was, ``made`` included. Any network or
@@ -411,10 +413,35 @@ def cell_python(both: list[str]) -> str | None:
     return modern[0] if modern else (both[-1] if both else None)
 
 
-def pick_pin(target: str, candidates: list[Release], python: str) -> str | None:
-    """``target`` if it has a wheel for ``python``, else the newest older release
-    that has, else the oldest newer one."""
-    fitting = [r.version for r in candidates if python in r.pythons]
+@dataclasses.dataclass(frozen=True)
+class Limit:
+    """A pin a release needs that its own metadata does not state."""
+    package: str   # whose releases it applies to: "torch" or "torchvision"
+    versions: str  # which releases (a specifier)
+    pin: str       # "numpy" or "pillow"
+    allowed: str   # what the pin may be (a specifier)
+    why: str
+
+
+LIMITS = (
+    # Found by running the cell: `from PIL import ..., PILLOW_VERSION` in
+    # torchvision/transforms/functional.py up to 0.4.2 (0.5.0 imports __version__);
+    # Pillow removed PILLOW_VERSION in 7.0.0, restored it in 7.1.0, removed it in 9.0.0.
+    Limit("torchvision", "<0.5", "pillow", "<9,!=7.0.*",
+          "torchvision<0.5 imports PIL.PILLOW_VERSION, which Pillow 7.0 and >=9 lack"),
+)
+
+
+def limits_for(torch: str, torchvision: str) -> list[Limit]:
+    versions = {"torch": torch, "torchvision": torchvision}
+    return [lim for lim in LIMITS if satisfies(versions[lim.package], lim.versions)]
+
+
+def pick_pin(target: str, candidates: list[Release], python: str, allowed: str = "") -> str | None:
+    """``target`` if it has a wheel for ``python`` (and meets ``allowed``), else the
+    newest older release that does, else the oldest newer one."""
+    fitting = [r.version for r in candidates
+               if python in r.pythons and satisfies(r.version, allowed)]
     older = [v for v in fitting if vkey(v) <= vkey(target)]
     newer = [v for v in fitting if vkey(v) > vkey(target)]
     return older[-1] if older else (newer[0] if newer else None)
@@ -472,12 +499,21 @@ def build(index: str = DEFAULT_INDEX, fetch: Fetch = http_fetch, workers: int = 
             if python not in pins:
                 pins[python] = {"numpy": pick_pin(NUMPY, pin_sources["numpy"], python),
                                 "pillow": pick_pin(PILLOW, pin_sources["pillow"], python)}
-            numpy, pillow = pins[python]["numpy"], pins[python]["pillow"]
+            chosen, why = dict(pins[python]), []
+            for limit in limits_for(t.version, tv_version):
+                target = NUMPY if limit.pin == "numpy" else PILLOW
+                chosen[limit.pin] = pick_pin(target, pin_sources[limit.pin], python, limit.allowed)
+                why.append(f"{limit.pin}{limit.allowed}: {limit.why}")
+            numpy, pillow = chosen["numpy"], chosen["pillow"]
             if numpy is None or pillow is None:
-                raise LockError(f"no NumPy or Pillow wheel for Python {python} on {index}")
-            cells.append({"python": python, "torch": t.version, "torchvision": tv_version,
-                          "numpy": numpy, "pillow": pillow,
-                          "requirements": requirements(t.version, tv_version, numpy, pillow)})
+                raise LockError(f"no NumPy or Pillow wheel for Python {python} that torch "
+                                f"{t.version}/torchvision {tv_version} can use on {index}")
+            cell = {"python": python, "torch": t.version, "torchvision": tv_version,
+                    "numpy": numpy, "pillow": pillow,
+                    "requirements": requirements(t.version, tv_version, numpy, pillow)}
+            if why:
+                cell["pins_limited"] = why
+            cells.append(cell)
     cells.sort(key=lambda c: (vkey(c["torch"]), vkey(c["torchvision"])))
     return {
         "format": FORMAT,

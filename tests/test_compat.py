@@ -26,7 +26,9 @@ def test_python_is_the_oldest_supported_from_3_8_else_3_7():
 def test_pins_hold_numpy_and_pillow_per_python_and_fix_old_setuptools():
     for cell in compat.all_cells():
         reqs = cell.requirements
-        if cell.python == "3.7":  # the newest NumPy and Pillow with Python 3.7 wheels
+        if cell.torchvision.startswith("0.4."):  # imports PIL.PILLOW_VERSION
+            assert (cell.numpy, cell.pillow) == ("1.21.6", "8.4.0"), cell.id
+        elif cell.python == "3.7":  # the newest NumPy and Pillow with Python 3.7 wheels
             assert (cell.numpy, cell.pillow) == ("1.21.6", "9.5.0"), cell.id
         else:
             assert (cell.numpy, cell.pillow) == (compat.NUMPY, compat.PILLOW), cell.id
@@ -46,6 +48,7 @@ def test_every_cell_python_has_wheels_of_both_in_the_lock():
 def test_ids_parse_back_with_their_pins_and_unknown_ids_sort_last():
     for cell in (compat.DEFAULT[0], compat.DEFAULT[3]):
         assert compat.parse_id(cell.id) == cell
+    assert compat.parse_id("py3.7-torch1.2.0-tv0.4.0").pillow == "8.4.0"
     assert compat.parse_id("nonsense") is None
     cell = compat.DEFAULT[3]
     assert compat.order(["zzz", cell.id, "py3.8-torch1.5.0-tv0.6.0"]) == [
