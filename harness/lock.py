@@ -41,6 +41,7 @@ import concurrent.futures
 import dataclasses
 import datetime
 import email.parser
+import http.client
 import io
 import json
 import os
@@ -51,6 +52,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -219,9 +221,9 @@ def http_fetch(url: str, headers: dict) -> tuple[bytes, dict]:
             return response.read(), {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as exc:
         raise LockError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise LockError(f"{url}: {reason}") from None
+        raise LockError(f"{url}: {reason!s:.200}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,7 +323,7 @@ def read_metadata(file: File, fetch: Fetch) -> str:
             if len(names) != 1:
                 raise LockError(f"{file.url}: {len(names)} .dist-info/METADATA files in the wheel")
             return wheel.read(names[0]).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, zlib.error) as exc:
         raise LockError(f"{file.url}: cannot read the wheel's METADATA ({exc})") from None
 
 

@@ -23,8 +23,9 @@ class RecordedIndex:
     """A fetch function over tests/data/pypi that logs every request it answers."""
 
     def __init__(self, drop_versions=(), core_metadata=False, break_url=None, html=False,
-                 metadata_first=False):
+                 metadata_first=False, corrupt=None):
         self.drop = set(drop_versions)
+        self.corrupt = corrupt
         self.metadata_first = metadata_first
         self.core_metadata = core_metadata
         self.break_url = break_url
@@ -68,6 +69,8 @@ class RecordedIndex:
         if filename.endswith(".metadata"):
             return (DATA / "metadata" / f"{filename[:-9]}.METADATA").read_bytes(), {}
         body = self.wheel(filename, self.metadata_first)
+        if self.corrupt and self.corrupt in filename:
+            body = b"PK" + bytes(len(body) - 2)  # a truncated download: no central directory
         spec = headers.get("Range", "")
         if not spec:
             return body, {}
@@ -252,6 +255,7 @@ def test_wheel_metadata_costs_one_or_two_range_requests(metadata_first, per_whee
     (RecordedIndex(break_url="/torchvision/"), "HTTP 503"),
     (RecordedIndex(break_url="torchvision-0.4.0"), "torchvision-0.4.0"),
     (RecordedIndex(html=True), "not the JSON simple API"),
+    (RecordedIndex(corrupt="torchvision-0.4.2"), "cannot read the wheel's METADATA"),
 ])
 def test_a_failure_is_one_line_exit_2_and_the_old_lock_untouched(tmp_path, capsys, index,
                                                                   message):
