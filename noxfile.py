@@ -7,7 +7,9 @@
                                                    your own scenarios across the matrix
     nox -s matrix -- --shard 2/4                   shard 2 of 4 (cells dealt round-robin)
     nox -k "matrix and torch2"                     nox's own selection: -k keywords, -t tags
-    nox -s exhaustive                              every torchvision minor release
+    nox -s exhaustive                              the newest patch of every torchvision minor
+    nox -t tv0.17                                  every patch release of torchvision 0.17
+    nox -s lock                                    refresh matrix.lock.json from the index
     nox -s report -- results/<run>                 merge and report a run
     nox -s compare -- results/baseline results/<run>   what changed (exit 1 when something did)
     nox -s baseline -- results/<run>               make that run the committed baseline
@@ -25,7 +27,7 @@ import nox
 # is imported from the checkout (installed or not), so this is the one bootstrap.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import cellsession, compat, interpreters, runs  # noqa: E402
+from harness import cellsession, compat, interpreters, lock as lockfile, runs  # noqa: E402
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["matrix"]
@@ -37,6 +39,8 @@ RUN_ID = runs.new_run_id()
 # RNGDRIFT_EXTRA_CELLS=<id>,... adds cells to the default matrix (test-only: a pair
 # that cannot be installed, a Python that is not there).
 DEFAULT_CELLS = compat.DEFAULT + cellsession.extra_cells()
+if compat.PROBLEM:
+    print(f"rngdrift: {compat.PROBLEM}", file=sys.stderr)
 
 _FOUND = interpreters.expose(sorted({*compat.pythons_needed(), *(c.python for c in DEFAULT_CELLS)},
                                     key=lambda v: tuple(map(int, v.split(".")))),
@@ -47,11 +51,16 @@ for _xy, _exe in _FOUND.items():
               file=sys.stderr)
 
 
-def _params(cells):
+def _params(cells, tags=False):
     """One session per cell. A cell whose Python is nowhere gets nox's own interpreter
     (python=None), so its session runs and leaves a `cell.interpreter` error row instead
-    of being skipped by nox before anything could record the hole."""
-    return [nox.param(c.python if _FOUND.get(c.python) else None, c.id, id=c.id) for c in cells]
+    of being skipped by nox before anything could record the hole. Tags name the release
+    lines a cell belongs to: `nox -t tv0.17` runs every patch release of torchvision 0.17,
+    `nox -t torch2.2` every torch 2.2.x pair."""
+    return [nox.param(c.python if _FOUND.get(c.python) else None, c.id, id=c.id,
+                      tags=[f"tv{compat.minor(c.torchvision)}", f"torch{compat.minor(c.torch)}"]
+                      if tags else None)
+            for c in cells]
 
 
 def _run(session, cell_id, cells):
@@ -71,8 +80,24 @@ def matrix(session, cell):
 @nox.session(tags=["exhaustive"])
 @nox.parametrize("python,cell", _params(compat.EXHAUSTIVE))
 def exhaustive(session, cell):
-    """Run every scenario in one cell of the exhaustive set (every torchvision minor)."""
+    """Run every scenario in one cell of the exhaustive set (newest patch of each tv minor)."""
     _run(session, cell, compat.EXHAUSTIVE)
+
+
+@nox.session
+@nox.parametrize("python,cell", _params(compat.PATCHES, tags=True))
+def patches(session, cell):
+    """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17)."""
+    _run(session, cell, compat.PATCHES)
+
+
+@nox.session(venv_backend="none")
+def lock(session):
+    """Refresh matrix.lock.json from the package index (`-- --index-url URL`, `-- --help`)."""
+    # In-process, standard library only: no venv to make, nothing to install.
+    status = lockfile.main(list(session.posargs))
+    if status:
+        raise SystemExit(status)  # the lock printed why; nox exits with its code
 
 
 @nox.session

@@ -24,7 +24,7 @@ from harness.errors import UserError
 
 HELP = "glue between nox and a CI's job matrix (matrix, holes)"
 
-SESSION_SETS = ("matrix", "exhaustive")
+SESSION_SETS = ("matrix", "exhaustive", "patches")
 MISSING_SCENARIO = schema.CELL_MISSING
 _CALL = re.compile(r"(?P<name>[^(]+)\((?P<cell>[^)]+)\)")
 

@@ -1,0 +1,601 @@
+"""The lock: which torch/torchvision pairs exist, on which Pythons, with which pins.
+
+    python -m harness.lock [--index-url URL] [--out matrix.lock.json]   (nox -s lock)
+
+reads the package index and writes ``matrix.lock.json``, the file every other part
+of rngdrift reads its version facts from (``harness/compat.py``). Everything after
+this step runs offline from the committed lock.
+
+What it reads (PEP 691 JSON simple API, the one every current index serves):
+  - ``<index>/torch/`` and ``<index>/torchvision/``: every release and its files;
+    a release counts when it has a Linux x86_64 wheel that is not yanked;
+  - each torchvision release's own core metadata (PEP 658 ``.metadata`` file where
+    the index has one, else the wheel's ``METADATA`` read by HTTP range requests,
+    as pip and uv do): its ``Requires-Dist`` on torch;
+  - ``<index>/numpy/`` and ``<index>/pillow/``: which pins each Python can have.
+
+How a torchvision release gets its torch (``paired_by``):
+  - ``exact``: it requires ``torch==X`` and X is a torch release on the index;
+  - ``published-with``: any other requirement (torchvision 0.2/0.3 say ``torch`` or
+    ``torch>=1.1.0``, 0.29.1 on say ``torch>=2.14.0``): the torch release published
+    last before it, if that release satisfies the requirement. A requirement no
+    torch release on the index satisfies (``torch==1.10.0+cu102`` of torchvision
+    0.11.0) pairs with nothing; the lock still records what it says.
+
+A pair's Python is the oldest one from 3.8 on that has wheels of both; pairs
+without any (torch 1.0-1.3) take the newest they have (3.7). Its pins are NumPy
+and Pillow at the matrix's versions (``NUMPY``/``PILLOW``) where that Python has
+wheels of them, else the newest older release that has (Python 3.7: NumPy 1.21.6,
+Pillow 9.5.0), else the oldest newer one; ``LIMITS`` narrows that where a release
+needs what its metadata does not say (torchvision 0.4: Pillow 8.4.0), and torch
+1.x also gets ``setuptools<70``.
+
+The output is deterministic (sorted, no timing), and a refresh that finds nothing
+new leaves the file byte for byte as it was, ``made`` included. Any network or
+parse failure prints one line and exits 2 with the old lock untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import datetime
+import email.parser
+import http.client
+import io
+import json
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Callable, Iterable
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK_PATH = ROOT / "matrix.lock.json"
+DEFAULT_INDEX = "https://pypi.org/simple/"
+FORMAT = 1
+OLDEST_TORCH = "1.0.0"
+CELL_PYTHON_FROM = "3.8"
+# The matrix's pins: Pillow changes augmentation bytes, so every cell holds one
+# version; NumPy 1.24.4 is the newest with wheels for every Python from 3.8.
+NUMPY = "1.24.4"
+PILLOW = "10.4.0"
+WORKERS = 16
+TIMEOUT_S = 30.0
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+# fetch(url, headers) -> (body, lower-cased response headers); raises on failure.
+Fetch = Callable[[str, dict], "tuple[bytes, dict]"]
+
+
+class LockError(Exception):
+    """The index could not be read or understood; the message says what and where."""
+
+
+# -- versions and specifiers -------------------------------------------------------
+
+_VERSION = re.compile(r"(\d+(?:\.\d+)*)(?:\.?post(\d+))?(?:\+([a-z0-9.]+))?")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Version:
+    """A final release (``1.2.0``, ``0.2.2.post3``, ``1.10.0+cu102``); pre-releases
+    and dev releases are not versions the matrix installs, so they do not parse."""
+    release: tuple
+    post: int = -1
+    local: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Version | None":
+        match = _VERSION.fullmatch(text.strip().lower())
+        if not match:
+            return None
+        release, post, local = match.groups()
+        return cls(tuple(int(p) for p in release.split(".")), int(post) if post else -1,
+                   local or "")
+
+    def padded(self, n: int) -> tuple:
+        return self.release + (0,) * (n - len(self.release))
+
+
+def vkey(text: str) -> tuple:
+    """Sort key for version strings; strings that do not parse sort first, by text."""
+    version = Version.parse(text)
+    return (1, version.padded(6), version.post, version.local) if version else (0, (), -1, text)
+
+
+def _compare(candidate: Version, op: str, target_text: str) -> bool:
+    wildcard = target_text.endswith(".*")
+    target = Version.parse(target_text[:-2] if wildcard else target_text)
+    if target is None:
+        raise ValueError(f"cannot read version {target_text!r}")
+    if wildcard:
+        if op not in ("==", "!="):
+            raise ValueError(f"wildcard with {op}")
+        n = len(target.release)
+        equal = candidate.padded(n)[:n] == target.release
+        return equal if op == "==" else not equal
+    n = max(len(candidate.release), len(target.release))
+    if op in ("==", "!=", "==="):
+        # A local label in the specifier must match; one only on the candidate is ignored.
+        equal = (candidate.padded(n), candidate.post) == (target.padded(n), target.post) and \
+            (not target.local or candidate.local == target.local)
+        return equal if op != "!=" else not equal
+    if op == "~=":
+        prefix = target.release[:-1]
+        return candidate >= target and candidate.padded(len(prefix))[:len(prefix)] == prefix
+    left, right = (candidate.padded(n), candidate.post), (target.padded(n), target.post)
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+
+
+_CLAUSE = re.compile(r"(===|==|!=|<=|>=|~=|<|>)\s*([^\s,]+)")
+
+
+def satisfies(version: str, spec: str) -> bool:
+    """Whether ``version`` meets a PEP 440 specifier like ``>=3.10,!=3.14.1`` ('' meets all)."""
+    candidate = Version.parse(version)
+    if candidate is None:
+        raise ValueError(f"cannot read version {version!r}")
+    for clause in filter(None, (c.strip() for c in spec.split(","))):
+        match = _CLAUSE.fullmatch(clause)
+        if not match:
+            raise ValueError(f"cannot read specifier {clause!r}")
+        if not _compare(candidate, *match.groups()):
+            return False
+    return True
+
+
+def python_allowed(python: str, requires_python: str | None) -> bool:
+    """Whether some patch release of Python X.Y meets ``Requires-Python``."""
+    if not requires_python:
+        return True
+    return any(satisfies(f"{python}.{patch}", requires_python) for patch in (0, 99))
+
+
+# -- wheel file names -----------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Wheel:
+    filename: str
+    version: str
+    python_tags: tuple
+    abi_tags: tuple
+    platforms: tuple
+
+
+def parse_wheel(filename: str) -> Wheel | None:
+    """Split ``name-version[-build]-python-abi-platform.whl``; None for other files."""
+    if not filename.endswith(".whl"):
+        return None
+    parts = filename[:-4].split("-")
+    if len(parts) not in (5, 6):
+        return None
+    return Wheel(filename, parts[1], tuple(parts[-3].split(".")), tuple(parts[-2].split(".")),
+                 tuple(parts[-1].split(".")))
+
+
+def linux_x86_64(wheel: Wheel) -> bool:
+    return any(p == "any" or re.fullmatch(r"(many)?linux\w*_x86_64", p) for p in wheel.platforms)
+
+
+def wheel_pythons(wheel: Wheel, requires_python: str | None, known: Iterable[str]) -> set[str]:
+    """The CPython X.Y versions a wheel installs on.
+
+    ``cp37-cp37m`` is Python 3.7; ``cp39-abi3`` every known Python from 3.9;
+    ``py3``/``py2.py3`` every known Python of that major; free-threaded builds
+    (``cp314t``) are not the interpreters the matrix runs. ``Requires-Python``
+    narrows each."""
+    known = sorted(set(known), key=vkey)
+    found = set()
+    for tag in wheel.python_tags:
+        match = re.fullmatch(r"(cp|py)(\d)(\d*)", tag)
+        if not match:
+            continue
+        kind, major, minor = match.groups()
+        if kind == "cp" and minor:
+            xy = f"{major}.{minor}"
+            if "abi3" in wheel.abi_tags:
+                found |= {p for p in known if p.split(".")[0] == major and vkey(p) >= vkey(xy)}
+            elif any(abi.startswith(f"cp{major}{minor}") and not abi.endswith("t")
+                     for abi in wheel.abi_tags) or "none" in wheel.abi_tags:
+                found.add(xy)
+        elif kind == "py" and not minor:
+            found |= {p for p in known if p.split(".")[0] == major}
+        elif kind == "py":
+            found.add(f"{major}.{minor}")
+    return {p for p in found if python_allowed(p, requires_python)}
+
+
+# -- the index ---------------------------------------------------------------------------
+
+def http_fetch(url: str, headers: dict) -> tuple[bytes, dict]:
+    request = urllib.request.Request(url, headers={"User-Agent": "rngdrift-lock", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return response.read(), {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as exc:
+        raise LockError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise LockError(f"{url}: {reason!s:.200}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class File:
+    url: str
+    wheel: Wheel
+    requires_python: str | None
+    uploaded: str | None
+    has_metadata: bool
+
+
+def read_project(index: str, name: str, fetch: Fetch) -> dict[str, list[File]]:
+    """{version: [non-yanked wheel files]} of one project from its simple-API JSON page."""
+    url = urllib.parse.urljoin(index.rstrip("/") + "/", f"{name}/")
+    body, headers = fetch(url, {"Accept": SIMPLE_JSON})
+    kind = headers.get("content-type", "").split(";")[0].strip()
+    if kind and "json" not in kind:
+        raise LockError(f"{url}: served {kind}, not the JSON simple API (PEP 691) the lock reads")
+    try:
+        page = json.loads(body)
+        entries = page["files"]
+    except (ValueError, KeyError, TypeError):
+        raise LockError(f"{url}: not a PEP 691 project page (no 'files' list)") from None
+    releases: dict[str, list[File]] = {}
+    for entry in entries:
+        try:
+            wheel = parse_wheel(entry["filename"])
+            if wheel is None or entry.get("yanked"):
+                continue
+            releases.setdefault(wheel.version, []).append(File(
+                urllib.parse.urljoin(url, entry["url"]), wheel, entry.get("requires-python"),
+                entry.get("upload-time"),
+                bool(entry.get("core-metadata") or entry.get("data-dist-info-metadata"))))
+        except (KeyError, TypeError, AttributeError):
+            raise LockError(f"{url}: a file entry without filename/url: {entry!r:.120}") from None
+    return releases
+
+
+class _RangeReader(io.RawIOBase):
+    """A remote file that zipfile can read: HTTP range requests, cached in blocks.
+
+    The first request takes the file's tail (where a wheel keeps its central
+    directory and, usually, its ``.dist-info``), so a METADATA read costs one or two
+    requests instead of the whole wheel."""
+    BLOCK = 1 << 16
+
+    def __init__(self, url: str, fetch: Fetch):
+        self.url, self.fetch, self.pos = url, fetch, 0
+        body, headers = fetch(url, {"Range": f"bytes=-{4 * self.BLOCK}"})
+        total = headers.get("content-range", "").rpartition("/")[2]
+        self.size = int(total) if total.isdigit() else len(body)  # 200: the server sent it all
+        self.blocks = [(self.size - len(body), body)]
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = base + offset
+        return self.pos
+
+    def read(self, n=-1):
+        end = self.size if n is None or n < 0 else min(self.size, self.pos + n)
+        if end <= self.pos:
+            return b""
+        for start, data in self.blocks:
+            if start <= self.pos and end <= start + len(data):
+                out = data[self.pos - start:end - start]
+                break
+        else:
+            stop = min(self.size, max(end, self.pos + self.BLOCK))
+            body, _ = self.fetch(self.url, {"Range": f"bytes={self.pos}-{stop - 1}"})
+            if len(body) < end - self.pos:
+                raise LockError(f"{self.url}: short range response")
+            self.blocks.append((self.pos, body))
+            out = body[:end - self.pos]
+        self.pos += len(out)
+        return out
+
+
+def read_metadata(file: File, fetch: Fetch) -> str:
+    """A wheel's core metadata: PEP 658 ``<url>.metadata`` if the index has it, else
+    the ``.dist-info/METADATA`` member read out of the remote wheel."""
+    if file.has_metadata:
+        body, _ = fetch(file.url + ".metadata", {})
+        return body.decode("utf-8", "replace")
+    try:
+        with zipfile.ZipFile(_RangeReader(file.url, fetch)) as wheel:
+            names = [n for n in wheel.namelist()
+                     if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
+            if len(names) != 1:
+                raise LockError(f"{file.url}: {len(names)} .dist-info/METADATA files in the wheel")
+            return wheel.read(names[0]).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, KeyError, ValueError, EOFError, zlib.error) as exc:
+        raise LockError(f"{file.url}: cannot read the wheel's METADATA ({exc})") from None
+
+
+_REQUIREMENT = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*\(?([^;()]*)\)?\s*")
+
+
+def torch_requirement(metadata: str) -> str | None:
+    """The specifier torchvision's metadata puts on torch ('' = any torch), or None
+    when it names no torch. Requirements that only hold for an extra are skipped."""
+    message = email.parser.HeaderParser().parsestr(metadata)
+    for line in message.get_all("Requires-Dist") or []:
+        requirement, _, marker = line.partition(";")
+        if "extra" in marker:
+            continue
+        match = _REQUIREMENT.fullmatch(requirement.strip())
+        if not match:
+            raise LockError(f"cannot read requirement {line!r}")
+        name, spec = match.groups()
+        if re.sub(r"[-_.]+", "-", name).lower() == "torch":
+            return re.sub(r"\s+", "", spec)
+    return None
+
+
+# -- building the lock ----------------------------------------------------------------
+
+@dataclasses.dataclass
+class Release:
+    version: str
+    pythons: list
+    uploaded: str | None
+    files: list
+
+
+def releases(project: dict[str, list[File]], known_pythons: Iterable[str]) -> list[Release]:
+    """Final releases with a Linux x86_64 wheel, oldest first, with their Pythons."""
+    out = []
+    for version, files in project.items():
+        if Version.parse(version) is None:
+            continue
+        linux = [f for f in files if linux_x86_64(f.wheel)]
+        if not linux:
+            continue
+        pythons = set()
+        for f in linux:
+            pythons |= wheel_pythons(f.wheel, f.requires_python, known_pythons)
+        times = [f.uploaded for f in files if f.uploaded]
+        out.append(Release(version, sorted(pythons, key=vkey), min(times) if times else None,
+                           sorted(linux, key=lambda f: f.wheel.filename)))
+    return sorted(out, key=lambda r: vkey(r.version))
+
+
+def _cp_pythons(*projects: dict[str, list[File]]) -> set[str]:
+    found = set()
+    for project in projects:
+        for files in project.values():
+            for f in files:
+                for tag in f.wheel.python_tags:
+                    match = re.fullmatch(r"cp(\d)(\d+)", tag)
+                    if match:
+                        found.add(f"{match[1]}.{match[2]}")
+    return found
+
+
+def pair(torch: list[Release], torchvision: list[Release], requirements: dict) -> dict:
+    """{torchvision version: (torch version or None, paired_by)}; see the module docstring."""
+    torch_versions = {r.version for r in torch}
+    pairs = {}
+    for tv in torchvision:
+        spec = requirements[tv.version]
+        exact = re.fullmatch(r"===?([^,*]+)", spec or "")
+        if exact and exact[1] in torch_versions:
+            pairs[tv.version] = (exact[1], "exact")
+            continue
+        # Any other requirement: the torch release published last before this
+        # torchvision, if it meets the requirement (torchvision was built against it).
+        before = [t for t in torch if t.uploaded and tv.uploaded and t.uploaded < tv.uploaded]
+        latest = max(before, key=lambda t: t.uploaded) if before else None
+        if spec is not None and latest and satisfies(latest.version, spec):
+            pairs[tv.version] = (latest.version, "published-with")
+            continue
+        pairs[tv.version] = (None, "")
+    return pairs
+
+
+def cell_python(both: list[str]) -> str | None:
+    """The oldest Python from CELL_PYTHON_FROM, else the newest one before it."""
+    both = sorted(both, key=vkey)
+    modern = [p for p in both if vkey(p) >= vkey(CELL_PYTHON_FROM)]
+    return modern[0] if modern else (both[-1] if both else None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limit:
+    """A pin a release needs that its own metadata does not state."""
+    package: str   # whose releases it applies to: "torch" or "torchvision"
+    versions: str  # which releases (a specifier)
+    pin: str       # "numpy" or "pillow"
+    allowed: str   # what the pin may be (a specifier)
+    why: str
+
+
+LIMITS = (
+    # Found by running the cell: `from PIL import ..., PILLOW_VERSION` in
+    # torchvision/transforms/functional.py up to 0.4.2 (0.5.0 imports __version__);
+    # Pillow removed PILLOW_VERSION in 7.0.0, restored it in 7.1.0, removed it in 9.0.0.
+    Limit("torchvision", "<0.5", "pillow", "<9,!=7.0.*",
+          "torchvision<0.5 imports PIL.PILLOW_VERSION, which Pillow 7.0 and >=9 lack"),
+)
+
+
+def limits_for(torch: str, torchvision: str) -> list[Limit]:
+    versions = {"torch": torch, "torchvision": torchvision}
+    return [lim for lim in LIMITS if satisfies(versions[lim.package], lim.versions)]
+
+
+def pick_pin(target: str, candidates: list[Release], python: str, allowed: str = "") -> str | None:
+    """``target`` if it has a wheel for ``python`` (and meets ``allowed``), else the
+    newest older release that does, else the oldest newer one."""
+    fitting = [r.version for r in candidates
+               if python in r.pythons and satisfies(r.version, allowed)]
+    older = [v for v in fitting if vkey(v) <= vkey(target)]
+    newer = [v for v in fitting if vkey(v) > vkey(target)]
+    return older[-1] if older else (newer[0] if newer else None)
+
+
+def requirements(torch: str, torchvision: str, numpy: str, pillow: str) -> list[str]:
+    """The exact pins installed into a cell's venv."""
+    reqs = [f"torch=={torch}", f"torchvision=={torchvision}", f"numpy=={numpy}",
+            f"pillow=={pillow}"]
+    if vkey(torch) < vkey("2.0"):
+        # uv venvs carry no setuptools, and torch 1.x imports pkg_resources
+        # (removed from setuptools 70).
+        reqs.append("setuptools<70")
+    return reqs
+
+
+def _parallel(func, items: list, workers: int) -> list:
+    if not items:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(workers, len(items)))) as pool:
+        return list(pool.map(func, items))
+
+
+def build(index: str = DEFAULT_INDEX, fetch: Fetch = http_fetch, workers: int = WORKERS,
+          made: str | None = None) -> dict:
+    """The lock as a dict (see ``render``). Raises LockError."""
+    names = ("torch", "torchvision", "numpy", "pillow")
+    projects = dict(zip(names, _parallel(lambda n: read_project(index, n, fetch), list(names),
+                                         workers)))
+    known = _cp_pythons(projects["torch"], projects["torchvision"])
+    torch = [r for r in releases(projects["torch"], known) if vkey(r.version) >= vkey(OLDEST_TORCH)]
+    if not torch:
+        raise LockError(f"{index}: no torch release from {OLDEST_TORCH} with Linux x86_64 wheels")
+    torchvision = releases(projects["torchvision"], known)
+    metadata = _parallel(lambda r: read_metadata(r.files[0], fetch), torchvision, workers)
+    wanted = {}
+    for release, text in zip(torchvision, metadata):
+        try:
+            wanted[release.version] = torch_requirement(text)
+        except LockError as exc:
+            raise LockError(f"torchvision {release.version}: {exc}") from None
+    pairs = pair(torch, torchvision, wanted)
+    pin_sources = {n: releases(projects[n], known) for n in ("numpy", "pillow")}
+    tv_by_version = {r.version: r for r in torchvision}
+
+    cells, pins = [], {}
+    for t in torch:
+        for tv_version, (paired, _) in pairs.items():
+            if paired != t.version:
+                continue
+            both = [p for p in t.pythons if p in tv_by_version[tv_version].pythons]
+            python = cell_python(both)
+            if python is None:
+                continue
+            if python not in pins:
+                pins[python] = {"numpy": pick_pin(NUMPY, pin_sources["numpy"], python),
+                                "pillow": pick_pin(PILLOW, pin_sources["pillow"], python)}
+            chosen, why = dict(pins[python]), []
+            for limit in limits_for(t.version, tv_version):
+                target = NUMPY if limit.pin == "numpy" else PILLOW
+                chosen[limit.pin] = pick_pin(target, pin_sources[limit.pin], python, limit.allowed)
+                why.append(f"{limit.pin}{limit.allowed}: {limit.why}")
+            numpy, pillow = chosen["numpy"], chosen["pillow"]
+            if numpy is None or pillow is None:
+                raise LockError(f"no NumPy or Pillow wheel for Python {python} that torch "
+                                f"{t.version}/torchvision {tv_version} can use on {index}")
+            cell = {"python": python, "torch": t.version, "torchvision": tv_version,
+                    "numpy": numpy, "pillow": pillow,
+                    "requirements": requirements(t.version, tv_version, numpy, pillow)}
+            if why:
+                cell["pins_limited"] = why
+            cells.append(cell)
+    cells.sort(key=lambda c: (vkey(c["torch"]), vkey(c["torchvision"])))
+    return {
+        "format": FORMAT,
+        "made": made or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "made_by": "nox -s lock (python -m harness.lock)",
+        "index": index,
+        "pins": [{"python": p, **pins[p]} for p in sorted(pins, key=vkey)],
+        "torch": [{"version": t.version, "pythons": t.pythons,
+                   "torchvision": sorted((v for v, (p, _) in pairs.items() if p == t.version),
+                                         key=vkey)}
+                  for t in torch],
+        "torchvision": [{"version": r.version, "pythons": r.pythons,
+                         "requires_torch": wanted[r.version], "torch": pairs[r.version][0],
+                         "paired_by": pairs[r.version][1] or None}
+                        for r in torchvision],
+        "cells": cells,
+    }
+
+
+def render(lock: dict) -> str:
+    return json.dumps(lock, indent=1, sort_keys=True) + "\n"
+
+
+def _without_made(lock: dict) -> dict:
+    return {k: v for k, v in lock.items() if k != "made"}
+
+
+def write(lock: dict, path: Path) -> bool:
+    """Write the lock atomically; False (file untouched) when only ``made`` would change."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        old = None
+    if isinstance(old, dict) and _without_made(old) == _without_made(lock):
+        return False
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(render(lock))
+    os.replace(tmp, path)
+    return True
+
+
+def changes(old: dict | None, new: dict) -> list[str]:
+    """Cells the new lock adds or drops, as 'added py3.11-torch2.16.0-tv0.30.0' lines."""
+    def ids(lock):
+        return {f"py{c['python']}-torch{c['torch']}-tv{c['torchvision']}"
+                for c in (lock or {}).get("cells", [])}
+    before, after = ids(old), ids(new)
+    return [f"added {i}" for i in sorted(after - before)] + \
+           [f"dropped {i}" for i in sorted(before - after)]
+
+
+def main(argv: list[str] | None = None, fetch: Fetch = http_fetch) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.lock",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index-url", default=DEFAULT_INDEX,
+                        help=f"simple-API index to read (default {DEFAULT_INDEX})")
+    parser.add_argument("--out", type=Path, default=LOCK_PATH, help="lock file to write")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="parallel requests")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        try:
+            old = json.loads(args.out.read_text())
+        except (OSError, ValueError):
+            old = None
+        lock = build(args.index_url, fetch, args.workers)
+        written = write(lock, args.out)
+    except (LockError, ValueError, OSError) as exc:
+        print(f"rngdrift lock: {exc}; {args.out} left as it was", file=sys.stderr)
+        return 2
+    seconds = time.monotonic() - started
+    newest = lock["cells"][-1]
+    summary = (f"{len(lock['torch'])} torch releases, {len(lock['cells'])} pairs, newest "
+               f"torch {newest['torch']}/torchvision {newest['torchvision']}")
+    state = "written" if written else "unchanged"
+    print(f"rngdrift lock: {args.out.name} {state} in {seconds:.1f} s: {summary}")
+    for line in changes(old, lock) if old else []:
+        print(f"rngdrift lock: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
