@@ -196,7 +196,8 @@ def install_command(session, requirements: list[str]) -> list[str]:
 def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> list[schema.Row]:
     """The one row of a cell that failed as a whole (``cell.install`` ...), from its pins."""
     meta = schema.cell_meta(run_id=run_id, cell=cell.id, python=cell.python, torch=cell.torch,
-                            torchvision=cell.torchvision, numpy=cell.numpy, pillow=cell.pillow, platform=sys.platform, device="")
+                            torchvision=cell.torchvision, numpy=cell.numpy, pillow=cell.pillow,
+                            platform=sys.platform, device="")
     return schema.with_manifest([schema.cell_row(meta, scenario, detail)])
 
 

@@ -10,7 +10,6 @@ import math
 import re
 
 from scenariorows import metrics, statuses  # noqa: F401 (re-exported for the family tests)
-from harness.cell import schema
 
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 

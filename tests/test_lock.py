@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import compat, lock
+from harness import compat, index, lock
 
 DATA = Path(__file__).resolve().parent / "data" / "pypi"
 INDEX = "https://pypi.org/simple/"
@@ -35,7 +35,7 @@ class RecordedIndex:
     def page(self, name: str) -> dict:
         page = json.loads((DATA / f"{name}.json").read_text())
         page["files"] = [f for f in page["files"]
-                         if (lock.parse_wheel(f["filename"]) or lock.Wheel("", "", (), (), ()))
+                         if (index.parse_wheel(f["filename"]) or index.Wheel("", "", (), (), ()))
                          .version not in self.drop or not name.startswith("torch")]
         for entry in page["files"]:
             entry["core-metadata"] = self.core_metadata
@@ -64,7 +64,7 @@ class RecordedIndex:
             name = url[len(INDEX):].strip("/")
             if self.html:
                 return b"<html></html>", {"content-type": "text/html"}
-            return json.dumps(self.page(name)).encode(), {"content-type": lock.SIMPLE_JSON}
+            return json.dumps(self.page(name)).encode(), {"content-type": index.SIMPLE_JSON}
         filename = url.rsplit("/", 1)[1]
         if filename.endswith(".metadata"):
             return (DATA / "metadata" / f"{filename[:-9]}.METADATA").read_bytes(), {}
@@ -147,17 +147,17 @@ def test_pythons_come_from_the_wheel_tags(built):
 ])
 def test_wheel_tags_name_the_pythons(filename, requires, pythons):
     known = ["2.7", "3.7", "3.8", "3.9", "3.10", "3.11"]
-    assert lock.wheel_pythons(lock.parse_wheel(filename), requires, known) == pythons
+    assert index.wheel_pythons(index.parse_wheel(filename), requires, known) == pythons
 
 
 def test_only_linux_x86_64_wheels_count():
-    assert lock.linux_x86_64(lock.parse_wheel("torch-1.2.0-cp37-cp37m-manylinux1_x86_64.whl"))
-    assert lock.linux_x86_64(lock.parse_wheel("tv-0.2.2-py2.py3-none-any.whl"))
+    assert index.linux_x86_64(index.parse_wheel("torch-1.2.0-cp37-cp37m-manylinux1_x86_64.whl"))
+    assert index.linux_x86_64(index.parse_wheel("tv-0.2.2-py2.py3-none-any.whl"))
     for name in ("torch-1.2.0-cp37-none-macosx_10_7_x86_64.whl",
                  "torch-2.15.0-cp311-cp311-manylinux_2_28_aarch64.whl",
                  "torch-2.15.0-cp311-cp311-win_amd64.whl"):
-        assert not lock.linux_x86_64(lock.parse_wheel(name)), name
-    assert lock.parse_wheel("torchvision-0.1.6.tar.gz") is None
+        assert not index.linux_x86_64(index.parse_wheel(name)), name
+    assert index.parse_wheel("torchvision-0.1.6.tar.gz") is None
 
 
 @pytest.mark.parametrize("line,spec", [
@@ -171,18 +171,18 @@ def test_only_linux_x86_64_wheels_count():
 ])
 def test_the_requirement_on_torch_is_read_from_requires_dist(line, spec):
     metadata = "Metadata-Version: 2.1\nName: torchvision\nRequires-Dist: numpy\n" + line + "\n"
-    assert lock.torch_requirement(metadata) == spec
+    assert index.torch_requirement(metadata) == spec
 
 
 def test_specifiers_follow_pep_440():
-    assert lock.satisfies("1.10.0", "==1.10.0")
-    assert not lock.satisfies("1.10.0", "==1.10.0+cu102")  # a local pin wants that build
-    assert lock.satisfies("1.10.0+cu102", "==1.10.0")
-    assert lock.satisfies("8.4.0", "<9,!=7.0.*") and not lock.satisfies("7.0.0", "<9,!=7.0.*")
-    assert lock.satisfies("2.14.1", "~=2.14.0") and not lock.satisfies("2.15.0", "~=2.14.0")
-    assert lock.python_allowed("3.14", ">=3.10,!=3.14.1")
-    assert not lock.python_allowed("3.9", ">=3.10")
-    assert lock.vkey("0.2.2.post3") > lock.vkey("0.2.2") and lock.vkey("0.10.0") > lock.vkey("0.9.1")
+    assert index.satisfies("1.10.0", "==1.10.0")
+    assert not index.satisfies("1.10.0", "==1.10.0+cu102")  # a local pin wants that build
+    assert index.satisfies("1.10.0+cu102", "==1.10.0")
+    assert index.satisfies("8.4.0", "<9,!=7.0.*") and not index.satisfies("7.0.0", "<9,!=7.0.*")
+    assert index.satisfies("2.14.1", "~=2.14.0") and not index.satisfies("2.15.0", "~=2.14.0")
+    assert index.python_allowed("3.14", ">=3.10,!=3.14.1")
+    assert not index.python_allowed("3.9", ">=3.10")
+    assert index.vkey("0.2.2.post3") > index.vkey("0.2.2") and index.vkey("0.10.0") > index.vkey("0.9.1")
 
 
 def test_pins_are_the_matrix_pins_or_the_nearest_the_python_has():
@@ -270,18 +270,18 @@ def test_a_failure_is_one_line_exit_2_and_the_old_lock_untouched(tmp_path, capsy
 
 def test_unparseable_json_is_a_clear_error():
     def fetch(url, headers):
-        return b"{not json", {"content-type": lock.SIMPLE_JSON}
+        return b"{not json", {"content-type": index.SIMPLE_JSON}
     with pytest.raises(lock.LockError, match="not a PEP 691 project page"):
-        lock.read_project(INDEX, "torch", fetch)
+        index.read_project(INDEX, "torch", fetch)
 
 
 def test_a_server_that_ignores_range_still_gives_the_metadata():
     wheel = RecordedIndex.wheel("torchvision-0.4.0-cp27-cp27m-manylinux1_x86_64.whl")
-    file = lock.File("https://files.example/torchvision-0.4.0-cp27-cp27m-manylinux1_x86_64.whl",
-                     lock.parse_wheel("torchvision-0.4.0-cp27-cp27m-manylinux1_x86_64.whl"),
+    file = index.File("https://files.example/torchvision-0.4.0-cp27-cp27m-manylinux1_x86_64.whl",
+                     index.parse_wheel("torchvision-0.4.0-cp27-cp27m-manylinux1_x86_64.whl"),
                      None, None, False)
-    text = lock.read_metadata(file, lambda url, headers: (wheel, {}))
-    assert lock.torch_requirement(text) == "==1.2.0"
+    text = index.read_metadata(file, lambda url, headers: (wheel, {}))
+    assert index.torch_requirement(text) == "==1.2.0"
 
 
 def test_the_committed_lock_is_current_format_and_sorted():
@@ -289,4 +289,4 @@ def test_the_committed_lock_is_current_format_and_sorted():
     data = json.loads(text)
     assert data["format"] == lock.FORMAT and lock.render(data) == text
     assert [c["torch"] for c in data["cells"]] == sorted((c["torch"] for c in data["cells"]),
-                                                         key=lock.vkey)
+                                                         key=index.vkey)

@@ -15,7 +15,7 @@ from harness.report import model, tables
 from harness.report.model import DISAGREE, changes_at
 from harness.report.tables import group_labels, letter
 from harness.results import Tolerance
-from resultrows import NEW, OLD, TV07, TV08, everywhere, install_failure, rows, write_run
+from resultrows import NEW, OLD, TV07, TV08, everywhere, install_failure, write_run
 
 OUTPUTS = ("matrix.csv", "drift.csv", "reproducibility.csv", "sources.csv",
            "minimal_seeding.csv", "accuracy.csv", "report.md", "report.html")
