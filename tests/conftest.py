@@ -62,16 +62,24 @@ def cell_python():
     return build_cell
 
 
+def data_rows(path: Path) -> list[schema.Row]:
+    """A cell CSV's rows after its manifest (checked: first, and counting the rest)."""
+    manifest, *rows = schema.read_csv(path)
+    assert manifest.scenario == schema.CELL_MANIFEST, manifest
+    assert manifest.detail == schema.MANIFEST_DETAIL % len(rows), manifest
+    return rows
+
+
 def run_cell(python: Path, out: Path, *args: str, cell: str = "test-cell",
-             timeout: float = 900) -> list[dict]:
-    """Run ``python -m harness.cell`` and return the written rows."""
+             timeout: float = 900) -> list[schema.Row]:
+    """Run ``python -m harness.cell`` and return the rows it wrote (after the manifest)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
         [str(python), "-m", "harness.cell", "--out", str(out), "--cell", cell,
          "--run-id", "pytest", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return schema.read_csv(out)
+    return data_rows(out)
 
 
 @pytest.fixture

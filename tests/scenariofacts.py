@@ -37,11 +37,11 @@ def check_shape(rows, names, modes, repeats, fingerprints_of, fractions_of=lambd
         assert "seconds" in got, key
         for name in fingerprints_of(key[0]):
             assert name in got, (key, name)
-            assert got[name]["kind"] == "fingerprint", (key, name)
-            assert HEX16.match(got[name]["value"]), (key, name, got[name]["value"])
+            assert got[name].kind == "fingerprint", (key, name)
+            assert HEX16.match(got[name].value), (key, name, got[name].value)
         for name in fractions_of(key[0]):
             assert name in got, (key, name)
-            assert 0.0 <= float(got[name]["value"]) <= 1.0, (key, name, got[name]["value"])
+            assert 0.0 <= float(got[name].value) <= 1.0, (key, name, got[name].value)
         for row in got.values():
             if row.kind in ("number", "timing", "count"):
                 assert math.isfinite(float(row.value)) and float(row.value) >= 0, row

@@ -44,8 +44,8 @@ def check_shape(rows, names, fingerprints_of):
         got = metrics(rows, *key)
         for metric in fingerprints_of(key[0]):
             assert metric in got, (key, metric)
-            assert got[metric]["kind"] == "fingerprint", (key, metric)
-            assert HEX16.match(got[metric]["value"]), (key, metric, got[metric]["value"])
+            assert got[metric].kind == "fingerprint", (key, metric)
+            assert HEX16.match(got[metric].value), (key, metric, got[metric].value)
         for metric, row in got.items():
             if row.kind in ("number", "timing"):
                 assert math.isfinite(float(row.value)) and float(row.value) >= 0, row

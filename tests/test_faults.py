@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import NEW_CELL, OLD_CELL, ROOT, value
+from conftest import NEW_CELL, OLD_CELL, ROOT, data_rows, value
 from harness import cellsession, ci
 from harness.cell import schema
 
@@ -60,7 +60,7 @@ def run_faults(python: Path, out: Path, *args: str) -> tuple[list[dict], str]:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     time.sleep(1)
     assert processes_with(token) == [], "processes left running after the cell"
-    return schema.read_csv(out), out.with_suffix(".log").read_bytes().decode("utf-8", "replace")
+    return data_rows(out), out.with_suffix(".log").read_bytes().decode("utf-8", "replace")
 
 
 @pytest.fixture(scope="module", params=[OLD_CELL, NEW_CELL])

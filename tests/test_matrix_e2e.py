@@ -36,6 +36,9 @@ def _pairs(rows, cell, seeding_mode):
 
 def test_every_scenario_seeding_repeat_and_cell_is_in_matrix_csv(run):
     rows = schema.read_csv(run / "matrix.csv")
+    manifests = [r for r in rows if r.scenario == schema.CELL_MANIFEST]
+    assert sorted(r.cell for r in manifests) == sorted([OLD_CELL, NEW_CELL])
+    rows = [r for r in rows if r.scenario != schema.CELL_MANIFEST]
     status = {(r.cell, r.scenario, r.seeding, r.repeat)
               for r in rows if r.metric == schema.STATUS_METRIC}
     scenarios = {r.scenario for r in rows}

@@ -61,7 +61,7 @@ def test_all_seeding_reproduces_outputs_and_params(cells, cell):
         first, second = metrics(rows, name, "all", "1"), metrics(rows, name, "all", "2")
         for metric in ("output", "params"):
             if metric in first:
-                assert first[metric]["value"] == second[metric]["value"], (name, metric)
+                assert first[metric].value == second[metric].value, (name, metric)
 
 
 def test_draws_moved_from_random_to_torch(cells):

@@ -41,7 +41,7 @@ def test_all_seeding_repeats_agree(cells, cell):
         first, second = metrics(rows, name, "all", "1"), metrics(rows, name, "all", "2")
         for metric in ("values", "state_after"):
             if metric in first:
-                assert first[metric]["value"] == second[metric]["value"], (name, metric)
+                assert first[metric].value == second[metric].value, (name, metric)
 
 
 @pytest.mark.parametrize("cell", [OLD_CELL, NEW_CELL])
