@@ -107,7 +107,12 @@ def _rank_main(rank, world, init_method, seed, conn, release, ctx, target, args,
     except BaseException as exc:  # reported to the parent, which raises
         message = ("error", _describe(exc))
     # Plain pickle, not multiprocessing's: tensors travel as bytes, not shared memory.
-    conn.send_bytes(pickle.dumps(message, protocol=2))
+    try:
+        data = pickle.dumps(message, protocol=2)
+    except Exception as exc:
+        message = ("error", _describe(exc) + " (pickling its result)")
+        data = pickle.dumps(message, protocol=2)
+    conn.send_bytes(data)
     conn.close()
     if joined:
         if message[0] == "ok":
