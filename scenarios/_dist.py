@@ -98,14 +98,30 @@ def _rank_main(rank, world, init_method, seed, conn, release, ctx, target, args,
         os.environ["GLOO_SOCKET_IFNAME"] = loopback
     joined = False
     try:
-        # Collectives give up at half the deadline, so a rank stuck waiting for a
-        # dead or hung peer says so before the launch is killed.
-        dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world,
-                                timeout=datetime.timedelta(seconds=deadline / 2.0))
-        joined = True
-        message = ("ok", target(ctx, rank, world, *args))
-    except BaseException as exc:  # reported to the parent, which raises
-        message = ("error", _describe(exc))
+        try:
+            # Collectives give up at half the deadline, so a rank stuck waiting
+            # for a dead or hung peer says so before the launch is killed.
+            dist.init_process_group("gloo", init_method=init_method, rank=rank,
+                                    world_size=world,
+                                    timeout=datetime.timedelta(seconds=deadline / 2.0))
+            joined = True
+            message = ("ok", target(ctx, rank, world, *args))
+        except BaseException as exc:  # reported to the parent, which raises
+            message = ("error", _describe(exc))
+        if _report(conn, message) == "ok":
+            # A rank that tears down its connections while a peer is still in a
+            # collective (or still connecting: a target may use none) breaks the
+            # peer. So every rank waits until all have reported. A rank that
+            # failed leaves at once: its peers' collectives then fail instead of
+            # hanging.
+            release[0].poll(deadline)
+    finally:
+        if joined:
+            dist.destroy_process_group()
+
+
+def _report(conn, message):
+    """Send ``message`` to the parent; the status sent."""
     # Plain pickle, not multiprocessing's: tensors travel as bytes, not shared memory.
     try:
         data = pickle.dumps(message, protocol=2)
@@ -114,15 +130,7 @@ def _rank_main(rank, world, init_method, seed, conn, release, ctx, target, args,
         data = pickle.dumps(message, protocol=2)
     conn.send_bytes(data)
     conn.close()
-    if joined:
-        if message[0] == "ok":
-            # A rank that tears down its connections while a peer is still in a
-            # collective (or still connecting: a target may use none) breaks the
-            # peer. So every rank waits until all have reported. A rank that
-            # failed leaves at once: its peers' collectives then fail instead of
-            # hanging.
-            release[0].poll(deadline)
-        dist.destroy_process_group()
+    return message[0]
 
 
 def describe_exit(code):
