@@ -14,6 +14,12 @@ failure the runner must turn into a clear row while the rest of the cell runs:
     faults.oom           a runaway allocation                 -> error, MemoryError (memory limit)
     faults.junk_output   junk on stdout/stderr and fd 1/2, JSON-looking lines
                          included                             -> ok, results intact
+    faults.rank_dies     one of 2 distributed ranks os._exit(7)s between two
+                         all_reduces                          -> error naming rank 1
+    faults.rank_hangs    one rank sleeps forever between them -> error naming rank 1,
+                         after the launch's own deadline (3 s), before the timeout
+    faults.rank_hangs_past_timeout  the same with a launch deadline past the
+                         scenario timeout (3 s)               -> timeout, ranks killed
 """
 import ctypes
 import json
@@ -29,6 +35,7 @@ CHUNK = 256 << 20
 # Address space is plentiful; untouched chunks cost no RAM, so without a limit
 # the loop simply ends here instead of hurting the machine.
 CEILING = 1 << 40
+RANK_DEADLINE = 3.0
 
 
 def _sleep_forever():
@@ -63,6 +70,37 @@ def hang_worker(ctx):
     for _ in loader:
         items += 1
     return {"items": items}
+
+
+def _rank_fault(ctx, rank, world, fault):
+    import torch
+    import torch.distributed as dist
+    dist.all_reduce(torch.ones(1))  # the group works
+    if rank == 1:
+        fault()
+    dist.all_reduce(torch.ones(1))  # rank 0 waits for a peer that is gone or stuck
+    return rank
+
+
+def _exit_7():
+    os._exit(7)
+
+
+def _ranks(ctx, fault, deadline):
+    from scenarios import _dist
+    return {"ranks": len(_dist.run_ranks(ctx, _rank_fault, args=(fault,), deadline=deadline))}
+
+
+def rank_dies(ctx):
+    return _ranks(ctx, _exit_7, RANK_DEADLINE)
+
+
+def rank_hangs(ctx):
+    return _ranks(ctx, _sleep_forever, RANK_DEADLINE)
+
+
+def rank_hangs_past_timeout(ctx):
+    return _ranks(ctx, _sleep_forever, 60.0)
 
 
 def segfault(ctx):
@@ -124,3 +162,6 @@ if ENABLED:
     scenario("faults.sigkill")(sigkill)
     scenario("faults.oom")(oom)
     scenario("faults.junk_output")(junk_output)
+    scenario("faults.rank_dies")(rank_dies)
+    scenario("faults.rank_hangs", timeout=30)(rank_hangs)
+    scenario("faults.rank_hangs_past_timeout", timeout=3)(rank_hangs_past_timeout)
