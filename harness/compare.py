@@ -46,11 +46,11 @@ from typing import NamedTuple
 import pandas as pd
 
 from harness import compat, runs
-from harness.cell.schema import ERROR, OK, RNG_PREFIX, STATUS_METRIC
+from harness.cell.schema import ERROR, OK, STATUS_METRIC
 from harness.errors import UserError
 from harness.report import add_tolerance
 from harness.results import (
-    SEEDED, SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, load, same)
+    SEEDED, SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, generators_drawn, load, same)
 from harness.text import code, csv_for_people, plural, table, text
 
 HELP = "compare two runs, or two cells (exit 1 when something changed)"
@@ -105,12 +105,9 @@ def _numbers_detail(kind: str, a: str, b: str) -> str:
 
 
 def unseeded_draws(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
-    """(cell, scenario, seeding) whose scenario advanced a generator the mode does not seed."""
-    moved = frame[frame["metric"].str.fullmatch(r"rng\.[a-z]+") & (frame["value"] == "1")]
-    return {(cell, scenario, seeding)
-            for cell, scenario, seeding, metric in moved[["cell", "scenario", "seeding", "metric"]]
-            .itertuples(index=False)
-            if metric[len(RNG_PREFIX):] not in SEEDED.get(seeding, ())}
+    """(cell, scenario, seeding) whose results depend on a generator the mode does not seed."""
+    return {key for key, generators in generators_drawn(frame).items()
+            if not generators <= set(SEEDED.get(key[2], ()))}
 
 
 def _as_unseeded(change: Change, noise: set) -> Change:

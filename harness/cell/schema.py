@@ -49,6 +49,9 @@ TIMING_METRIC = "seconds"
 # ``rng.calls.<api>`` (how often the scenario called a random API).
 RNG_PREFIX = "rng."
 CALLS_PREFIX = "rng.calls."
+# Which parts of the harness's own seeding recipe (``full``'s DataLoader worker_init_fn,
+# generator) a scenario was handed: they differ between torch versions.
+RECIPE_METRIC = "rng.recipe"
 
 # Pseudo scenarios of a whole cell: no seeding, no repeat, only a status row.
 CELL_LEVEL = "cell."

@@ -81,6 +81,7 @@ class Context(object):
         self.mode = mode
         self.seed = seed
         self.device = device
+        self.recipe_used = set()  # what loader_kwargs handed out (reported as rng.recipe)
 
     def reseed(self, seed=None):
         """Reseed what this mode's program would reseed (the pair idiom's 'seed again')."""
@@ -103,4 +104,5 @@ class Context(object):
             generator = torch.Generator()
             generator.manual_seed(self.seed)
             kwargs["generator"] = generator
+        self.recipe_used.update(kwargs)
         return kwargs
