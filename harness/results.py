@@ -150,6 +150,8 @@ def same(kind: str, a: str, b: str, tol: Tolerance) -> bool:
 
 def distinct(kind: str, values: list[str], tol: Tolerance) -> list[str]:
     """Representatives of ``values``: each value joins the first one it equals."""
+    if len(set(values)) == 1:
+        return [values[0]]
     reps: list[str] = []
     for value in values:
         if not any(same(kind, rep, value, tol) for rep in reps):
@@ -212,12 +214,18 @@ def fold(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
     Status rows and cell-level rows are folded like any other text metric.
     """
     frame = frame[(frame["kind"] != schema.TIMING) & (frame["scenario"] != schema.CELL_MANIFEST)]
-    rows = []
-    for key, group in frame.groupby(KEY, sort=False):
-        kind = group["kind"].iloc[0]
-        details = [d for d in group["detail"] if d]
-        rows.append((*key, kind, tuple(distinct(kind, list(group["value"]), tol)), len(group),
-                     details[0] if details else ""))
+    groups: dict[tuple, list] = {}  # key -> [kind, values, detail], in first-seen order
+    columns = [frame[c].to_numpy() for c in (*KEY, "kind", "value", "detail")]
+    for cell, scenario, seeding, metric, kind, value, detail in zip(*columns):
+        group = groups.get((cell, scenario, seeding, metric))
+        if group is None:
+            groups[(cell, scenario, seeding, metric)] = [kind, [value], detail]
+        else:
+            group[1].append(value)
+            if detail and not group[2]:
+                group[2] = detail
+    rows = [(*key, kind, tuple(distinct(kind, values, tol)), len(values), detail)
+            for key, (kind, values, detail) in groups.items()]
     return pd.DataFrame(rows, columns=FOLD_COLUMNS)
 
 

@@ -98,22 +98,23 @@ def drift_table(expanded: pd.DataFrame, cells: list[str], modes: list[str], tol:
 
 def reproducibility_table(expanded: pd.DataFrame, cells: list[str], modes: list[str]):
     """Per (scenario, seeding, cell): yes / no / untested (one repeat) / n/a / err / timeout."""
-    rows = []
-    grouped = expanded.groupby(["scenario", "seeding", "cell"], sort=False)
-    keys = _row_order([(s, m, c) for s, m, c in grouped.groups], modes)
+    groups: dict[tuple, list] = {}
+    for r in expanded.itertuples(index=False):
+        groups.setdefault((r.scenario, r.seeding, r.cell), []).append(r)
     cell_rank = {c: i for i, c in enumerate(cells)}
-    keys.sort(key=lambda k: (k[0], modes.index(k[1]) if k[1] in modes else len(modes),
-                             cell_rank[k[2]]))
+    keys = sorted(groups, key=lambda k: (k[0], modes.index(k[1]) if k[1] in modes else len(modes),
+                                         cell_rank[k[2]]))
+    rows = []
     for key in keys:
-        group = grouped.get_group(key)
-        failed = group[group["state"] != OK]
-        repeats = int(group["repeats"].max())
-        differing = group.loc[group["distinct"].map(len) != 1, "metric"].tolist()
+        group = groups[key]
+        failed = [r for r in group if r.state != OK]
+        repeats = int(max(r.repeats for r in group))
+        differing = [r.metric for r in group if len(r.distinct) != 1]
+        real_failures = [r for r in failed if r.state != NA]
         if len(failed) == len(group):
-            verdict, detail = STATE_LABEL[failed["state"].iloc[0]], failed["detail"].iloc[0]
-        elif not failed.empty and (failed["state"] != NA).any():
-            bad = failed[failed["state"] != NA].iloc[0]
-            verdict, detail = STATE_LABEL[bad["state"]], bad["detail"]
+            verdict, detail = STATE_LABEL[failed[0].state], failed[0].detail
+        elif real_failures:
+            verdict, detail = STATE_LABEL[real_failures[0].state], real_failures[0].detail
         elif repeats < 2:
             verdict, detail = UNTESTED, "one repeat: run with --repeats 2 or more"
         else:
