@@ -16,8 +16,8 @@ import time
 import traceback
 
 from . import protocol
-from .schema import (COUNT, ERROR, FINGERPRINT, NA, NUMBER, OK, RECIPE_METRIC, TEXT, TIMING,
-                     TIMING_METRIC, name_problem)
+from .schema import (COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, RECIPE_METRIC, TEXT,
+                     TIMING, TIMING_METRIC, name_problem)
 
 
 def _one_line(text, limit=500):
@@ -97,6 +97,7 @@ def run_one(sc, ctx, installed, snap, process=None):
         return protocol.Result(sc.name, ERROR, describe_exception(exc), [])
     elapsed = time.time() - start
     rows += attribution.rows()
+    rows += [(GOAL_PREFIX + metric, TEXT, direction) for metric, direction in sorted(sc.goals.items())]
     if ctx.recipe_used:  # what the harness's own seeding recipe handed the scenario
         rows.append((RECIPE_METRIC, TEXT, ",".join(sorted(ctx.recipe_used))))
     rows.append((TIMING_METRIC, TIMING, "%.4f" % elapsed))
