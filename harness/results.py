@@ -226,7 +226,7 @@ def fold(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
                 group[2] = detail
     rows = [(*key, kind, tuple(distinct(kind, values, tol)), len(values), detail)
             for key, (kind, values, detail) in groups.items()]
-    return pd.DataFrame(rows, columns=FOLD_COLUMNS)
+    return pd.DataFrame(rows, columns=FOLD_COLUMNS, dtype=object)
 
 
 def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
@@ -273,12 +273,13 @@ def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
                     seen += (absent,)
                 out.append((*base, OK, seen, run.repeats, ""))
     columns = FOLD_COLUMNS[:5] + ["state"] + FOLD_COLUMNS[5:]
-    result = pd.DataFrame(out, columns=columns)
+    result = pd.DataFrame(out, columns=columns, dtype=object)
     failures = cell_failures(frame)
     if failures:
         result = result[~result["cell"].isin(failures)]
         grid = result[["scenario", "seeding", "metric", "kind"]].drop_duplicates()
         holes = [(cell, r.scenario, r.seeding, r.metric, r.kind, ERROR, (), 0, detail)
                  for cell, detail in failures.items() for r in grid.itertuples()]
-        result = pd.concat([result, pd.DataFrame(holes, columns=columns)], ignore_index=True)
+        result = pd.concat([result, pd.DataFrame(holes, columns=columns, dtype=object)],
+                           ignore_index=True)
     return result

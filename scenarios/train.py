@@ -41,13 +41,13 @@ def mlp_run(ctx, validate_between_epochs=False):
             "weights": fingerprint(_train.weights(model))}
 
 
-@scenario("train.mlp", goals={"accuracy": "up"})
+@scenario("train.mlp")
 def mlp(ctx):
     """MLP with dropout, shuffled loader, SGD: loss, held-out accuracy, weights."""
     return mlp_run(ctx)
 
 
-@scenario("train.mlp_val_between_epochs", goals={"accuracy": "up"})
+@scenario("train.mlp_val_between_epochs")
 def mlp_val_between_epochs(ctx):
     """train.mlp with a validation pass between epochs that draws from the RNG."""
     return mlp_run(ctx, validate_between_epochs=True)
@@ -66,7 +66,7 @@ def random_flip_shift(batch):
     return out
 
 
-@scenario("train.cnn", goals={"accuracy": "up"})
+@scenario("train.cnn")
 def cnn(ctx):
     """A small conv net with BatchNorm, trained with random tensor augmentation."""
     images, labels = _train.square_images(128)

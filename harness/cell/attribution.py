@@ -21,7 +21,8 @@ Rows (all ``count``): ``rng.<generator>`` 0/1 and ``rng.calls.<api>`` for the
 scenario's process; ``rng.worker.<generator>`` (1 when any worker drew from it),
 ``rng.worker.calls.<api>`` (summed over workers) and ``rng.worker.processes`` for
 DataLoader workers; the same under ``rng.process.`` for other processes;
-``rng.import.calls.<api>`` for what imports run during the scenario called.
+``rng.import.calls.<api>`` for what imports run during the scenario called; and
+``rng.recipe`` (text): what the ``full`` mode's recipe handed it, in any process.
 """
 import functools
 import gc
@@ -32,7 +33,7 @@ import tempfile
 import time
 
 from . import rngstate, tracing
-from .schema import CALLS_PREFIX, COUNT, RNG_PREFIX
+from .schema import CALLS_PREFIX, COUNT, RECIPE_METRIC, RNG_PREFIX, TEXT
 
 SPOOL_ENV = "RNGDRIFT_SPOOL"
 ROLES = ("worker", "process")
@@ -69,7 +70,8 @@ def _report(spool, role):
     draws = tracing._draws[0]
     calls, _ = tracing.stop()
     record = {"role": role, "pid": os.getpid(), "calls": calls,
-              "drew": draws.result() if draws is not None else {}}
+              "drew": draws.result() if draws is not None else {},
+              "recipe": sorted(tracing.recipe)}
     try:
         fd, tmp = tempfile.mkstemp(dir=spool, prefix=".%s-%d-" % (role, os.getpid()))
         with os.fdopen(fd, "w") as handle:
@@ -135,6 +137,7 @@ class Attribution(object):
         return self
 
     def __exit__(self, *exc):
+        self.recipe = set(tracing.recipe)
         self.calls, self.import_calls = tracing.stop()
         self.drew = self.draws.result()
         os.environ.pop(SPOOL_ENV, None)
@@ -142,6 +145,8 @@ class Attribution(object):
             self.reports = _collect(self.spool)
         finally:
             shutil.rmtree(self.spool, ignore_errors=True)
+        for report in self.reports:
+            self.recipe.update(report.get("recipe", ()))
         return False
 
     def rows(self):
@@ -165,6 +170,8 @@ class Attribution(object):
                 for api, n in report.get("calls", {}).items():
                     calls[api] = calls.get(api, 0) + int(n)
             out += [(prefix + "calls." + api, COUNT, str(n)) for api, n in sorted(calls.items())]
+        if self.recipe:  # what the harness's own seeding recipe handed the scenario
+            out.append((RECIPE_METRIC, TEXT, ",".join(sorted(self.recipe))))
         return out
 
 

@@ -18,7 +18,7 @@ import random
 import numpy as np
 import torch
 
-from . import versions
+from . import tracing, versions
 from .schema import SEEDED
 
 SEED = 0
@@ -81,7 +81,6 @@ class Context(object):
         self.mode = mode
         self.seed = seed
         self.device = device
-        self.recipe_used = set()  # what loader_kwargs handed out (reported as rng.recipe)
 
     def reseed(self, seed=None):
         """Reseed what this mode's program would reseed (the pair idiom's 'seed again')."""
@@ -104,5 +103,5 @@ class Context(object):
             generator = torch.Generator()
             generator.manual_seed(self.seed)
             kwargs["generator"] = generator
-        self.recipe_used.update(kwargs)
+        tracing.recipe.update(kwargs)  # reported as rng.recipe, from any process
         return kwargs

@@ -48,6 +48,7 @@ _SEEDING = (
 
 counts = {}         # api -> calls, while a scenario (or a subprocess of it) runs
 import_counts = {}  # api -> calls made by imports that ran meanwhile
+recipe = set()      # what the harness's seeding recipe handed out (Context.loader_kwargs)
 _active = [False]
 _installed = [False]
 # Depth of the imports running now, per thread: a queue's feeder thread importing
@@ -165,6 +166,7 @@ def start(draws=None):
     """Count from here on (``draws``: the tracker that seed calls checkpoint)."""
     counts.clear()
     import_counts.clear()
+    recipe.clear()
     _imports.depth = 0
     _draws[0] = draws
     _active[0] = True

@@ -16,8 +16,8 @@ import time
 import traceback
 
 from . import protocol
-from .schema import (COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, RECIPE_METRIC, TEXT,
-                     TIMING, TIMING_METRIC, name_problem)
+from .schema import (COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, TEXT, TIMING,
+                     TIMING_METRIC, name_problem)
 
 
 def _one_line(text, limit=500):
@@ -85,7 +85,6 @@ def run_one(sc, ctx, installed, snap, process=None):
         isolation.restore(process)
     rngstate.restore(snap)
     seeding.reseed(ctx.mode, ctx.seed)
-    ctx.recipe_used = set()
     start = time.time()
     try:
         with Attribution() as attribution:
@@ -98,8 +97,6 @@ def run_one(sc, ctx, installed, snap, process=None):
     elapsed = time.time() - start
     rows += attribution.rows()
     rows += [(GOAL_PREFIX + metric, TEXT, direction) for metric, direction in sorted(sc.goals.items())]
-    if ctx.recipe_used:  # what the harness's own seeding recipe handed the scenario
-        rows.append((RECIPE_METRIC, TEXT, ",".join(sorted(ctx.recipe_used))))
     rows.append((TIMING_METRIC, TIMING, "%.4f" % elapsed))
     if getattr(sc, "source_sha256", None):  # a user scenario: runs compare when its code changed
         rows.append(("source.sha256", TEXT, sc.source_sha256[:16]))
