@@ -42,6 +42,7 @@ if not __package__:  # `python benchmarks/bench.py`: the packages below are not 
 from benchmarks.cells import select_cells  # noqa: E402
 from benchmarks.measure import ROOT, machine_text, uv_version  # noqa: E402
 from benchmarks.records import MATRIX, load_records  # noqa: E402
+from benchmarks import costs  # noqa: E402
 from benchmarks.stages import CELL_STAGES, STAGES, Bench  # noqa: E402
 from benchmarks.tables import write_tables  # noqa: E402
 from harness import compat  # noqa: E402
@@ -118,7 +119,8 @@ def main(argv=None) -> int:
                 print(f"bench: --- {cell.id}", flush=True)
                 bench.measure_cell(cell)
         for stage, fn in (("baseline", bench.measure_baseline), ("bandwidth", bench.measure_bandwidth),
-                          ("parallel", bench.measure_parallel), ("matrix", bench.measure_matrix)):
+                          ("parallel", bench.measure_parallel), ("matrix", bench.measure_matrix),
+                          ("report", lambda: costs.measure_report(bench))):
             if stage in args.stages:
                 print(f"bench: --- {stage}", flush=True)
                 bench.attempt(MATRIX, stage, fn)

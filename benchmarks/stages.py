@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import records
+from benchmarks import costs, records
 from benchmarks.cells import nox_venv, select_cells, torch_major
 from benchmarks.logs import (downloaded_wheels, family_seconds, parse_nox_log, selected_wheels,
                              session_cell, wheel_project)
@@ -27,8 +27,8 @@ from benchmarks.records import MATRIX
 from harness import interpreters
 from harness.cell import schema
 
-CELL_STAGES = ("download", "cold", "warm", "disk", "import", "run")
-MATRIX_STAGES = ("bandwidth", "parallel", "baseline", "matrix")
+CELL_STAGES = ("download", "cold", "warm", "disk", "import", "run", "attribution")
+MATRIX_STAGES = ("bandwidth", "parallel", "baseline", "matrix", "report")
 STAGES = CELL_STAGES + MATRIX_STAGES
 
 # Disk a cold install needs at its peak (unpacked cache, hard-linked venvs) and a pip
@@ -190,7 +190,7 @@ class Bench:
                 self.attempt(cell, "disk", disk)
             if venv.is_dir():
                 python = venv / "bin" / "python"
-            if {"import", "run"} & set(stages):
+            if {"import", "run", "attribution"} & set(stages):
                 python = python or self.existing_python(cell)
                 if python is None:
                     self.record(cell.id, "import_s", None,
@@ -201,6 +201,9 @@ class Bench:
             if "run" in stages:
                 for start in ("fork", "spawn"):
                     self.attempt(cell, f"run --start {start}", lambda: self.measure_run(cell, python, start))
+            if "attribution" in stages:
+                self.attempt(cell, "attribution",
+                             lambda: costs.measure_attribution(self, cell, python))
         finally:
             if not self.args.keep:
                 shutil.rmtree(work, ignore_errors=True)

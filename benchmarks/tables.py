@@ -228,12 +228,25 @@ def targets_table(records) -> tuple[list[str], list[list[str]]]:
     return ["target", "measured", "verdict"], rows
 
 
+def costs_table(records) -> tuple[list[str], list[list[str]]]:
+    """rngdrift's own work: attribution overhead per cell, the report's CPU time."""
+    rows = []
+    for (cell, metric), rec in sorted(records.items()):
+        if metric.startswith("attribution_overhead_") or metric.startswith("report_"):
+            unit = "%" if metric.endswith("_pct") else ("x" if metric == "report_growth" else "s")
+            value = rec["value"]
+            shown = f"{value:.1f} {unit}" if isinstance(value, (int, float)) else str(value)
+            rows.append([cell, metric, shown, rec.get("note", "")])
+    return ["cell", "what", "value", "how"], rows
+
+
 TABLES = (
     ("targets", "Targets", targets_table),
     ("cells", "Per cell", cell_table),
     ("families", "Scenario seconds by family (all modes x repeats, forked run)", family_table),
     ("matrix", "Whole matrix", matrix_table),
     ("baseline", "Naive baseline: python -m venv + pip (private pip cache)", baseline_table),
+    ("costs", "rngdrift's own work: attribution overhead and report time", costs_table),
 )
 
 

@@ -20,6 +20,11 @@ from .schema import (COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, TEX
                      TIMING_METRIC, name_problem)
 
 
+# RNGDRIFT_ATTRIBUTION=off runs scenarios without counting anything: what the
+# benchmark compares with to measure what attribution costs (benchmarks/costs.py).
+ATTRIBUTION = os.environ.get("RNGDRIFT_ATTRIBUTION", "on") != "off"
+
+
 def _one_line(text, limit=500):
     text = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -86,16 +91,20 @@ def run_one(sc, ctx, installed, snap, process=None):
     rngstate.restore(snap)
     seeding.reseed(ctx.mode, ctx.seed)
     start = time.time()
+    attribution = Attribution() if ATTRIBUTION else None
     try:
-        with Attribution() as attribution:
+        if attribution is None:
             metrics = sc.func(ctx)
+        else:
+            with attribution:
+                metrics = sc.func(ctx)
         rows = encode_metrics(metrics)
     except NotApplicable as exc:
         return protocol.Result(sc.name, NA, _one_line(str(exc)) or "not applicable", [])
     except Exception as exc:  # the scenario's failure is a result, not ours
         return protocol.Result(sc.name, ERROR, describe_exception(exc), [])
     elapsed = time.time() - start
-    rows += attribution.rows()
+    rows += attribution.rows() if attribution is not None else []
     rows += [(GOAL_PREFIX + metric, TEXT, direction) for metric, direction in sorted(sc.goals.items())]
     rows.append((TIMING_METRIC, TIMING, "%.4f" % elapsed))
     if getattr(sc, "source_sha256", None):  # a user scenario: runs compare when its code changed
@@ -156,8 +165,9 @@ def load(builtin_paths, user_paths):
 
     loader.load_paths(builtin_paths, user=False)
     loader.load_paths(user_paths)
-    tracing.install()
-    attribution.install()
+    if ATTRIBUTION:
+        tracing.install()
+        attribution.install()
 
 
 def serve(fd, mode, names):

@@ -97,6 +97,8 @@ def code_to_add(have: str, need: str) -> tuple[str, ...]:
 def fix_for(evidence, finding) -> Fix | None:
     t = finding.transitions[0]
     upstream = finding.cause.fix if finding.cause else ""
+    if finding.cause is not None and finding.cause.id == "rngdrift-full-recipe":
+        return Fix(upstream[:1].upper() + upstream[1:] + ".")
     if finding.severity == "drift":
         return Fix("No seeding brings the old numbers back: with the same seed this version "
                    "computes different results. Keep the old pins where you need them, or "

@@ -1,0 +1,97 @@
+"""What rngdrift's own work costs: attribution around every scenario, and the report.
+
+    attribution  the same scenarios with attribution on and off (RNGDRIFT_ATTRIBUTION=off),
+                 with and without DataLoader workers: the overhead in % of scenario time
+    report       CPU seconds of `rngdrift report` on the committed baseline and on a
+                 synthetic run four times its size (60 cells): it should grow linearly
+
+Times are CPU seconds of the child processes (getrusage), so a busy machine slows
+the wall clock but not the figures.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.measure import ROOT, run
+from harness.cell import schema
+
+# Scenarios whose draws happen in DataLoader workers, and scenarios without workers.
+WITH_WORKERS = ("loader.numpy_workers", "loader.python_workers", "loader.torch_workers",
+                "loader.worker_init_fn", "example.loader_pairs.workers")
+WITHOUT_WORKERS = ("pairs.*", "augment.*", "streams.*", "train.mlp", "train.cnn")
+REPEATS = 2
+ROUNDS = 3  # off and on alternate; each scenario run's fastest of the rounds counts
+
+
+def _scenario_seconds(csv_path: Path) -> dict[tuple[str, str], float]:
+    return {(r.scenario, r.repeat): float(r.value) for r in schema.read_csv(csv_path)
+            if r.kind == schema.TIMING and r.metric == schema.TIMING_METRIC}
+
+
+def measure_attribution(bench, cell, python) -> None:
+    """Scenario seconds with attribution on and off, alternating ``ROUNDS`` times and
+    keeping each scenario run's fastest: what a busy machine adds is not the harness's."""
+    for group, patterns in (("workers", WITH_WORKERS), ("main", WITHOUT_WORKERS)):
+        best: dict[str, dict] = {"off": {}, "on": {}}
+        for round_ in range(ROUNDS):
+            for state in ("off", "on"):
+                out = bench.out / "cells" / f"{cell.id}.attribution-{group}-{state}-{round_}.csv"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                only = [a for p in patterns for a in ("--only", p)]
+                run([python, "-m", "harness.cell", "--out", out, "--cell", cell.id,
+                     "--run-id", "bench", "--seeding", "all", "--repeats", str(REPEATS),
+                     "--jobs", "1", "--scenarios", ROOT / "examples" / "loader_pairs.py", *only],
+                    env=dict(os.environ, PYTHONPATH=str(ROOT), RNGDRIFT_ATTRIBUTION=state),
+                    log=bench.log(f"{cell.id}.attribution-{group}-{state}.log"))
+                for key, value in _scenario_seconds(out).items():
+                    best[state][key] = min(value, best[state].get(key, value))
+        off, on = sum(best["off"].values()), sum(best["on"].values())
+        note = (f"{', '.join(patterns)}; all seeding, {REPEATS} repeats, fastest of {ROUNDS} "
+                f"alternating rounds; scenario seconds {off:.2f} off, {on:.2f} on")
+        bench.record(cell.id, f"attribution_overhead_{group}_pct", 100.0 * (on - off) / off, note)
+
+
+def _cpu(cmd) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run(cmd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def synthetic_run(matrix: pd.DataFrame, copies: int, into: Path) -> Path:
+    """A run of ``copies`` x the baseline's cells (renamed ``<cell>-copyN``)."""
+    parts = [matrix.assign(cell=matrix["cell"] + f"-copy{k}") for k in range(copies)]
+    into.mkdir(parents=True, exist_ok=True)
+    pd.concat(parts, ignore_index=True).to_csv(into / "matrix.csv", index=False,
+                                               lineterminator="\n")
+    return into
+
+
+def measure_report(bench) -> None:
+    baseline = ROOT / "results" / "baseline"
+    work = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    try:
+        copy = work / "baseline"
+        shutil.copytree(baseline, copy)
+        command = [sys.executable, "-m", "harness", "report"]
+        rows = sum(1 for _ in open(copy / "matrix.csv")) - 1
+        seconds = min(_cpu(command + [copy]) for _ in range(3))
+        bench.record("report", "report_baseline_cpu_s", seconds,
+                     f"{rows} rows, 15 cells: min of 3, CPU seconds of `rngdrift report`")
+        matrix = pd.read_csv(baseline / "matrix.csv", dtype=str, keep_default_na=False)
+        big = synthetic_run(matrix, 4, work / "synthetic")
+        seconds_big = min(_cpu(command + [big]) for _ in range(2))
+        bench.record("report", "report_synthetic60_cpu_s", seconds_big,
+                     f"{4 * rows} rows, 60 cells (the baseline's 15 cells four times over): "
+                     "min of 2")
+        bench.record("report", "report_growth", seconds_big / seconds,
+                     "CPU seconds for 4x the rows over those for 1x (linear: about 4)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
