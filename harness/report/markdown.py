@@ -10,6 +10,8 @@ through ``harness.text`` so they can neither break a table nor inject markup.
 """
 from __future__ import annotations
 
+import re
+
 from harness.cell.schema import MODES
 from harness.report import advice
 from harness.report.findings import ACTIONABLE, FOLDED, SEVERITY_WORDS
@@ -104,7 +106,7 @@ def _by_step(report) -> list[str]:
             continue
         found = counts(here)
         summary = ", ".join(f"{found[s]} {HEADINGS[s].lower()}" for s in found)
-        rows = [[HEADINGS[f.severity], _cell(transition(t)), _cell(_cause(f))]
+        rows = [[HEADINGS[t.severity], _cell(transition(t)), _cell(_cause(f))]
                 for f in here for t in f.transitions]
         lines += [f"<details><summary>{text(version_step(versions, before, after))}: "
                   f"{text(summary)}</summary>", ""]
@@ -200,9 +202,15 @@ def _failures(report) -> list[str]:
 
 
 def _md(sentence: str) -> str:
-    """A sentence of words.py (backtick spans kept) made safe for Markdown."""
-    return sentence.replace("<", "&lt;").replace("|", "\\|")
+    """A sentence of words.py (backtick spans kept) made safe for Markdown: only a ``<``
+    that could open an HTML tag is escaped, so ``rand(1) < 0.5`` reads as written in a
+    terminal."""
+    return _TAG.sub("&lt;", sentence)
 
 
 def _cell(sentence: str) -> str:
-    return _md(sentence)
+    """``_md`` for a table cell, where ``|`` would end the cell."""
+    return _md(sentence).replace("|", "\\|")
+
+
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
