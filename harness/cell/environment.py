@@ -116,11 +116,12 @@ def device_text(installed):
     return "cuda:" + torch.cuda.get_device_name(0)
 
 
-def freeze_text(scenario_paths=(), requirements=()):
+def freeze_text(scenario_paths=(), requirements=(), notes=()):
     """Installed distributions as 'name==version' lines (no pip needed: uv venvs have none).
 
-    Comment lines first record what else shaped the cell: each user scenario
-    file with its sha256 and each ``--cell-requirements`` file with its lines.
+    Comment lines first record what else shaped the cell: the host's ``notes`` (its
+    result key, plan and the indexes it installed from, one line each), each user
+    scenario file with its sha256 and each ``--cell-requirements`` file with its lines.
     """
     try:
         from importlib import metadata
@@ -130,7 +131,7 @@ def freeze_text(scenario_paths=(), requirements=()):
         dists = [(d.project_name, d.version) for d in pkg_resources.working_set]
     lines = sorted(set("%s==%s" % (name, version) for name, version in dists if name),
                    key=str.lower)
-    notes = []
+    notes = ["# " + " ".join(note.split()) for note in notes]  # one line each
     for _, files in loader.user_files(scenario_paths):
         for path in files:
             notes.append("# scenarios: %s sha256=%s" % (path, loader.file_sha256(path)))
