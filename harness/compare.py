@@ -49,7 +49,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from harness import compat, platforms, runs
+from harness import compat, headline, platforms, reuse, runs
 from harness.cell.schema import ERROR, OK, RNG_PREFIX, STATUS_METRIC
 from harness.errors import UserError
 from harness.report import add_tolerance
@@ -246,13 +246,20 @@ def _describe(side: Loaded) -> str:
     return f"{code(side.source)} (run {text(run_ids)}, {plural(frame['cell'].nunique(), 'cell')})"
 
 
+def _notes(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> list[str]:
+    """The headline (the candidate's new newest cell against the baseline's newest) and
+    which of the candidate's cells were reused from an earlier run."""
+    line = headline.newest_against_previous(candidate.frame, baseline.frame, tol)
+    return ([line] if line else []) + reuse.describe(_run_dir(candidate))
+
+
 def summary(result: pd.DataFrame, baseline: Loaded, candidate: Loaded, tol: Tolerance,
             fail_on: tuple[str, ...]) -> list[str]:
     counts = result["category"].value_counts()
     failing = int(sum(counts.get(c, 0) for c in fail_on))
     shared = len(set(baseline.frame["cell"]) & set(candidate.frame["cell"]))
-    lines = ["# rngdrift compare", "",
-             f"- baseline: {_describe(baseline)}",
+    lines = ["# rngdrift compare", ""] + [f"{n}\n" for n in _notes(baseline, candidate, tol)]
+    lines += [f"- baseline: {_describe(baseline)}",
              f"- candidate: {_describe(candidate)}",
              f"- {plural(shared, 'shared cell')} compared; numbers equal within atol={tol.atol:g}, "
              f"rtol={tol.rtol:g}; failing categories: {', '.join(map(code, fail_on)) or 'none'}",

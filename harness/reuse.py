@@ -182,6 +182,24 @@ def previous_run(run_path: Path) -> Path | None:
     return None
 
 
+def describe(run_path: Path) -> list[str]:
+    """Markdown sentences for a report or compare: which cells of a run were reused
+    from which run (their key unchanged) and why the others ran."""
+    records = plan_of(run_path)
+    reused: dict[str, list[str]] = {}
+    for cell, record in records.items():
+        if record.get("action") == "reuse":
+            reused.setdefault(Path(record.get("previous") or "?").name, []).append(cell)
+    if not reused:
+        return []
+    ran = [f"`{c}` ({r.get('reason', '?')})" for c, r in records.items()
+           if r.get("action") == "run"]
+    lines = [f"Reused, not run again (result key unchanged): "
+             + "; ".join(f"{len(cells)} cell(s) from `{name}`" for name, cells in reused.items())
+             + (f". Ran: {', '.join(ran)}." if ran else ". Nothing ran.")]
+    return lines
+
+
 def table(decisions: list[Decision]) -> str:
     """The plan for a terminal: one line per cell, then the count."""
     width = max((len(d.cell) for d in decisions), default=0)

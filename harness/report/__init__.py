@@ -26,7 +26,7 @@ import sys
 
 import pandas as pd
 
-from harness import runs
+from harness import headline, runs
 from harness.report import html_page, markdown
 from harness.report.model import Report
 from harness.report.tables import build
@@ -40,7 +40,7 @@ def csv_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, lineterminator="\n")
 
 
-def outputs(report: Report, write_matrix: bool = True) -> dict[str, str]:
+def outputs(report: Report, write_matrix: bool = True, notes: list[str] = ()) -> dict[str, str]:
     """{file name: text} for every file the report writes. The tables people open in a
     spreadsheet are made formula-safe; matrix.csv keeps the exact data."""
     files = {
@@ -49,7 +49,7 @@ def outputs(report: Report, write_matrix: bool = True) -> dict[str, str]:
         "sources.csv": csv_for_people(report.sources),
         "minimal_seeding.csv": csv_for_people(report.minimal_seeding),
         "accuracy.csv": csv_for_people(report.accuracy),
-        "report.md": markdown.render(report),
+        "report.md": markdown.render(report, notes),
         "report.html": html_page.render(report),
     }
     if write_matrix:
@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     run_path = runs.resolve(args.run)
     loaded = load_run(run_path)
     report = build(loaded, Tolerance(args.atol, args.rtol))
-    files = outputs(report, write_matrix=loaded.source == run_path)
+    notes = headline.run_notes(run_path, report.matrix, Tolerance(args.atol, args.rtol))
+    files = outputs(report, write_matrix=loaded.source == run_path, notes=notes)
     for note in loaded.notes:
         print(f"rngdrift report: note: {note}", file=sys.stderr)
     runs.write_files(run_path, files)

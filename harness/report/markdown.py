@@ -35,9 +35,10 @@ def where(subset: set[str], cells: list[str]) -> str:
     return ", ".join(out)
 
 
-def render(report) -> str:
+def render(report, notes=()) -> str:
+    """``notes``: the run's headline, reuse and platform sentences (``headline.run_notes``)."""
     cells = report.cells
-    lines = [f"# rngdrift report: run {text(report.run_id)}", ""]
+    lines = [f"# rngdrift report: run {text(report.run_id)}", ""] + [f"{n}\n" for n in notes]
     lines.append(f"{plural(len(cells), 'cell')}, oldest {code(cells[0])}, newest "
                  f"{code(cells[-1])}; {plural(len(report.scenarios), 'scenario')}; seeding "
                  f"{', '.join(map(code, report.modes)) or 'none ran'}; "
