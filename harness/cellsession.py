@@ -11,6 +11,7 @@ import contextlib
 import errno
 import fcntl
 import glob
+import io
 import os
 import re
 import shlex
@@ -207,11 +208,14 @@ def plan_cells(posargs: list[str], default_run_id: str, cells: list[compat.Cell]
     """What each cell will do, decided once when nox loads the noxfile (before any session
     moves ``results/latest``), or None without ``--reuse-from``/``--plan``. Cells to be
     reused need no venv: the noxfile gives their sessions none."""
-    try:
-        args = parse_posargs(list(posargs), default_run_id)
-    except SystemExit:  # bad options: the sessions will say so
+    # The posargs are for whichever sessions run (`nox -s tests -- -k x` too): only
+    # those asking for a plan are parsed here, quietly; a bad option is the sessions' to say.
+    if not any(a == "--plan" or a.split("=")[0] == "--reuse-from" for a in posargs):
         return None
-    if not (args.reuse_from or args.plan):
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            args = parse_posargs(list(posargs), default_run_id)
+    except SystemExit:
         return None
     resolve_user_paths(args, invoked_from or os.getcwd())
     if args.reuse_from:

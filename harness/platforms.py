@@ -232,8 +232,8 @@ def describe(frame: pd.DataFrame, dependence: Dependence | None = None) -> list[
         names = sorted({f"{r.scenario} {r.metric}" for r in table.itertuples()})
         warn = (" The run mixes classes: a change between cells of two classes in one of "
                 "these may be the CPU, not the release." if len(by_class) > 1 else "")
-        lines.append(f"{plural(len(names), 'metric')} differ between CPU classes at the same "
-                     f"pins ({DATA.name}): {', '.join(map(code, names[:12]))}"
+        lines.append(f"Known to differ between CPU classes at the same pins ({DATA.name}, "
+                     f"{plural(len(names), 'metric')}): {', '.join(map(code, names[:12]))}"
                      f"{' …' if len(names) > 12 else ''}.{warn}")
     return lines
 
