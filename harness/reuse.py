@@ -154,6 +154,23 @@ def adopt(decision: Decision, run_path: Path) -> Path:
     return target
 
 
+def record_reason(run_path: Path, record: dict) -> bool:
+    """Put a plan ``record`` (what ``Decision.to_json`` gives) into the freeze file of a
+    cell that ran, in place of the plan line it has (a CI cell job knows no previous run;
+    the job that planned it does). False when the cell sent no freeze file."""
+    freeze = freeze_path(run_path, record["cell"])
+    if not freeze.is_file():
+        return False
+    line = PLAN_LINE + json.dumps({k: record.get(k, "") for k in ("action", "reason", "previous")},
+                                  sort_keys=True)
+    lines = [x for x in freeze.read_text(encoding="utf-8").splitlines()
+             if not x.startswith(PLAN_LINE)]
+    at = next((i + 1 for i, x in enumerate(lines) if x.startswith(resultkey.PARTS_LINE)), 0)
+    lines.insert(at, line)
+    _copy(None, freeze, "\n".join(lines) + "\n")
+    return True
+
+
 def plan_of(run_path: Path) -> dict[str, dict]:
     """{cell: the plan record its freeze file holds} for the cells of a run that have one."""
     out = {}
