@@ -61,8 +61,9 @@ for _xy, _exe in _FOUND.items():
 POSARGS = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 try:
     PLAN = cellsession.plan_cells(POSARGS, RUN_ID, compat.all_cells() + DEFAULT_CELLS)
-except UserError as _exc:
-    raise SystemExit(f"rngdrift: {_exc}") from None
+except UserError as _exc:  # bad user input stops the run before anything starts
+    print(f"rngdrift: {_exc}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def _params(cells, tags=False):
