@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from harness import compat, interpreters, reuse, runoptions, runs
-from harness.cell import options, schema
+from harness.cell import environment, options, schema
 from harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,7 +142,7 @@ def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> li
     """The one row of a cell that failed as a whole (``cell.install`` ...), from its pins."""
     meta = schema.cell_meta(run_id=run_id, cell=cell.id, python=cell.python, torch=cell.torch,
                             torchvision=cell.torchvision, numpy=cell.numpy, pillow=cell.pillow,
-                            platform=sys.platform, device="")
+                            platform=environment.machine_text(), device="")
     return schema.with_manifest([schema.cell_row(meta, scenario, detail)])
 
 

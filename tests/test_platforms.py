@@ -28,7 +28,7 @@ INTEL_AVX2 = ("Linux-6.8.0 x86_64; cpu=Intel(R) Xeon(R) CPU E5-2673 v4 @ 2.30GHz
     (INTEL_OLD, "x86_64-intel"),           # before vendor and ISA were recorded
     (AMD_OLD, "x86_64-amd"),
     ("Linux-6.1 aarch64; cpu=Neoverse-N1; vendor=?; isa=?", "aarch64"),
-    ("linux", "unknown"),                  # a cell-level error row's platform
+    ("linux", "unknown"),                  # an older cell-level error row's platform
     ("Linux test", "test"),
 ])
 def test_platform_class_from_the_platform_column(text, klass):
