@@ -26,6 +26,7 @@ from pathlib import Path
 from harness import compat, resultkey, runoptions, runs
 from harness.errors import UserError
 from harness.resultkey import ResultKey
+from harness.text import code, text
 
 HELP = "say which cells would be reused from a previous run and which would run"
 
@@ -209,12 +210,11 @@ def describe(run_path: Path) -> list[str]:
             reused.setdefault(Path(record.get("previous") or "?").name, []).append(cell)
     if not reused:
         return []
-    ran = [f"`{c}` ({r.get('reason', '?')})" for c, r in records.items()
+    ran = [f"{code(c)} ({text(r.get('reason', '?'))})" for c, r in records.items()
            if r.get("action") == "run"]
-    lines = [f"Reused, not run again (result key unchanged): "
-             + "; ".join(f"{len(cells)} cell(s) from `{name}`" for name, cells in reused.items())
-             + (f". Ran: {', '.join(ran)}." if ran else ". Nothing ran.")]
-    return lines
+    return ["Reused, not run again (result key unchanged): "
+            + "; ".join(f"{len(cells)} cell(s) from {code(name)}" for name, cells in reused.items())
+            + (f". Ran: {', '.join(ran)}." if ran else ". Nothing ran.")]
 
 
 def table(decisions: list[Decision]) -> str:

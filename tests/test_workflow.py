@@ -375,7 +375,7 @@ def test_list_job_plan_step_runs_locally(workflow, checkout):
     """The list job's plan step, verbatim: job matrix, count and plan as GitHub outputs,
     a cell of last night's results reused, the rest to run."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from harness import compat, platforms, resultkey, runoptions
+    from harness import compat, resultkey, runoptions
     from harness.cell import environment
     from resultrows import everywhere, write_run
 
