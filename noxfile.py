@@ -151,6 +151,14 @@ def tests(session):
 
 
 @nox.session(venv_backend="none")
+def screenshots(session):
+    """PNGs of a report.html at 1400 and 400 px for the README (needs Chromium):
+    `-- results/<run>/report.html` (default: the committed baseline's)."""
+    page = session.posargs[0] if session.posargs else "results/baseline/report.html"
+    session.run(sys.executable, "-m", "harness.browser", page, "--out", "docs")
+
+
+@nox.session(venv_backend="none")
 def bench(session):
     """Benchmark installs, imports, scenarios and the matrix: `-- --help` for the stages."""
     # No venv: the bench times venvs of its own, with this interpreter (nox's, so it finds

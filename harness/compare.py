@@ -45,16 +45,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import NamedTuple
 
 import pandas as pd
 
 from harness import compat, headline, platforms, reuse, runs
-from harness.cell.schema import ERROR, OK, RNG_PREFIX, STATUS_METRIC
+from harness.cell.schema import ERROR, OK, STATUS_METRIC
 from harness.errors import UserError
-from harness.report import add_tolerance
+from harness.report import add_tolerance, upgrade
+from harness.report.evidence import cell_versions
 from harness.results import (
-    SEEDED, SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, load, same)
+    SEEDED, SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, generators_drawn, load, same)
 from harness.text import code, csv_for_people, plural, table, text
 
 HELP = "compare two runs, or two cells (exit 1 when something changed)"
@@ -109,12 +111,9 @@ def _numbers_detail(kind: str, a: str, b: str) -> str:
 
 
 def unseeded_draws(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
-    """(cell, scenario, seeding) whose scenario advanced a generator the mode does not seed."""
-    moved = frame[frame["metric"].str.fullmatch(r"rng\.[a-z]+") & (frame["value"] == "1")]
-    return {(cell, scenario, seeding)
-            for cell, scenario, seeding, metric in moved[["cell", "scenario", "seeding", "metric"]]
-            .itertuples(index=False)
-            if metric[len(RNG_PREFIX):] not in SEEDED.get(seeding, ())}
+    """(cell, scenario, seeding) whose results depend on a generator the mode does not seed."""
+    return {key for key, generators in generators_drawn(frame).items()
+            if not generators <= set(SEEDED.get(key[2], ()))}
 
 
 def _as_unseeded(change: Change, noise: set) -> Change:
@@ -321,10 +320,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path,
                         help="directory for compare.csv and compare.md (default: the "
                              "candidate's run directory)")
+    parser.add_argument("--from", dest="old", metavar="CELL",
+                        help="with --to: compare one cell of the baseline (a cell id, torch or "
+                             "torchvision version) with one of the candidate, as an upgrade: "
+                             "findings with why and fix; exit 1 on broken, failing or lost "
+                             "reproducibility")
+    parser.add_argument("--to", dest="new", metavar="CELL", help="the candidate's cell")
 
 
 def _run_dir(side: Loaded) -> Path:
     return side.source.parent if side.source.is_file() else side.source
+
+
+def compare_cells(baseline: Loaded, candidate: Loaded, args: argparse.Namespace,
+                  tol: Tolerance) -> int:
+    """One cell of each run, as an upgrade (harness.report.upgrade)."""
+    if (args.old is None) != (args.new is None):
+        raise UserError("--from and --to go together")
+    b_cells = compat.order(baseline.frame["cell"].unique())
+    c_cells = compat.order(candidate.frame["cell"].unique())
+    old = upgrade.resolve(args.old, b_cells, cell_versions(baseline.frame, b_cells), "--from")
+    new = upgrade.resolve(args.new, c_cells, cell_versions(candidate.frame, c_cells), "--to")
+    evidence, old, new = upgrade.two_runs(baseline.frame, old, candidate.frame, new, tol)
+    found = upgrade.upgrade(evidence, old, new)
+    answer = upgrade.render(SimpleNamespace(evidence=evidence), found, old, new)
+    print(answer, end="")
+    if args.out:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out {args.out}: cannot create ({exc.strerror})") from None
+        runs.write_files(args.out, {"compare.md": answer})
+    return 1 if any(f.severity in ("broken", "failing", "lost-repro") for f in found) else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -332,6 +359,8 @@ def run(args: argparse.Namespace) -> int:
     tol = Tolerance(args.atol, args.rtol)
     baseline = load(runs.resolve(args.baseline), prefer_matrix=True)
     candidate = load(runs.resolve(args.candidate), prefer_matrix=True)
+    if args.old is not None or args.new is not None:
+        return compare_cells(baseline, candidate, args, tol)
     base_dir = _run_dir(baseline).resolve()
     out = (args.out or _run_dir(candidate)).resolve()
     inside_baseline = out == base_dir or base_dir in out.parents

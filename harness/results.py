@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from harness import compat
 from harness.cell import schema
-from harness.cell.schema import CALLS_PREFIX, CELL_LEVEL, ERROR, NA, OK, TIMEOUT
+from harness.cell.schema import CELL_LEVEL, ERROR, NA, OK, RECIPE_METRIC, RNG_PREFIX, TIMEOUT
 from harness.errors import UserError
 from harness.resultfiles import MATRIX, check_manifest, read_cell, read_csv, scan_cells, validate
 
@@ -149,6 +150,8 @@ def same(kind: str, a: str, b: str, tol: Tolerance) -> bool:
 
 def distinct(kind: str, values: list[str], tol: Tolerance) -> list[str]:
     """Representatives of ``values``: each value joins the first one it equals."""
+    if len(set(values)) == 1:
+        return [values[0]]
     reps: list[str] = []
     for value in values:
         if not any(same(kind, rep, value, tol) for rep in reps):
@@ -162,12 +165,44 @@ def cell_failures(frame: pd.DataFrame) -> dict[str, str]:
     return {r.cell: f"{r.scenario}: {r.detail}".strip() for r in rows.itertuples()}
 
 
+_GENERATOR_ROW = re.compile(r"rng\.(?:(worker|process)\.)?(python|numpy|torch|cuda)")
+
+
+def generators_drawn(frame: pd.DataFrame) -> dict[tuple[str, str, str], frozenset[str]]:
+    """{(cell, scenario, seeding): the global generators whose seeding its results depend
+    on}, from the attribution rows of every repeat.
+
+    A generator the scenario's own process drew from counts; so does one a process it
+    forked (a rank, a pool) drew from. DataLoader workers are seeded from the main
+    torch generator (their draws show there, as the base-seed draw), except NumPy in
+    workers before torch 1.9, which inherits the main process's state: a worker's
+    NumPy draw there depends on NumPy's seeding.
+    """
+    rows = frame[frame["metric"].str.match(r"rng\.") & (frame["value"] == "1")]
+    out: dict[tuple[str, str, str], set[str]] = {}
+    for r in rows.itertuples(index=False):
+        match = _GENERATOR_ROW.fullmatch(r.metric)
+        if match is None:
+            continue
+        role, generator = match.groups()
+        if role == "worker" and not (generator == "numpy"
+                                     and compat._version(r.torch) < (1, 9)):
+            continue
+        out.setdefault((r.cell, r.scenario, r.seeding), set()).add(generator)
+    return {key: frozenset(gens) for key, gens in out.items()}
+
+
 # What a (cell, scenario, seeding, metric) is after folding its repeats in: ``OK``, or
 # the worst status of a scenario when any repeat was not ok.
 _WORST = (ERROR, TIMEOUT, NA)
 FOLD_COLUMNS = ["cell", "scenario", "seeding", "metric", "kind", "distinct", "repeats", "detail"]
 KEY = ["cell", "scenario", "seeding", "metric"]
-# API call counts (CALLS_PREFIX) are reported only for APIs that were called: absent means 0.
+
+
+def absent_means_zero(metric: str) -> bool:
+    """Attribution counts are written only when non-zero (an API called, a worker that
+    reported): a missing one is 0, not a metric that went missing."""
+    return metric.startswith(RNG_PREFIX) and metric != RECIPE_METRIC
 
 
 def fold(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
@@ -179,13 +214,19 @@ def fold(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
     Status rows and cell-level rows are folded like any other text metric.
     """
     frame = frame[(frame["kind"] != schema.TIMING) & (frame["scenario"] != schema.CELL_MANIFEST)]
-    rows = []
-    for key, group in frame.groupby(KEY, sort=False):
-        kind = group["kind"].iloc[0]
-        details = [d for d in group["detail"] if d]
-        rows.append((*key, kind, tuple(distinct(kind, list(group["value"]), tol)), len(group),
-                     details[0] if details else ""))
-    return pd.DataFrame(rows, columns=FOLD_COLUMNS)
+    groups: dict[tuple, list] = {}  # key -> [kind, values, detail], in first-seen order
+    columns = [frame[c].to_numpy() for c in (*KEY, "kind", "value", "detail")]
+    for cell, scenario, seeding, metric, kind, value, detail in zip(*columns):
+        group = groups.get((cell, scenario, seeding, metric))
+        if group is None:
+            groups[(cell, scenario, seeding, metric)] = [kind, [value], detail]
+        else:
+            group[1].append(value)
+            if detail and not group[2]:
+                group[2] = detail
+    rows = [(*key, kind, tuple(distinct(kind, values, tol)), len(values), detail)
+            for key, (kind, values, detail) in groups.items()]
+    return pd.DataFrame(rows, columns=FOLD_COLUMNS, dtype=object)
 
 
 def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
@@ -221,23 +262,24 @@ def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
             elif metric == schema.STATUS_METRIC:
                 out.append((*base, OK, run.distinct, run.repeats, run.detail))
             elif (row := measured.get(base[:4])) is None:
-                if metric.startswith(CALLS_PREFIX):
+                if absent_means_zero(metric):
                     out.append((*base, OK, ("0",), run.repeats, ""))
                 else:
                     out.append((*base, NA, (), run.repeats, "metric not reported"))
             else:
-                absent = "0" if metric.startswith(CALLS_PREFIX) else ""
+                absent = "0" if absent_means_zero(metric) else ""
                 seen = row.distinct
                 if row.repeats < run.repeats and absent not in seen:
                     seen += (absent,)
                 out.append((*base, OK, seen, run.repeats, ""))
     columns = FOLD_COLUMNS[:5] + ["state"] + FOLD_COLUMNS[5:]
-    result = pd.DataFrame(out, columns=columns)
+    result = pd.DataFrame(out, columns=columns, dtype=object)
     failures = cell_failures(frame)
     if failures:
         result = result[~result["cell"].isin(failures)]
         grid = result[["scenario", "seeding", "metric", "kind"]].drop_duplicates()
         holes = [(cell, r.scenario, r.seeding, r.metric, r.kind, ERROR, (), 0, detail)
                  for cell, detail in failures.items() for r in grid.itertuples()]
-        result = pd.concat([result, pd.DataFrame(holes, columns=columns)], ignore_index=True)
+        result = pd.concat([result, pd.DataFrame(holes, columns=columns, dtype=object)],
+                           ignore_index=True)
     return result

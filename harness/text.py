@@ -17,13 +17,21 @@ def code(value) -> str:
 
 
 def text(value, limit: int = 160) -> str:
-    """Plain text with Markdown and HTML specials escaped, on one line."""
+    """Plain text on one line, safe in Markdown and in a table cell: what could start
+    markup (``<``, ``*``, ``[``, a backtick) or end a cell (``|``) is neutralised, and
+    nothing else, so the text still reads well in a terminal."""
     out = " ".join(str(value).split())
     if len(out) > limit:
         out = out[:limit - 1] + "…"
-    for char in "\\`*_[]<>|#":
-        out = out.replace(char, "\\" + char)
-    return out
+    return (out.replace("<", "&lt;").replace("|", "\\|").replace("`", "'")
+            .replace("*", "\\*").replace("[", "\\["))
+
+
+def wrap(line: str, width: int = 110, indent: str = "") -> list[str]:
+    """A long line of prose as lines of at most ``width`` (Markdown joins them again)."""
+    import textwrap
+    return textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False) or [""]
 
 
 def plural(count: int, word: str) -> str:

@@ -77,7 +77,8 @@ def _sampler_rank(ctx, rank, world):
     return with_set_epoch, without
 
 
-@scenario("distributed.sampler_order")
+@scenario("distributed.sampler_order",
+          goals={"coverage": "up", "duplicate_indices": "down", "distinct_epochs": "up"})
 def sampler_order(ctx):
     """Each rank's DistributedSampler order over 3 epochs, with and without set_epoch."""
     ranks = _dist.run_ranks(ctx, _sampler_rank)
@@ -106,7 +107,8 @@ def in_process_ranks(world=_dist.WORLD, **sampler_kwargs):
     return per_rank
 
 
-@scenario("distributed.sampler_seed", torch=">=1.6")
+@scenario("distributed.sampler_seed", torch=">=1.6",
+          goals={"coverage": "up", "duplicate_indices": "down"})
 def sampler_seed(ctx):
     """DistributedSampler(seed=) (1.6+): one seed for all ranks, and the mistake of
     passing seed + rank, which gives each rank its own permutation to split."""
@@ -122,7 +124,8 @@ def sampler_seed(ctx):
             "duplicate_indices_seed_per_rank": duplicates_per_rank}
 
 
-@scenario("distributed.sampler_drop_last", torch=">=1.7")
+@scenario("distributed.sampler_drop_last", torch=">=1.7",
+          goals={"coverage": "up", "duplicate_indices": "down"})
 def sampler_drop_last(ctx):
     """DistributedSampler(drop_last=True) (1.7+): no padding, one sample left out per epoch."""
     per_rank = in_process_ranks(drop_last=True)
@@ -160,7 +163,8 @@ def shared_fraction(a, b):
     return sum(1 for x, y in zip(a, b) if x == y) / float(len(a))
 
 
-@scenario("distributed.rank_seeding")
+@scenario("distributed.rank_seeding",
+          goals={"duplicate_fraction_seed_rank": "down"})
 def rank_seeding(ctx):
     """Ranks that all call set_seed(seed) against ranks that call set_seed(seed + rank):
     identical draws on every rank are the multi-process twin of the NumPy-in-workers bug."""
@@ -204,7 +208,8 @@ def _worker_rank(ctx, rank, world):
     return torch.cat(list(loader)).tolist()
 
 
-@scenario("distributed.rank_workers")
+@scenario("distributed.rank_workers",
+          goals={"duplicate_fraction": "down", "cross_rank_duplicate_fraction": "down"})
 def rank_workers(ctx):
     """2 DataLoader workers in each of 2 ranks seeded seed + rank, NumPy in __getitem__:
     which (rank, worker) pairs draw the same numbers."""
@@ -275,7 +280,8 @@ def max_difference(a, b):
     return max((x - y).abs().max().item() for (_, x), (_, y) in zip(a, b))
 
 
-@scenario("distributed.ddp_train")
+@scenario("distributed.ddp_train",
+          goals={"ranks_equal": "up", "init_broadcast": "up", "matches_single_process": "up"})
 def ddp_train(ctx):
     """An MLP with dropout trained 2 epochs with DDP on 2 ranks and a DistributedSampler;
     then with each rank built from its own seed; then without dropout against one process."""

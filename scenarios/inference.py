@@ -34,7 +34,7 @@ def classifier():
     return torchvision.models.mobilenet_v2(num_classes=10, **no_weights()).eval()
 
 
-@scenario("inference.eval_determinism")
+@scenario("inference.eval_determinism", goals={"identical": "up"})
 def eval_determinism(ctx):
     """Two eval-mode forward passes agree; a model rebuilt after reseeding agrees
     with the first only where the mode reseeds torch."""
@@ -52,7 +52,7 @@ def eval_determinism(ctx):
             "init_weights": init_weights, "output": fingerprint(first)}
 
 
-@scenario("inference.detection", torchvision=">=0.9")
+@scenario("inference.detection", torchvision=">=0.9", goals={"identical": "up"})
 def detection(ctx):
     """fasterrcnn_mobilenet_v3_large_320_fpn with random weights: two eval passes."""
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn

@@ -54,7 +54,7 @@ def random_split(ctx):
     return {"indices": fingerprint(list(train.indices), list(val.indices))}
 
 
-@scenario("loader.sampler_epochs")
+@scenario("loader.sampler_epochs", goals={"distinct_epochs": "up"})
 def sampler_epochs(ctx):
     """An explicit RandomSampler iterated for 3 epochs: each epoch's order."""
     dataset = TensorDataset(torch.arange(SAMPLES))
@@ -93,6 +93,9 @@ def main_rng_after_epoch(ctx):
 
 
 # -- worker processes ------------------------------------------------------------
+
+# Draws repeated across workers or epochs are the NumPy-in-workers bug.
+WORKER_GOALS = {"duplicate_fraction": "down", "epoch_repeat": "down"}
 
 def _draw_numpy():
     return int(np.random.randint(0, DRAW_LIMIT))
@@ -156,26 +159,26 @@ def worker_metrics(epochs):
     }
 
 
-@scenario("loader.numpy_workers")
+@scenario("loader.numpy_workers", goals=WORKER_GOALS)
 def numpy_workers(ctx):
     """np.random in __getitem__: forked workers inherit one NumPy state unless
     torch reseeds it (1.9+) or the program passes a worker_init_fn."""
     return worker_metrics(worker_epochs(ctx, _draw_numpy))
 
 
-@scenario("loader.python_workers")
+@scenario("loader.python_workers", goals=WORKER_GOALS)
 def python_workers(ctx):
     """random in __getitem__: DataLoader has reseeded ``random`` per worker for long."""
     return worker_metrics(worker_epochs(ctx, _draw_python))
 
 
-@scenario("loader.torch_workers")
+@scenario("loader.torch_workers", goals=WORKER_GOALS)
 def torch_workers(ctx):
     """torch.randint in __getitem__: each worker gets base_seed + worker_id."""
     return worker_metrics(worker_epochs(ctx, _draw_torch))
 
 
-@scenario("loader.persistent_workers", torch=">=1.7")
+@scenario("loader.persistent_workers", torch=">=1.7", goals=WORKER_GOALS)
 def persistent_workers(ctx):
     """NumPy draws with persistent workers: epoch 2 continues each worker's stream."""
     return worker_metrics(worker_epochs(ctx, _draw_numpy, persistent_workers=True))
@@ -201,7 +204,7 @@ def lightning_worker_init(worker_id):
     random.seed(stdlib_seed)
 
 
-@scenario("loader.worker_init_fn")
+@scenario("loader.worker_init_fn", goals=WORKER_GOALS)
 def worker_init_fn(ctx):
     """NumPy draws with Lightning's per-worker seeding as the worker_init_fn."""
     return worker_metrics(worker_epochs(ctx, _draw_numpy, worker_init_fn=lightning_worker_init))

@@ -26,22 +26,22 @@ def pair_consistency(ctx, transform):
     return {"pair_consistency": consistent / float(PAIRS)}
 
 
-@scenario("pairs.hflip", torchvision=">=0.3")
+@scenario("pairs.hflip", torchvision=">=0.3", goals={"pair_consistency": "up"})
 def hflip(ctx):
     return pair_consistency(ctx, T.RandomHorizontalFlip())
 
 
-@scenario("pairs.resized_crop", torchvision=">=0.3")
+@scenario("pairs.resized_crop", torchvision=">=0.3", goals={"pair_consistency": "up"})
 def resized_crop(ctx):
     return pair_consistency(ctx, T.RandomResizedCrop(48, interpolation=nearest()))
 
 
-@scenario("pairs.rotation", torchvision=">=0.3")
+@scenario("pairs.rotation", torchvision=">=0.3", goals={"pair_consistency": "up"})
 def rotation(ctx):
     return pair_consistency(ctx, T.RandomRotation(30))
 
 
-@scenario("pairs.pipeline", torchvision=">=0.3")
+@scenario("pairs.pipeline", torchvision=">=0.3", goals={"pair_consistency": "up"})
 def pipeline(ctx):
     """A segmentation training pipeline as users write it, one Compose for image
     and mask (so the mask is resized bilinearly too, as in much real code)."""

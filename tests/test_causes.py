@@ -6,11 +6,12 @@ change (pairs.hflip at tv 0.7) must be explained by a catalog row.
 """
 from __future__ import annotations
 
-import ast
 import csv
 import fnmatch
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CAUSES = ROOT / "harness" / "report" / "causes.csv"
@@ -31,14 +32,10 @@ def _baseline_scenarios() -> set[str]:
 
 
 def _traced_names() -> set[str]:
-    """Every API name tracing.py counts, read from its literal tuples."""
-    tree = ast.parse((ROOT / "harness" / "cell" / "tracing.py").read_text())
-    tuples = {node.targets[0].id: [elt.value for elt in node.value.elts]
-              for node in tree.body
-              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)}
-    prefixes = {"_PYTHON": "random.", "_NUMPY": "numpy.random.", "_TORCH": "torch.",
-                "_TENSOR": "torch.Tensor.", "_FUNCTIONAL": "torch.nn.functional."}
-    return {prefix + name for key, prefix in prefixes.items() for name in tuples[key]}
+    """Every API name tracing.py counts."""
+    pytest.importorskip("torch")
+    from harness.cell import tracing
+    return set(tracing.api_names())
 
 
 def _version(text: str) -> tuple[int, ...]:

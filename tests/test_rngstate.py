@@ -20,14 +20,26 @@ def test_restore_replays_every_generator():
     (lambda: np.random.rand(), "numpy"),
     (lambda: torch.randn(2), "torch"),
 ])
-def test_digests_show_which_generator_advanced(draw, moved):
-    before = rngstate.digests()
+def test_draws_show_which_generator_was_drawn_from(draw, moved):
+    draws = rngstate.Draws()
     draw()
-    flags = rngstate.advanced(before, rngstate.digests())
-    assert flags == {name: int(name == moved) for name in before}
+    assert draws.result() == {name: int(name == moved) for name in draws.generators}
 
 
 def test_no_draw_no_advance():
-    before = rngstate.digests()
+    draws = rngstate.Draws()
     torch.zeros(3) + 1
-    assert set(rngstate.advanced(before, rngstate.digests()).values()) == {0}
+    assert set(draws.result().values()) == {0}
+
+
+def test_reseeding_is_not_drawing():
+    """The pair idiom reseeds torch before each image: that alone is no draw from torch."""
+    draws = rngstate.Draws()
+    for seed in (1, 2, 3):
+        draws.checkpoint(("torch",))
+        torch.manual_seed(seed)
+        draws.rebase(("torch",))
+        random.random()
+    assert draws.result() == {"python": 1, "numpy": 0, "torch": 0}
+    torch.rand(1)
+    assert draws.result()["torch"] == 1

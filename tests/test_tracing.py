@@ -46,3 +46,29 @@ def test_install_is_idempotent_and_keeps_behaviour():
     assert not hasattr(original, "__rngdrift_original__")
     torch.manual_seed(0)
     assert torch.equal(original(3), a)
+
+
+def test_a_seed_call_is_counted_and_is_not_a_draw():
+    from harness.cell import rngstate
+    draws = rngstate.Draws()
+    with tracing.counting(draws) as counter:
+        for seed in range(5):
+            torch.manual_seed(seed)
+            random.seed(seed)
+            random.random()
+    assert counter.counts == {"torch.manual_seed": 5, "random.seed": 5, "random.random": 5}
+    assert draws.result() == {"python": 1, "numpy": 0, "torch": 0}
+
+
+def test_a_first_import_during_a_scenario_is_set_apart(tmp_path, monkeypatch):
+    from harness.cell import rngstate
+    (tmp_path / "drawing_on_import.py").write_text(
+        "import random, numpy\nX = random.random()\nG = numpy.random.default_rng()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    draws = rngstate.Draws()
+    with tracing.counting(draws) as counter:
+        import drawing_on_import  # noqa: F401
+        torch.rand(1)
+    assert counter.counts == {"torch.rand": 1}
+    assert counter.import_counts == {"random.random": 1, "numpy.random.default_rng": 1}
+    assert draws.result() == {"python": 0, "numpy": 0, "torch": 1}

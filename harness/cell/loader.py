@@ -98,6 +98,16 @@ def _one_line(text):
     return " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
+_HARNESS_CELL = os.path.dirname(os.path.realpath(__file__)) + os.sep
+
+
+def without_harness(frames):
+    """Traceback frames minus the harness's own (the call wrappers that count random
+    APIs sit between user code and the library it calls); all of them if none is left."""
+    kept = [f for f in frames if not os.path.realpath(f.filename).startswith(_HARNESS_CELL)]
+    return kept or list(frames)
+
+
 def describe_error(exc, files):
     """'file:line: Type: message' at the innermost frame in one of ``files``.
 
@@ -116,7 +126,7 @@ def describe_error(exc, files):
     if isinstance(exc, DuplicateScenario):  # its message names both places already
         return _one_line(exc)
     message = "%s: %s" % (type(exc).__name__, _one_line(exc))
-    frames = traceback.extract_tb(exc.__traceback__)
+    frames = without_harness(traceback.extract_tb(exc.__traceback__))
     mine = set(os.path.realpath(f) for f in files)
     user = [f for f in frames if os.path.realpath(f.filename) in mine]
     if not user:

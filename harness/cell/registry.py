@@ -18,7 +18,7 @@ import hashlib
 import os
 
 from . import versions
-from .schema import name_problem
+from .schema import GOALS, name_problem
 
 
 class NotApplicable(Exception):
@@ -34,12 +34,13 @@ class DuplicateScenario(RegistrationError):
 
 
 class Scenario(object):
-    def __init__(self, name, func, requires, cuda, timeout):
+    def __init__(self, name, func, requires, cuda, timeout, goals=None):
         self.name = name
         self.func = func
         self.requires = requires
         self.cuda = cuda
         self.timeout = timeout
+        self.goals = dict(goals or {})  # metric -> "up"/"down": what correctness means
         self.module = func.__module__
         code = getattr(func, "__code__", None)
         self.filename = code.co_filename if code else None
@@ -68,8 +69,13 @@ SCENARIOS = {}  # name -> Scenario, in registration order (dicts keep order on 3
 
 
 def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
-             cuda=False, timeout=None):
-    """Register a scenario. Version specs like '>=0.8' or '>=1.6,<2.0'."""
+             cuda=False, timeout=None, goals=None):
+    """Register a scenario. Version specs like '>=0.8' or '>=1.6,<2.0'.
+
+    ``goals`` names the metrics that measure correctness and which way is good,
+    e.g. ``{"pair_consistency": "up", "duplicate_fraction": "down"}``: a change the
+    wrong way is reported as broken, not as drift, and the seeding advice keeps them.
+    """
     requires = {}
     for package, spec in (("torch", torch), ("torchvision", torchvision),
                           ("python", python), ("numpy", numpy)):
@@ -81,6 +87,10 @@ def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
         # The scenario becomes an error row under a stand-in name (the same in every
         # cell); everything else in its file, and the run, goes on.
         name = "invalid." + hashlib.sha256(repr(name).encode("utf-8")).hexdigest()[:12]
+    for metric, direction in sorted((goals or {}).items()):
+        if name_problem(metric, "metric") or direction not in GOALS:
+            raise RegistrationError("scenario %r: goals want {metric: 'up' or 'down'}, got %r: %r"
+                                    % (name, metric, direction))
     for package, spec in requires.items():
         try:
             versions.satisfies("0", spec)
@@ -93,7 +103,7 @@ def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
             raise DuplicateScenario("scenario %r registered twice: at %s and at %s" % (
                 name, short_path(SCENARIOS[name].source),
                 short_path(Scenario(name, func, {}, False, None).source)))
-        SCENARIOS[name] = Scenario(name, func, requires, cuda, timeout)
+        SCENARIOS[name] = Scenario(name, func, requires, cuda, timeout, goals)
         if invalid:
             SCENARIOS[name].invalid = "%s (registered at %s); rename it" % (
                 invalid, short_path(SCENARIOS[name].source))

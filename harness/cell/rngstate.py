@@ -1,5 +1,4 @@
-"""Snapshot, restore and digest every global generator's state."""
-import hashlib
+"""Snapshot and restore every global generator's state; tell which ones were drawn from."""
 import random
 
 import numpy as np
@@ -31,20 +30,43 @@ def restore(state):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def digests():
-    """A short digest per generator: equal digests mean the state did not advance."""
-    out = {}
-    out["python"] = hashlib.sha256(repr(random.getstate()).encode()).hexdigest()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    out["numpy"] = hashlib.sha256(
-        keys.tobytes() + repr((kind, pos, has_gauss, cached)).encode()).hexdigest()
-    out["torch"] = hashlib.sha256(torch.get_rng_state().numpy().tobytes()).hexdigest()
-    if _cuda():
-        blob = b"".join(s.cpu().numpy().tobytes() for s in torch.cuda.get_rng_state_all())
-        out["cuda"] = hashlib.sha256(blob).hexdigest()
-    return out
+def _state(name):
+    """A generator's state in a form that compares with == (copied, cheap)."""
+    if name == "python":
+        return random.getstate()
+    if name == "numpy":
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        return (kind, keys.tobytes(), pos, has_gauss, cached)
+    if name == "torch":
+        return torch.get_rng_state().numpy().tobytes()
+    return b"".join(s.cpu().numpy().tobytes() for s in torch.cuda.get_rng_state_all())
 
 
-def advanced(before, after):
-    """{generator: 0/1} for every generator in ``before``."""
-    return dict((name, int(before[name] != after.get(name))) for name in before)
+class Draws(object):
+    """Which global generators a piece of code drew from.
+
+    A generator is *drawn from* when its state moved between two checkpoints that
+    bracket no seeding: seed calls (``tracing`` calls ``checkpoint`` before and
+    ``rebase`` after each) and the end. So a scenario that reseeds torch before each
+    image, as the pair idiom does, has not drawn from torch unless something did.
+    """
+
+    def __init__(self):
+        self.generators = GENERATORS + (("cuda",) if _cuda() else ())
+        self.base = dict((name, _state(name)) for name in self.generators)
+        self.drew = set()
+
+    def checkpoint(self, names=None):
+        for name in names or self.generators:
+            if name in self.base and name not in self.drew and _state(name) != self.base[name]:
+                self.drew.add(name)
+
+    def rebase(self, names=None):
+        for name in names or self.generators:
+            if name in self.base:
+                self.base[name] = _state(name)
+
+    def result(self):
+        """{generator: 0/1} at the end."""
+        self.checkpoint()
+        return dict((name, int(name in self.drew)) for name in self.generators)

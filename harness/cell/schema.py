@@ -49,6 +49,13 @@ TIMING_METRIC = "seconds"
 # ``rng.calls.<api>`` (how often the scenario called a random API).
 RNG_PREFIX = "rng."
 CALLS_PREFIX = "rng.calls."
+# ``goal.<metric>`` (text "up"/"down"): a scenario's declaration that <metric>
+# measures correctness and which way is good (``@scenario(goals=...)``).
+GOAL_PREFIX = "goal."
+GOALS = ("up", "down")
+# Which parts of the harness's own seeding recipe (``full``'s DataLoader worker_init_fn,
+# generator) a scenario was handed: they differ between torch versions.
+RECIPE_METRIC = "rng.recipe"
 
 # Pseudo scenarios of a whole cell: no seeding, no repeat, only a status row.
 CELL_LEVEL = "cell."
@@ -109,9 +116,9 @@ def name_problem(name, what):
         return "scenario name %r: '%s' names whole-cell rows" % (name[:60], CELL_LEVEL)
     if what == "scenario" and "," in name:
         return "scenario name %r holds a comma" % (name[:60],)
-    if what == "metric" and (name in RESERVED_METRICS or name.startswith(RNG_PREFIX)):
-        return "metric name %r is rngdrift's own (%s, %s*)" % (
-            name, ", ".join(RESERVED_METRICS), RNG_PREFIX)
+    if what == "metric" and (name in RESERVED_METRICS or name.startswith((RNG_PREFIX, GOAL_PREFIX))):
+        return "metric name %r is rngdrift's own (%s, %s*, %s*)" % (
+            name, ", ".join(RESERVED_METRICS), RNG_PREFIX, GOAL_PREFIX)
     return None
 
 

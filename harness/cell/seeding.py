@@ -18,7 +18,7 @@ import random
 import numpy as np
 import torch
 
-from . import versions
+from . import tracing, versions
 from .schema import SEEDED
 
 SEED = 0
@@ -103,4 +103,5 @@ class Context(object):
             generator = torch.Generator()
             generator.manual_seed(self.seed)
             kwargs["generator"] = generator
+        tracing.recipe.update(kwargs)  # reported as rng.recipe, from any process
         return kwargs

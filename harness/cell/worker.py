@@ -16,8 +16,8 @@ import time
 import traceback
 
 from . import protocol
-from .schema import (CALLS_PREFIX, COUNT, ERROR, FINGERPRINT, NA, NUMBER, OK, RNG_PREFIX, TEXT,
-                     TIMING, TIMING_METRIC, name_problem)
+from .schema import (COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, TEXT, TIMING,
+                     TIMING_METRIC, name_problem)
 
 
 def _one_line(text, limit=500):
@@ -27,7 +27,8 @@ def _one_line(text, limit=500):
 
 def describe_exception(exc):
     """'ValueError: message (at file.py:12 in func)' for the innermost frame."""
-    frames = traceback.extract_tb(exc.__traceback__)
+    from .loader import without_harness
+    frames = without_harness(traceback.extract_tb(exc.__traceback__))
     where = ""
     if frames:
         last = frames[-1]
@@ -71,7 +72,8 @@ def encode_metrics(metrics):
 def run_one(sc, ctx, installed, snap, process=None):
     """Run a scenario; return its Result. ``snap``: the generators' state a fresh
     program has; ``process``: the process-wide state to put back first (isolation)."""
-    from . import isolation, rngstate, seeding, tracing
+    from . import isolation, rngstate, seeding
+    from .attribution import Attribution
     from .registry import NotApplicable
 
     if sc.invalid:
@@ -83,10 +85,9 @@ def run_one(sc, ctx, installed, snap, process=None):
         isolation.restore(process)
     rngstate.restore(snap)
     seeding.reseed(ctx.mode, ctx.seed)
-    before = rngstate.digests()
     start = time.time()
     try:
-        with tracing.counting() as counter:
+        with Attribution() as attribution:
             metrics = sc.func(ctx)
         rows = encode_metrics(metrics)
     except NotApplicable as exc:
@@ -94,11 +95,8 @@ def run_one(sc, ctx, installed, snap, process=None):
     except Exception as exc:  # the scenario's failure is a result, not ours
         return protocol.Result(sc.name, ERROR, describe_exception(exc), [])
     elapsed = time.time() - start
-    moved = rngstate.advanced(before, rngstate.digests())
-    for name in sorted(moved):
-        rows.append((RNG_PREFIX + name, COUNT, str(moved[name])))
-    for api in sorted(counter.counts):
-        rows.append((CALLS_PREFIX + api, COUNT, str(counter.counts[api])))
+    rows += attribution.rows()
+    rows += [(GOAL_PREFIX + metric, TEXT, direction) for metric, direction in sorted(sc.goals.items())]
     rows.append((TIMING_METRIC, TIMING, "%.4f" % elapsed))
     if getattr(sc, "source_sha256", None):  # a user scenario: runs compare when its code changed
         rows.append(("source.sha256", TEXT, sc.source_sha256[:16]))
@@ -154,11 +152,12 @@ def load(builtin_paths, user_paths):
     """Import torch, torchvision and every scenario: the expensive part of a start."""
     import torch
     torch.set_num_threads(1)
-    from . import loader, tracing
+    from . import attribution, loader, tracing
 
     loader.load_paths(builtin_paths, user=False)
     loader.load_paths(user_paths)
     tracing.install()
+    attribution.install()
 
 
 def serve(fd, mode, names):

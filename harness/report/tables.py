@@ -8,11 +8,13 @@ import statistics
 import pandas as pd
 
 from harness import compat
-from harness.cell.schema import NA, OK, RNG_PREFIX
+from harness.cell.schema import (ERROR, GOAL_PREFIX, NA, OK, RECIPE_METRIC, RNG_PREFIX,
+                                 TIMEOUT)
+from harness.report import advice, findings
+from harness.report.evidence import Evidence
 from harness.report.model import (
-    ACCURACY_METRIC, ACCURACY_SCENARIO, CALLS_PREFIX, DISAGREE, GENERATOR_ORDER, NONE_WORKS,
-    NOT_MEASURED, NO, SOURCES_SEEDING, STATE_LABEL, TOP_CALLS, UNTESTED, YES, Report,
-    accuracy_column, changes_at, short_value)
+    ACCURACY_METRIC, ACCURACY_SCENARIO, DISAGREE, GENERATORS, NOT_MEASURED, NO, STATE_LABEL,
+    TOP_CALLS, UNTESTED, YES, Report, accuracy_column, changes_at, short_value)
 from harness.results import SEEDING_MODES, Loaded, Tolerance, cell_failures, expand, same
 
 
@@ -73,9 +75,9 @@ def _row_order(keys, modes):
 
 def drift_table(expanded: pd.DataFrame, cells: list[str], modes: list[str], tol: Tolerance):
     """(drift, shown): value groups per (scenario, seeding, metric) and cell."""
-    # attribution rows (rng.*) belong to sources.csv; status rows only stand in for
-    # scenarios that report no metric at all (see results.expand)
-    wanted = expanded[~expanded["metric"].str.startswith(RNG_PREFIX)]
+    # attribution rows (rng.*) belong to sources.csv, goal declarations to no table;
+    # status rows only stand in for scenarios that report no metric (results.expand)
+    wanted = expanded[~expanded["metric"].str.startswith((RNG_PREFIX, GOAL_PREFIX))]
     table = _pivot(wanted, cells, ["scenario", "seeding", "metric"])
     drift_rows, shown_rows = [], []
     for key in _row_order(list(table), modes):
@@ -93,61 +95,67 @@ def drift_table(expanded: pd.DataFrame, cells: list[str], modes: list[str], tol:
         drift_rows.append([*key, kind, *labels, changed])
         shown_rows.append([*key, kind, *shown, changed])
     columns = ["scenario", "seeding", "metric", "kind", *cells, "changes_at"]
-    return pd.DataFrame(drift_rows, columns=columns), pd.DataFrame(shown_rows, columns=columns)
+    return (pd.DataFrame(drift_rows, columns=columns, dtype=object),
+            pd.DataFrame(shown_rows, columns=columns, dtype=object))
 
 
 def reproducibility_table(expanded: pd.DataFrame, cells: list[str], modes: list[str]):
     """Per (scenario, seeding, cell): yes / no / untested (one repeat) / n/a / err / timeout."""
-    rows = []
-    grouped = expanded.groupby(["scenario", "seeding", "cell"], sort=False)
-    keys = _row_order([(s, m, c) for s, m, c in grouped.groups], modes)
+    groups: dict[tuple, list] = {}
+    for r in expanded.itertuples(index=False):
+        groups.setdefault((r.scenario, r.seeding, r.cell), []).append(r)
     cell_rank = {c: i for i, c in enumerate(cells)}
-    keys.sort(key=lambda k: (k[0], modes.index(k[1]) if k[1] in modes else len(modes),
-                             cell_rank[k[2]]))
+    keys = sorted(groups, key=lambda k: (k[0], modes.index(k[1]) if k[1] in modes else len(modes),
+                                         cell_rank[k[2]]))
+    rows = []
     for key in keys:
-        group = grouped.get_group(key)
-        failed = group[group["state"] != OK]
-        repeats = int(group["repeats"].max())
-        differing = group.loc[group["distinct"].map(len) != 1, "metric"].tolist()
+        group = groups[key]
+        failed = [r for r in group if r.state != OK]
+        repeats = int(max(r.repeats for r in group))
+        differing = [r.metric for r in group if len(r.distinct) != 1]
+        real_failures = [r for r in failed if r.state != NA]
         if len(failed) == len(group):
-            verdict, detail = STATE_LABEL[failed["state"].iloc[0]], failed["detail"].iloc[0]
-        elif not failed.empty and (failed["state"] != NA).any():
-            bad = failed[failed["state"] != NA].iloc[0]
-            verdict, detail = STATE_LABEL[bad["state"]], bad["detail"]
+            verdict, detail = STATE_LABEL[failed[0].state], failed[0].detail
+        elif real_failures:
+            verdict, detail = STATE_LABEL[real_failures[0].state], real_failures[0].detail
         elif repeats < 2:
             verdict, detail = UNTESTED, "one repeat: run with --repeats 2 or more"
         else:
             verdict, detail = (NO if differing else YES), ""
         rows.append([*key, verdict, repeats, " ".join(differing), detail])
     return pd.DataFrame(rows, columns=["scenario", "seeding", "cell", "reproducible", "repeats",
-                                       "differing", "detail"])
+                                       "differing", "detail"], dtype=object)
 
 
-def minimal_seeding(verdicts: list[str], modes: list[str]) -> str:
-    """The weakest mode whose verdict is 'yes'; else why none is."""
-    for mode, verdict in zip(modes, verdicts):
-        if verdict == YES:
-            return mode
-    present = [v for v in verdicts if v != NOT_MEASURED]
-    if not present:
-        return NOT_MEASURED
-    if all(v == STATE_LABEL[NA] for v in present):
-        return STATE_LABEL[NA]
-    if NO in present:
-        return NONE_WORKS
-    if UNTESTED in present:
-        return UNTESTED
-    return next(v for v in present if v not in (STATE_LABEL[NA], UNTESTED))
-
-
-def minimal_seeding_table(repro: pd.DataFrame, cells: list[str], modes: list[str]):
-    lookup = {(r.scenario, r.seeding, r.cell): r.reproducible for r in repro.itertuples()}
+def minimal_seeding_table(evidence: Evidence, repro: pd.DataFrame, cells: list[str],
+                          modes: list[str]) -> pd.DataFrame:
+    """Per scenario and cell: the weakest seeding that reproduces it without relying on
+    chance and keeps its goals (``advice.weakest_mode``); else why none does."""
+    lookup: dict[tuple[str, str], list[str]] = {}
+    for r in repro.itertuples(index=False):
+        lookup.setdefault((r.scenario, r.cell), []).append(r.reproducible)
     rows = []
     for scenario in sorted(repro["scenario"].unique()):
-        labels = [minimal_seeding([lookup.get((scenario, m, c), NOT_MEASURED) for m in modes],
-                                  modes) for c in cells]
+        labels = []
+        for cell in cells:
+            verdicts = lookup.get((scenario, cell))
+            mode = advice.weakest_mode(evidence, cell, scenario) if verdicts else None
+            labels.append(mode or _why_no_mode(verdicts))
         rows.append([scenario, *labels, " ".join(changes_at(labels, cells))])
-    return pd.DataFrame(rows, columns=["scenario", *cells, "changes_at"])
+    return pd.DataFrame(rows, columns=["scenario", *cells, "changes_at"], dtype=object)
+
+
+def _why_no_mode(verdicts: list[str] | None) -> str:
+    if not verdicts:
+        return NOT_MEASURED
+    if all(v == STATE_LABEL[NA] for v in verdicts):
+        return STATE_LABEL[NA]
+    failed = [v for v in verdicts if v in (STATE_LABEL[ERROR], STATE_LABEL[TIMEOUT])]
+    if failed:
+        return failed[0]
+    if UNTESTED in verdicts and YES not in verdicts and NO not in verdicts:
+        return UNTESTED
+    return advice.NO_MODE
 
 
 def _source_text(entry) -> str:
@@ -159,27 +167,44 @@ def _source_text(entry) -> str:
     return "|".join(v or "missing" for v in values)
 
 
-def sources_table(expanded: pd.DataFrame, cells: list[str], seeding: str):
-    """Per (scenario, generator or API): what moved under ``seeding``, each cell's value."""
-    rng = expanded[(expanded["seeding"] == seeding) & expanded["metric"].str.startswith(RNG_PREFIX)]
-    table = _pivot(rng, cells, ["scenario", "metric"])
+def _source_rank(metric: str) -> tuple:
+    """Generators (main process, then workers, then other processes), the recipe, calls."""
+    for i, prefix in enumerate(("rng.", "rng.worker.", "rng.process.")):
+        name = metric[len(prefix):]
+        if metric.startswith(prefix) and name in GENERATORS:
+            return (0, i, GENERATORS.index(name))
+    return (1, 0, 0) if metric == RECIPE_METRIC else (2, 0, 0)
+
+
+def sources_table(expanded: pd.DataFrame, cells: list[str], modes: list[str]):
+    """Per (scenario, seeding, generator or API): each cell's value, under every mode.
+
+    Generator rows are 1 where the scenario's results depend on that generator's
+    draws; ``rng.worker.*``/``rng.process.*`` are its DataLoader workers and other
+    processes; the most called APIs of each (scenario, seeding) follow.
+    """
+    rng = expanded[expanded["metric"].str.startswith(RNG_PREFIX)]
+    table = _pivot(rng, cells, ["scenario", "seeding", "metric"])
+    by_run: dict[tuple[str, str], list[str]] = {}
+    for scenario, seeding, metric in table:
+        by_run.setdefault((scenario, seeding), []).append(metric)
     rows = []
-    for scenario in sorted({s for s, _ in table}):
-        metrics = [m for s, m in table if s == scenario]
-        generators = sorted((m for m in metrics if not m.startswith(CALLS_PREFIX)),
-                            key=lambda m: (GENERATOR_ORDER.index(m) if m in GENERATOR_ORDER
-                                           else len(GENERATOR_ORDER), m))
-        calls = [m for m in metrics if m.startswith(CALLS_PREFIX)]
+    mode_rank = {m: i for i, m in enumerate(modes)}
+    for scenario, seeding in sorted(by_run, key=lambda k: (k[0], mode_rank.get(k[1], 99))):
+        metrics = by_run[(scenario, seeding)]
+        fixed = sorted((m for m in metrics if _source_rank(m)[0] < 2), key=_source_rank)
+        calls = [m for m in metrics if _source_rank(m)[0] == 2 and ".calls." in m]
 
         def most(metric):
-            counts = [int(v) for st, vs, *_ in table[(scenario, metric)].values() if st == OK
-                      for v in vs if v.lstrip("-").isdigit()]
+            counts = [int(v) for st, vs, *_ in table[(scenario, seeding, metric)].values()
+                      if st == OK for v in vs if v.lstrip("-").isdigit()]
             return -max(counts, default=0), metric
-        for metric in generators + sorted(calls, key=most)[:TOP_CALLS]:
-            per_cell = table[(scenario, metric)]
+        for metric in fixed + sorted(calls, key=most)[:TOP_CALLS]:
+            per_cell = table[(scenario, seeding, metric)]
             values = [_source_text(per_cell.get(c)) for c in cells]
             rows.append([scenario, seeding, metric, *values, " ".join(changes_at(values, cells))])
-    return pd.DataFrame(rows, columns=["scenario", "seeding", "metric", *cells, "changes_at"])
+    return pd.DataFrame(rows, columns=["scenario", "seeding", "metric", *cells, "changes_at"],
+                        dtype=object)
 
 
 def accuracy_table(expanded: pd.DataFrame, meta: pd.DataFrame, modes: list[str]):
@@ -214,7 +239,7 @@ def accuracy_table(expanded: pd.DataFrame, meta: pd.DataFrame, modes: list[str])
         out.append([cell, info["python"], info["torch"], info["torchvision"], *values,
                     "; ".join(notes)])
     columns = ["cell", "python", "torch", "torchvision", *map(accuracy_column, modes), "note"]
-    return pd.DataFrame(out, columns=columns), present
+    return pd.DataFrame(out, columns=columns, dtype=object), present
 
 
 def cell_meta(frame: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
@@ -229,18 +254,28 @@ def build(loaded: Loaded, tol: Tolerance) -> Report:
     modes = [m for m in SEEDING_MODES if m in set(ran["seeding"])]
     expanded = expand(frame, tol)
     meta = cell_meta(frame, cells)
+    evidence = Evidence.of(frame, expanded, cells, tol)
     drift, shown = drift_table(expanded, cells, modes, tol)
     repro = reproducibility_table(expanded, cells, modes)
-    sources_seeding = SOURCES_SEEDING if SOURCES_SEEDING in modes else (modes[-1] if modes else "")
     accuracy, accuracy_present = accuracy_table(expanded, meta, modes)
     repeats = ran["repeat"].astype(int).max() if not ran.empty else 0
+    steps_ = list(zip(cells, cells[1:]))
+    changes = [t for before, after in steps_ for t in findings.transitions(evidence, before, after)]
     return Report(
         run_id=", ".join(sorted(frame["run_id"].unique())), cells=cells, meta=meta, modes=modes,
         scenarios=sorted(ran["scenario"].unique()), repeats=int(repeats), tol=tol,
         matrix=frame, drift=drift, shown=shown, reproducibility=repro,
-        sources=sources_table(expanded, cells, sources_seeding), sources_seeding=sources_seeding,
-        minimal_seeding=minimal_seeding_table(repro, cells, modes), accuracy=accuracy,
+        sources=sources_table(expanded, cells, modes),
+        minimal_seeding=minimal_seeding_table(evidence, repro, cells, modes), accuracy=accuracy,
         accuracy_present=accuracy_present, failures=cell_failures(frame),
-        interrupted=loaded.interrupted, notes=loaded.notes)
+        interrupted=loaded.interrupted, notes=loaded.notes, evidence=evidence,
+        findings=findings.findings(evidence, changes), background=background_accuracy(expanded))
 
 
+def background_accuracy(expanded: pd.DataFrame) -> float | None:
+    """What predicting background everywhere scores in the accuracy scenario (the floor
+    its pixel accuracy falls to when masks stop matching their images)."""
+    rows = expanded[(expanded["scenario"] == ACCURACY_SCENARIO)
+                    & (expanded["metric"] == "background_accuracy") & (expanded["state"] == OK)]
+    values = {v for vs in rows["distinct"] for v in vs if v}
+    return float(sorted(values)[0]) if len(values) == 1 else None

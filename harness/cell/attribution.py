@@ -1,0 +1,197 @@
+"""Which generators a scenario drew from and which random APIs it called, in every
+process it ran in: its own, its DataLoader workers and any other process it started.
+
+    with Attribution() as attr:        # around one scenario, in the scenario's process
+        metrics = scenario(ctx)
+    rows = attr.rows()                 # rng.*, rng.calls.*, rng.worker.*, rng.process.*
+
+Subprocesses report through a spool directory named in the environment
+(``RNGDRIFT_SPOOL``), which forked and spawned children inherit:
+
+* a process forked by ``multiprocessing`` (DataLoader workers on fork, ranks of a
+  process group, pools) starts counting in its after-fork hook;
+* a DataLoader worker, forked or spawned, starts again in its ``worker_init_fn``,
+  which every DataLoader built while a scenario runs gets wrapped in
+  (``WorkerInit``; the user's own function still runs): so the worker's draws
+  count from after the DataLoader seeded it, over ``worker_init_fn``,
+  ``__getitem__`` and collate;
+* each one writes what it counted to the spool when it exits.
+
+Rows (all ``count``): ``rng.<generator>`` 0/1 and ``rng.calls.<api>`` for the
+scenario's process; ``rng.worker.<generator>`` (1 when any worker drew from it),
+``rng.worker.calls.<api>`` (summed over workers) and ``rng.worker.processes`` for
+DataLoader workers; the same under ``rng.process.`` for other processes;
+``rng.import.calls.<api>`` for what imports run during the scenario called; and
+``rng.recipe`` (text): what the ``full`` mode's recipe handed it, in any process.
+"""
+import functools
+import gc
+import json
+import os
+import shutil
+import tempfile
+import time
+
+from . import rngstate, tracing
+from .schema import CALLS_PREFIX, COUNT, RECIPE_METRIC, RNG_PREFIX, TEXT
+
+SPOOL_ENV = "RNGDRIFT_SPOOL"
+ROLES = ("worker", "process")
+# How long the scenario's process waits for a subprocess that started counting to
+# report after the scenario returned (persistent workers shut down on collection).
+REPORT_WAIT = 2.0
+
+_role = [None]  # this process's role when it is a subprocess of a scenario
+
+
+# -- in a subprocess --------------------------------------------------------------------
+def _begin(role):
+    """Start counting in this subprocess, from its current generator states."""
+    spool = os.environ.get(SPOOL_ENV)
+    if not spool or not os.path.isdir(spool):
+        return
+    tracing.install()
+    if _role[0] is not None and _role[0] != role:  # a forked DataLoader worker: now a worker
+        _unlink(os.path.join(spool, "%s-%d.start" % (_role[0], os.getpid())))
+    _role[0] = role
+    tracing.start(rngstate.Draws())
+    try:
+        open(os.path.join(spool, "%s-%d.start" % (role, os.getpid())), "w").close()
+    except (IOError, OSError):
+        return
+    from multiprocessing import util
+    util.Finalize(None, _report, args=(spool, role), exitpriority=100)
+
+
+def _report(spool, role):
+    """Write what this subprocess counted (at its exit)."""
+    if _role[0] != role:
+        return  # superseded (a forked DataLoader worker became a "worker")
+    draws = tracing._draws[0]
+    calls, _ = tracing.stop()
+    record = {"role": role, "pid": os.getpid(), "calls": calls,
+              "drew": draws.result() if draws is not None else {},
+              "recipe": sorted(tracing.recipe)}
+    try:
+        fd, tmp = tempfile.mkstemp(dir=spool, prefix=".%s-%d-" % (role, os.getpid()))
+        with os.fdopen(fd, "w") as handle:
+            json.dump(record, handle)
+        os.rename(tmp, os.path.join(spool, "%s-%d.json" % (role, os.getpid())))
+    except (IOError, OSError):
+        pass
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _after_fork(_):
+    _begin("process")
+
+
+class WorkerInit(object):
+    """A DataLoader's ``worker_init_fn``: begin counting in the worker (after the
+    DataLoader seeded it), then call the user's own function, if any. Picklable, so
+    spawned workers get it too."""
+
+    def __init__(self, user_fn=None):
+        self.user_fn = user_fn
+
+    def __call__(self, worker_id):
+        _begin("worker")
+        if self.user_fn is not None:
+            self.user_fn(worker_id)
+
+
+def install():
+    """Once per process (where scenarios run): the after-fork hook and DataLoader."""
+    if getattr(install, "done", False):
+        return
+    from multiprocessing import util
+    util.register_after_fork(install, _after_fork)
+    from torch.utils.data import DataLoader
+    original = DataLoader.__init__
+
+    @functools.wraps(original)
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if os.environ.get(SPOOL_ENV) and getattr(self, "num_workers", 0) > 0 \
+                and not isinstance(self.worker_init_fn, WorkerInit):
+            self.worker_init_fn = WorkerInit(self.worker_init_fn)
+    DataLoader.__init__ = __init__
+    install.done = True
+
+
+# -- in the scenario's process -------------------------------------------------------------
+class Attribution(object):
+    """Count around one scenario run in this process and the ones it starts."""
+
+    def __enter__(self):
+        self.spool = tempfile.mkdtemp(prefix="rngdrift-spool-")
+        os.environ[SPOOL_ENV] = self.spool
+        self.draws = rngstate.Draws()
+        tracing.start(self.draws)
+        return self
+
+    def __exit__(self, *exc):
+        self.recipe = set(tracing.recipe)
+        self.calls, self.import_calls = tracing.stop()
+        self.drew = self.draws.result()
+        os.environ.pop(SPOOL_ENV, None)
+        try:
+            self.reports = _collect(self.spool)
+        finally:
+            shutil.rmtree(self.spool, ignore_errors=True)
+        for report in self.reports:
+            self.recipe.update(report.get("recipe", ()))
+        return False
+
+    def rows(self):
+        """(metric, kind, value) rows of everything counted."""
+        out = [(RNG_PREFIX + name, COUNT, str(self.drew[name])) for name in sorted(self.drew)]
+        out += [(CALLS_PREFIX + api, COUNT, str(n)) for api, n in sorted(self.calls.items())]
+        out += [(RNG_PREFIX + "import.calls." + api, COUNT, str(n))
+                for api, n in sorted(self.import_calls.items())]
+        for role in ROLES:
+            reports = [r for r in self.reports if r.get("role") == role]
+            if not reports:
+                continue
+            prefix = RNG_PREFIX + role + "."
+            out.append((prefix + "processes", COUNT, str(len(reports))))
+            drew = sorted(set(g for r in reports for g, moved in r.get("drew", {}).items()
+                              if moved))
+            for name in sorted(set(g for r in reports for g in r.get("drew", {}))):
+                out.append((prefix + name, COUNT, str(int(name in drew))))
+            calls = {}
+            for report in reports:
+                for api, n in report.get("calls", {}).items():
+                    calls[api] = calls.get(api, 0) + int(n)
+            out += [(prefix + "calls." + api, COUNT, str(n)) for api, n in sorted(calls.items())]
+        if self.recipe:  # what the harness's own seeding recipe handed the scenario
+            out.append((RECIPE_METRIC, TEXT, ",".join(sorted(self.recipe))))
+        return out
+
+
+def _collect(spool):
+    """The reports subprocesses wrote; waits a little for those that started but
+    have not reported yet (workers shut down when their loader is collected)."""
+    def pending():
+        names = set(os.listdir(spool))
+        return [n for n in names if n.endswith(".start") and n[:-6] + ".json" not in names]
+    if pending():
+        gc.collect()
+        deadline = time.time() + REPORT_WAIT
+        while pending() and time.time() < deadline:
+            time.sleep(0.02)
+    reports = []
+    for name in sorted(os.listdir(spool)):
+        if name.endswith(".json") and not name.startswith("."):
+            try:
+                with open(os.path.join(spool, name)) as handle:
+                    reports.append(json.load(handle))
+            except (IOError, OSError, ValueError):
+                continue
+    return reports
