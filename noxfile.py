@@ -6,6 +6,9 @@
     nox -s matrix -- --scenarios my_checks.py --only 'my.*' [--cell-requirements req.txt]
                                                    your own scenarios across the matrix
     nox -s matrix -- --shard 2/4                   shard 2 of 4 (cells dealt round-robin)
+    nox -s matrix -- --reuse-from results/<prev>   reuse every cell whose result key is unchanged
+    nox -s matrix -- --reuse-from <prev> --plan    say what would run and what would be reused
+    nox -s matrix -- --find-links DIR              other wheel indexes (--index-url, --extra-index-url)
     nox -k "matrix and torch2"                     nox's own selection: -k keywords, -t tags
     nox -s exhaustive                              the newest patch of every torchvision minor
     nox -t tv0.17                                  every patch release of torchvision 0.17
@@ -28,6 +31,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import cellsession, compat, interpreters, lock as lockfile, runs  # noqa: E402
+from harness.errors import UserError  # noqa: E402
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["matrix"]
@@ -51,13 +55,25 @@ for _xy, _exe in _FOUND.items():
               file=sys.stderr)
 
 
+# The options after `--`, read once here: with --reuse-from (or --plan) every cell's
+# decision is made now, before any session moves results/latest, and a cell that is
+# reused gets no venv (nox makes a session's venv before the session runs: 1-3 s a cell).
+POSARGS = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+try:
+    PLAN = cellsession.plan_cells(POSARGS, RUN_ID, compat.all_cells() + DEFAULT_CELLS)
+except UserError as _exc:  # bad user input stops the run before anything starts
+    print(f"rngdrift: {_exc}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
 def _params(cells, tags=False):
     """One session per cell. A cell whose Python is nowhere gets nox's own interpreter
     (python=None), so its session runs and leaves a `cell.interpreter` error row instead
     of being skipped by nox before anything could record the hole. Tags name the release
     lines a cell belongs to: `nox -t tv0.17` runs every patch release of torchvision 0.17,
     `nox -t torch2.2` every torch 2.2.x pair."""
-    return [nox.param(c.python if _FOUND.get(c.python) else None, c.id, id=c.id,
+    return [nox.param((c.python if _FOUND.get(c.python) else None)
+                      if cellsession.needs_venv(PLAN, c.id, POSARGS) else False, c.id, id=c.id,
                       tags=[f"tv{compat.minor(c.torchvision)}", f"torch{compat.minor(c.torch)}"]
                       if tags else None)
             for c in cells]
@@ -65,9 +81,8 @@ def _params(cells, tags=False):
 
 def _run(session, cell_id, cells):
     cell = next(c for c in cells if c.id == cell_id)
-    if _FOUND.get(cell.python) is None:
-        cellsession.skip_missing_interpreter(session, cell, RUN_ID, cells)
-    cellsession.run_cell(session, cell, RUN_ID, cells)
+    cellsession.run_cell(session, cell, RUN_ID, cells, plan=PLAN,
+                         interpreter_found=_FOUND.get(cell.python) is not None)
 
 
 @nox.session

@@ -240,6 +240,29 @@ def costs_table(records) -> tuple[list[str], list[list[str]]]:
     return ["cell", "what", "value", "how"], rows
 
 
+NIGHTLY_ROWS = (  # (metric, what, scale, unit): the stages of benchmarks/nightly.py
+    ("uvcache_cold_s", "cold install, empty uv cache (PyPI)", 1, "s"),
+    ("uvcache_bytes", "uv cache of the cell", 2**30, "GiB"),
+    ("uvcache_pack_bytes", "the cache packed as actions/cache packs it", 2**30, "GiB"),
+    ("uvcache_pack_s", "packing it", 1, "s"),
+    ("uvcache_unpack_s", "unpacking it (its download from GitHub not included)", 1, "s"),
+    ("uvcache_restored_install_s", "install from the restored cache", 1, "s"),
+    ("uvcache_pruned_bytes", "left of the cache after `uv cache prune --ci`", 2**20, "MiB"),
+    ("incremental_nothing_new_s", "a night with nothing new (every cell reused), report "
+                                  "included", 1, "s"),
+    ("lock_refresh_s", "lock refresh from PyPI", 1, "s"),
+)
+
+
+def nightly_table(records) -> tuple[list[str], list[list[str]]]:
+    rows = []
+    for metric, what, scale, unit in NIGHTLY_ROWS:
+        for (cell, name), rec in sorted(records.items()):
+            if name == metric and rec.get("value") is not None:
+                rows.append([cell, what, f"{rec['value'] / scale:.2f} {unit}", rec.get("note", "")])
+    return ["cell", "what", "value", "how"], rows
+
+
 TABLES = (
     ("targets", "Targets", targets_table),
     ("cells", "Per cell", cell_table),
@@ -247,6 +270,7 @@ TABLES = (
     ("matrix", "Whole matrix", matrix_table),
     ("baseline", "Naive baseline: python -m venv + pip (private pip cache)", baseline_table),
     ("costs", "rngdrift's own work: attribution overhead and report time", costs_table),
+    ("nightly", "Nightly: a wheel cache, a night with nothing new, a lock refresh", nightly_table),
 )
 
 

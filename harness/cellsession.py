@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import errno
 import fcntl
 import glob
+import io
 import os
 import re
 import shlex
@@ -19,8 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import compat, interpreters, runs
-from harness.cell import options, schema
+from harness import compat, interpreters, reuse, runoptions, runs
+from harness.cell import environment, options, schema
 from harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,45 +29,14 @@ EXTRA_CELLS_ENV = "RNGDRIFT_EXTRA_CELLS"
 
 
 def parse_posargs(posargs: list[str], default_run_id: str) -> argparse.Namespace:
-    """The options after ``nox -s matrix --``: the cell's own (``harness.cell.options``,
-    forwarded by ``cell_args``) plus where results go and which shard runs."""
-    parser = argparse.ArgumentParser(prog="nox -s matrix --", add_help=True)
-    parser.add_argument("--run-id", help=f"results/<run-id>/ to write into (env {runs.RUN_ID_ENV})")
-    parser.add_argument("--results", default=str(runs.RESULTS), help=argparse.SUPPRESS)
-    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
-                        help="run only shard K of N (cells dealt round-robin by their "
-                             "position in the session's cell list)")
-    options.add_to(parser, "both")
-    args = parser.parse_args(posargs)
-    args.run_id = args.run_id or os.environ.get(runs.RUN_ID_ENV)
-    if not args.run_id and args.resume:
-        args.run_id = latest_run_id(Path(args.results))
-        if args.run_id is None:
-            parser.error(f"--resume: no run to resume ({Path(args.results) / 'latest'} does not "
-                         "exist); name it with --run-id")
-    args.run_id = args.run_id or default_run_id
-    try:
-        runs.check_run_id(args.run_id)
-    except UserError as exc:
-        parser.error(f"--run-id: {exc}")
-    return args
+    """The options after ``nox -s matrix --`` (``harness.runoptions``): the cell's own,
+    forwarded by ``cell_args``, plus where results go, which shard runs, which indexes
+    install and what is reused."""
+    return runoptions.parse(posargs, default_run_id)
 
 
-def latest_run_id(results: Path) -> str | None:
-    """The run id results/latest points to, or None."""
-    latest = results / "latest"
-    return Path(os.readlink(latest)).name if latest.is_symlink() and latest.exists() else None
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'K/N' -> (K, N) with 1 <= K <= N."""
-    try:
-        k, n = (int(part) for part in text.split("/"))
-    except ValueError:
-        k = n = 0
-    if not 1 <= k <= n:
-        raise argparse.ArgumentTypeError(f"--shard wants K/N with 1 <= K <= N, got {text!r}")
-    return k, n
+parse_shard = runoptions.parse_shard
+latest_run_id = runoptions.latest_run_id
 
 
 def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
@@ -88,12 +57,7 @@ def cell_args(args: argparse.Namespace) -> list[str]:
     return options.to_argv(forwarded, "both")
 
 
-def resolve_user_paths(args: argparse.Namespace, invoked_from: str | Path) -> None:
-    """Make ``--scenarios``/``--cell-requirements`` absolute, relative to where nox was
-    started (nox itself runs sessions in the noxfile's folder)."""
-    base = Path(invoked_from)
-    args.scenarios = [str((base / p).resolve()) for p in args.scenarios]
-    args.cell_requirements = [str((base / p).resolve()) for p in args.cell_requirements]
+resolve_user_paths = runoptions.resolve_user_paths
 
 
 def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | Path | None) -> str | None:
@@ -122,29 +86,7 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
     return (lines[0] if lines else f"syntax check failed with code {proc.returncode}") + more
 
 
-def cell_is_complete(path: Path, cell_id: str | None = None) -> bool:
-    """Whether ``--resume`` keeps this cell CSV: it parses with this schema's columns
-    and version, every row is complete and of this cell, its manifest's row count is
-    right, and it holds scenario results. A CSV that only records a cell-level failure (``cell.install``,
-    ``cell.interpreter``) is retried: the install may work this time."""
-    if not path.is_file():
-        return False
-    try:
-        rows = schema.read_csv(path)
-    except (OSError, ValueError, UnicodeDecodeError, csv.Error):
-        return False
-    if not rows:
-        return False
-    manifest = rows[0]
-    if manifest.scenario == schema.CELL_MANIFEST and \
-            manifest.detail != schema.MANIFEST_DETAIL % (len(rows) - 1):
-        return False  # cut at a line end
-    for row in rows:
-        if row.schema_version != schema.SCHEMA_VERSION:
-            return False
-        if cell_id is not None and row.cell != cell_id:
-            return False
-    return not all(row.scenario.startswith(schema.CELL_LEVEL) for row in rows)
+cell_is_complete = runs.cell_is_complete
 
 
 def remove_leftovers(out: Path) -> list[Path]:
@@ -184,20 +126,23 @@ def cell_lock(run_path: Path, cell_id: str):
         yield
 
 
-def install_command(session, requirements: list[str]) -> list[str]:
+def install_command(session, requirements: list[str], index: list[str] = ()) -> list[str]:
+    """uv's (or pip's) install of ``requirements``; ``index``: --index-url and the like,
+    which both spell alike."""
     python = str(Path(session.virtualenv.location) / "bin" / "python")
     if session.venv_backend == "uv":
         from nox.virtualenv import find_uv  # the uv nox itself uses
         _, uv, _ = find_uv()
-        return [uv, "pip", "install", "--python", python, *requirements]
-    return [python, "-m", "pip", "install", "--disable-pip-version-check", *requirements]
+        return [uv, "pip", "install", "--python", python, *index, *requirements]
+    return [python, "-m", "pip", "install", "--disable-pip-version-check", *index,
+            *requirements]
 
 
 def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> list[schema.Row]:
     """The one row of a cell that failed as a whole (``cell.install`` ...), from its pins."""
     meta = schema.cell_meta(run_id=run_id, cell=cell.id, python=cell.python, torch=cell.torch,
                             torchvision=cell.torchvision, numpy=cell.numpy, pillow=cell.pillow,
-                            platform=sys.platform, device="")
+                            platform=environment.machine_text(), device="")
     return schema.with_manifest([schema.cell_row(meta, scenario, detail)])
 
 
@@ -258,9 +203,44 @@ def skip_missing_interpreter(session, cell: compat.Cell, default_run_id: str,
     (session.error if os.environ.get("CI") else session.skip)(why)
 
 
+def plan_cells(posargs: list[str], default_run_id: str, cells: list[compat.Cell],
+               invoked_from: str | Path | None = None) -> dict[str, reuse.Decision] | None:
+    """What each cell will do, decided once when nox loads the noxfile (before any session
+    moves ``results/latest``), or None without ``--reuse-from``/``--plan``. Cells to be
+    reused need no venv: the noxfile gives their sessions none."""
+    # The posargs are for whichever sessions run (`nox -s tests -- -k x` too): only
+    # those asking for a plan are parsed here, quietly; a bad option is the sessions' to say.
+    if not any(a == "--plan" or a.split("=")[0] == "--reuse-from" for a in posargs):
+        return None
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            args = parse_posargs(list(posargs), default_run_id)
+    except SystemExit:
+        return None
+    resolve_user_paths(args, invoked_from or os.getcwd())
+    if args.reuse_from:
+        previous = runs.resolve(args.reuse_from)
+        if not previous.is_dir():
+            raise UserError(f"--reuse-from {args.reuse_from}: no such run directory")
+        if previous == runs.run_dir(args.run_id, Path(args.results)).resolve():
+            raise UserError(f"--reuse-from {args.reuse_from}: that is this run ({args.run_id}); "
+                            "name a previous one")
+    return {d.cell: d for d in reuse.plan(cells, args)}
+
+
+def needs_venv(plan: dict[str, reuse.Decision] | None, cell_id: str, posargs: list[str]) -> bool:
+    """False for a cell that is reused or only planned (``--plan``)."""
+    if plan is None or cell_id not in plan:
+        return True
+    return not (plan[cell_id].reused or "--plan" in posargs)
+
+
 def run_cell(session, cell: compat.Cell, default_run_id: str,
-             cells: list[compat.Cell] | None = None) -> None:
-    """``cells`` is the session's whole cell list, in order (what ``--shard`` deals out)."""
+             cells: list[compat.Cell] | None = None,
+             plan: dict[str, reuse.Decision] | None = None,
+             interpreter_found: bool = True) -> None:
+    """``cells`` is the session's whole cell list, in order (what ``--shard`` deals out);
+    ``plan`` what ``plan_cells`` decided for them at load time (computed here without)."""
     args = parse_posargs(list(session.posargs), default_run_id)
     if args.shard:
         k, n = args.shard
@@ -268,11 +248,22 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
         if own != k:
             session.skip(f"{cell.id} is in shard {own}/{n}, not {k}/{n} (--shard)")
     resolve_user_paths(args, getattr(session, "invoked_from", None) or os.getcwd())
-    problem = check_user_code(args, cell, _cell_interpreter(session, cell))
-    if problem:
-        # Bad user input fails the whole nox run at once, like a bad option would.
-        print(f"rngdrift: {problem}", file=sys.stderr)
-        raise SystemExit(2)
+    decision = (plan or {}).get(cell.id)
+    if decision is None:
+        try:
+            decision = reuse.plan([cell], args)[0]
+        except UserError as exc:
+            session.error(str(exc))
+    if args.plan:
+        session.skip(f"{cell.id}: {decision.line()} (--plan: nothing ran)")
+    if not decision.reused:
+        if not interpreter_found:
+            skip_missing_interpreter(session, cell, default_run_id, cells or [cell])
+        problem = check_user_code(args, cell, _cell_interpreter(session, cell))
+        if problem:
+            # Bad user input fails the whole nox run at once, like a bad option would.
+            print(f"rngdrift: {problem}", file=sys.stderr)
+            raise SystemExit(2)
     run_path = runs.run_dir(args.run_id, Path(args.results))
     out = runs.cell_csv(run_path, cell.id)
     with contextlib.ExitStack() as held:
@@ -285,11 +276,16 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
         except OSError as exc:
             session.error(f"{cell.id}: cannot write into {exc.filename or run_path} "
                           f"({exc.strerror})")
-        _run_locked(session, cell, args, run_path, out)
+        if decision.reused:
+            session.notify("report", posargs=[str(run_path)])
+            reuse.adopt(decision, run_path)
+            session.log(f"{cell.id}: {decision.line()}")
+            return
+        _run_locked(session, cell, args, run_path, out, decision)
 
 
 def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: Path,
-                out: Path) -> None:
+                out: Path, decision: reuse.Decision) -> None:
     """The cell's session while it holds its lock: resume check, leftovers, install, run."""
     session.notify("report", posargs=[str(run_path)])
     if args.resume and cell_is_complete(out, cell.id):
@@ -297,10 +293,12 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
         return
     for path in remove_leftovers(out):
         session.log(f"removed {path.name}, left by an interrupted run")
+    if decision.previous is not None:
+        session.log(f"{cell.id}: {decision.line()}")
 
     # User requirements resolve together with the pins, so they cannot move torch or numpy.
     requirements = cell.requirements + [a for f in args.cell_requirements for a in ("-r", f)]
-    cmd = install_command(session, requirements)
+    cmd = install_command(session, requirements, runoptions.index_args(args))
     session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(requirements):]))
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
@@ -310,5 +308,8 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
                                          "install failed: " + detail))
         session.error(f"{cell.id}: install failed: {lines[-1] if lines else proc.returncode}")
 
+    notes = [*decision.key.header(), decision.note(), *runoptions.index_notes(args)]
     session.run("python", "-m", "harness.cell", "--out", str(out), "--cell", cell.id,
-                "--run-id", args.run_id, *cell_args(args), env={"PYTHONPATH": str(ROOT)})
+                "--run-id", args.run_id, *cell_args(args),
+                *[a for note in notes for a in ("--freeze-note", note)],
+                env={"PYTHONPATH": str(ROOT)})

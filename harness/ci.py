@@ -2,6 +2,11 @@
 
     nox -l --json -s matrix | rngdrift ci matrix
         -> {"include": [{"session": "matrix(py3.8-...)", "cell": "py3.8-...", "python": "3.8"}, ...]}
+    rngdrift ci plan LISTING --reuse-from results/previous [--cell-args "..."]
+        -> {"matrix": {"include": [only the cells that must run]}, "count": N,
+            "plan": [{"cell": ..., "action": "reuse" | "run", "reason": ..., "key": ...}]}
+    rngdrift ci reuse results/<run> --plan '<the plan>'
+        -> copies each reused cell from where the plan says; records why the others ran
     rngdrift ci holes results/<run> --matrix '{"include": [...]}'
         -> an error row for every expected cell whose CSV never came back
 
@@ -15,10 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
-from harness import cellsession, compat, runs
+from harness import cellsession, compat, resultkey, reuse, runoptions, runs
 from harness.cell import schema
 from harness.errors import UserError
 
@@ -82,6 +88,46 @@ def fill_holes(run_path: Path, cell_ids: list[str]) -> list[str]:
     return filled
 
 
+def plan_jobs(include: list[dict], cell_args: list[str],
+              previous: Path | None) -> tuple[list[dict], list[reuse.Decision]]:
+    """(the job entries of the cells that must run, every cell's decision). ``cell_args``
+    are the options every cell job gets after ``--``; ``previous`` the last night's run
+    (None, or not there: the first night, or the cache was evicted: everything runs)."""
+    extra = ["--reuse-from", str(previous)] if previous and previous.is_dir() else []
+    try:
+        args = runoptions.parse([*cell_args, *extra], "plan", prog="--cell-args")
+    except SystemExit:
+        raise UserError(f"--cell-args {' '.join(cell_args)!r}: not options `nox -s matrix --` "
+                        "takes (see its --help)") from None
+    runoptions.resolve_user_paths(args, Path.cwd())
+    cells = [compat.find(e["cell"]) or compat.parse_id(e["cell"]) for e in include]
+    decisions = reuse.plan(cells, args)
+    to_run = {d.cell for d in decisions if not d.reused}
+    return [e for e in include if e["cell"] in to_run], decisions
+
+
+def adopt_planned(run_path: Path, plan: list[dict]) -> list[str]:
+    """Copy every cell the plan reuses into ``run_path`` (its source must still hold the
+    key the plan saw; else the cell is left out, and ``holes`` makes it visible), and put
+    the plan's reason into the freeze file of each cell that ran. Returns the reused ids."""
+    adopted = []
+    for entry in plan:
+        cell = compat.parse_id(entry["cell"])
+        previous = Path(entry["previous"]) if entry.get("previous") else None
+        key = resultkey.read_key(reuse.freeze_path(previous, entry["cell"])) if previous else None
+        if entry["action"] == "reuse":
+            if cell is None or key is None or key.digest != entry["key"]:
+                print(f"rngdrift ci: {entry['cell']}: {previous} no longer holds key "
+                      f"{entry['key']}; not reused", file=sys.stderr)
+                continue
+            decision = reuse.Decision(cell.id, "reuse", entry["reason"], key, previous)
+            reuse.adopt(decision, run_path)
+            adopted.append(cell.id)
+        else:
+            reuse.record_reason(run_path, entry)
+    return adopted
+
+
 def _read(source: str) -> str:
     if source == "-":
         return sys.stdin.read()
@@ -99,12 +145,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p_matrix.add_argument("--sessions", default=",".join(SESSION_SETS),
                           help="comma-separated session functions to keep (default: every "
                                "cell session in the listing; select with nox -s/-k/-t)")
+    p_plan = sub.add_parser("plan", help="nox -l --json + a previous run -> the jobs that "
+                                         "must run, and the plan")
+    p_plan.add_argument("listing", help="file with `nox -l --json` output ('-': stdin)")
+    p_plan.add_argument("--reuse-from", type=Path, metavar="RUN",
+                        help="the previous night's run (missing: everything runs)")
+    p_plan.add_argument("--cell-args", default="",
+                        help="the options every cell job gets after `--` (shell words), with "
+                             "reuse options too: --rerun all, --reuse-across-platforms")
+    p_plan.add_argument("--sessions", default=",".join(SESSION_SETS), help=argparse.SUPPRESS)
+    p_reuse = sub.add_parser("reuse", help="copy the cells the plan reuses into a run")
+    p_reuse.add_argument("run", type=Path, help="results/<run-id>")
+    p_reuse.add_argument("--plan", required=True, help="the plan JSON `ci plan` printed")
     p_holes = sub.add_parser("holes", help="error rows for expected cells without a CSV")
     p_holes.add_argument("run", type=Path, help="results/<run-id>")
-    p_holes.add_argument("--matrix", required=True, help="the job matrix JSON `matrix` printed")
+    p_holes.add_argument("--matrix", required=True,
+                         help="the job matrix JSON `matrix` printed, or the plan `plan` printed")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.step == "plan":
+        include = matrix_include(parse_listing(_read(args.listing)), list(SESSION_SETS))
+        jobs, decisions = plan_jobs(include, shlex.split(args.cell_args), args.reuse_from)
+        print(reuse.table(decisions), file=sys.stderr)
+        print(json.dumps({"matrix": {"include": jobs}, "count": len(jobs),
+                          "plan": [d.to_json() for d in decisions]}, separators=(",", ":")))
+        return 0
+    if args.step == "reuse":
+        try:
+            plan = json.loads(args.plan)
+            plan = plan["plan"] if isinstance(plan, dict) else plan
+            assert all({"cell", "action", "key"} <= set(e) for e in plan)
+        except (ValueError, TypeError, KeyError, AssertionError):
+            raise UserError("--plan: not the JSON `rngdrift ci plan` prints") from None
+        adopted = adopt_planned(args.run, plan)
+        print(f"rngdrift ci: reused {len(adopted)} cell(s) into {args.run}")
+        return 0
     if args.step == "matrix":
         sessions = [s.strip() for s in args.sessions.split(",") if s.strip()]
         unknown = sorted(set(sessions) - set(SESSION_SETS))
@@ -115,10 +191,13 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"include": include}, separators=(",", ":")))
         return 0
     try:
-        include = json.loads(args.matrix)["include"]
+        expected = json.loads(args.matrix)
+        # `ci matrix`'s {"include": [...]} or `ci plan`'s plan: [{"cell": ...}, ...]
+        include = expected["include"] if isinstance(expected, dict) else expected
         cell_ids = [entry["cell"] for entry in include]
     except (json.JSONDecodeError, KeyError, TypeError):
-        raise UserError("--matrix: not the JSON `rngdrift ci matrix` prints") from None
+        raise UserError("--matrix: not the JSON `rngdrift ci matrix` or `ci plan` prints") \
+            from None
     for cell_id in fill_holes(args.run, cell_ids):
         print(f"rngdrift ci: {cell_id}: no CSV came back; recorded as {MISSING_SCENARIO}")
     return 0

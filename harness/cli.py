@@ -3,7 +3,9 @@
     rngdrift report [RUN]                 merge a run and write its tables and reports
     rngdrift compare BASELINE CANDIDATE   what changed (exit 1 when something did)
     rngdrift baseline RUN                 make a run the committed baseline
-    rngdrift ci matrix|holes              glue between nox and a CI's job matrix
+    rngdrift ci matrix|plan|reuse|holes   glue between nox and a CI's job matrix
+    rngdrift plan --reuse-from RUN        which cells a run would reuse, which it would run
+    rngdrift platform BASE CAND           which results depend on the CPU class
 
 Each subcommand is a module with ``add_arguments(parser)`` and ``run(args)``,
 callable from Python too. A ``UserError`` is caught here and nowhere else: one
@@ -15,10 +17,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness import baseline, ci, compare, report
+from harness import baseline, ci, compare, platforms, report, reuse
 from harness.errors import EXIT_USER_ERROR, UserError
 
-COMMANDS = {"report": report, "compare": compare, "baseline": baseline, "ci": ci}
+COMMANDS = {"report": report, "compare": compare, "baseline": baseline, "ci": ci,
+            "plan": reuse, "platform": platforms}
 
 
 def parser() -> argparse.ArgumentParser:

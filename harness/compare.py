@@ -27,11 +27,15 @@ Categories (one row each in compare.csv):
                   generator its seeding mode leaves unseeded, in both runs (e.g. anything
                   under `none`): repeats agree there only by chance (status changes stay
                   `changed`)
+    platform      a value that differs where the cell ran on two CPU classes (Intel and
+                  AMD ...) and harness/platform_dependence.csv, measured, says that value
+                  depends on the class (``harness.platforms``); any other difference
+                  between two classes stays `changed`
 
 Timing rows are never compared. Exit status: 0 when no row falls in a --fail-on
 category, 1 when one does, 2 on bad input (nothing written). By default
 changed, lost-repro, vanished, missing-cell and pins-changed fail; appeared, new-cell,
-gained-repro, env-changed and unseeded are listed but do not (a new scenario, a
+gained-repro, env-changed, platform and unseeded are listed but do not (a new scenario, a
 new cell or a fix is not a regression; an unseeded program promises nothing). compare.csv and
 compare.md go into the candidate's run directory (or --out), never into the
 baseline's.
@@ -46,7 +50,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from harness import compat, runs
+from harness import compat, headline, platforms, reuse, runs
 from harness.cell.schema import ERROR, OK, STATUS_METRIC
 from harness.errors import UserError
 from harness.report import add_tolerance, upgrade
@@ -58,7 +62,7 @@ from harness.text import code, csv_for_people, plural, table, text
 HELP = "compare two runs, or two cells (exit 1 when something changed)"
 
 CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
-              "missing-cell", "new-cell", "pins-changed", "env-changed", "unseeded")
+              "missing-cell", "new-cell", "pins-changed", "env-changed", "platform", "unseeded")
 # A scenario that draws from a generator its seeding mode leaves unseeded (rng.torch = 1
 # under `python` seeding, anything under `none`) promises no repeatability: two repeats
 # can agree by chance (a pair consistency of 0.0 twice). Where it does so in both runs, a
@@ -122,6 +126,18 @@ def _as_unseeded(change: Change, noise: set) -> Change:
     return change
 
 
+def _as_platform(change: Change, dependence: platforms.Dependence, b_meta: pd.DataFrame,
+                 c_meta: pd.DataFrame) -> Change:
+    """A `changed` value of a cell that ran on two CPU classes, in a row the measured data
+    says depends on the class, is `platform`; anything else keeps its category."""
+    if change.category != "changed" or change.metric == STATUS_METRIC:
+        return change
+    why = platforms.explains(dependence, change.cell, change.scenario, change.metric,
+                             b_meta.at[change.cell, "platform"], c_meta.at[change.cell, "platform"])
+    return change._replace(category="platform", detail=f"{why}; {change.detail}".rstrip("; ")) \
+        if why else change
+
+
 def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> Change | None:
     """The change of one (cell, scenario, seeding, metric) present on both sides, or None."""
     b_values, c_values = base.distinct, cand.distinct
@@ -151,8 +167,10 @@ def _meta(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby("cell", sort=False)[list(ENV_COLUMNS)].first()
 
 
-def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame:
-    """compare.csv's rows: every difference between the two runs, cells oldest first."""
+def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance,
+            dependence: platforms.Dependence | None = None) -> pd.DataFrame:
+    """compare.csv's rows: every difference between the two runs, cells oldest first.
+    ``dependence``: which rows depend on the CPU class (default: the committed data)."""
     b_frame, c_frame = baseline.frame, candidate.frame
     b_cells, c_cells = set(b_frame["cell"]), set(c_frame["cell"])
     changes = [Change("missing-cell", cell, "", "", "", "", "present", "absent", "")
@@ -166,8 +184,12 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
         for column in ENV_COLUMNS:
             if b_meta.at[cell, column] != c_meta.at[cell, column]:
                 category = "pins-changed" if column in PIN_COLUMNS else "env-changed"
-                changes.append(Change(category, cell, "", "", column, "text",
-                                      b_meta.at[cell, column], c_meta.at[cell, column], ""))
+                b_value, c_value = b_meta.at[cell, column], c_meta.at[cell, column]
+                detail = "" if column != "platform" or platforms.same_class(b_value, c_value) \
+                    else f"CPU class {platforms.platform_class(b_value)} -> " \
+                         f"{platforms.platform_class(c_value)}"
+                changes.append(Change(category, cell, "", "", column, "text", b_value, c_value,
+                                      detail))
 
     # A cell that failed as a whole on one side: one row, its scenarios not listed.
     b_fail, c_fail = cell_failures(b_frame), cell_failures(c_frame)
@@ -199,6 +221,8 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
                 status_moved.add(found.run)
     noise = unseeded_draws(b_frame) & unseeded_draws(c_frame)
     metric_changes = [_as_unseeded(r, noise) for r in metric_changes]
+    dependence = dependence if dependence is not None else platforms.Dependence.load()
+    metric_changes = [_as_platform(r, dependence, b_meta, c_meta) for r in metric_changes]
     # A scenario whose status changed or (dis)appeared explains its metrics' coming and going.
     changes += [r for r in metric_changes
                 if not (r.category in ("vanished", "appeared") and r.metric != STATUS_METRIC
@@ -221,13 +245,20 @@ def _describe(side: Loaded) -> str:
     return f"{code(side.source)} (run {text(run_ids)}, {plural(frame['cell'].nunique(), 'cell')})"
 
 
+def _notes(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> list[str]:
+    """The headline (the candidate's new newest cell against the baseline's newest) and
+    which of the candidate's cells were reused from an earlier run."""
+    line = headline.newest_against_previous(candidate.frame, baseline.frame, tol)
+    return ([line] if line else []) + reuse.describe(_run_dir(candidate))
+
+
 def summary(result: pd.DataFrame, baseline: Loaded, candidate: Loaded, tol: Tolerance,
             fail_on: tuple[str, ...]) -> list[str]:
     counts = result["category"].value_counts()
     failing = int(sum(counts.get(c, 0) for c in fail_on))
     shared = len(set(baseline.frame["cell"]) & set(candidate.frame["cell"]))
-    lines = ["# rngdrift compare", "",
-             f"- baseline: {_describe(baseline)}",
+    lines = ["# rngdrift compare", ""] + [f"{n}\n" for n in _notes(baseline, candidate, tol)]
+    lines += [f"- baseline: {_describe(baseline)}",
              f"- candidate: {_describe(candidate)}",
              f"- {plural(shared, 'shared cell')} compared; numbers equal within atol={tol.atol:g}, "
              f"rtol={tol.rtol:g}; failing categories: {', '.join(map(code, fail_on)) or 'none'}",

@@ -8,12 +8,14 @@
 """
 from __future__ import annotations
 
+import csv
 import os
 import re
 import tempfile
 import time
 from pathlib import Path
 
+from harness.cell import schema
 from harness.cell.schema import TMP_MARK
 from harness.errors import UserError
 
@@ -81,3 +83,29 @@ def write_files(directory: Path, files: dict[str, str]) -> None:
         raise UserError(f"{where}: cannot write ({exc.strerror}); nothing written") from None
     for tmp, final in written:
         os.replace(tmp, final)
+
+
+def cell_is_complete(path: Path, cell_id: str | None = None) -> bool:
+    """Whether a cell CSV holds a whole result that ``--resume`` keeps and ``--reuse-from``
+    may copy: it parses with this schema's columns and version, every row is complete
+    and of this cell, its manifest's row count is right, and it holds scenario results.
+    A CSV that only records a cell-level failure (``cell.install``, ``cell.interpreter``)
+    is not: the install may work this time."""
+    if not path.is_file():
+        return False
+    try:
+        rows = schema.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error):
+        return False
+    if not rows:
+        return False
+    manifest = rows[0]
+    if manifest.scenario == schema.CELL_MANIFEST and \
+            manifest.detail != schema.MANIFEST_DETAIL % (len(rows) - 1):
+        return False  # cut at a line end
+    for row in rows:
+        if row.schema_version != schema.SCHEMA_VERSION:
+            return False
+        if cell_id is not None and row.cell != cell_id:
+            return False
+    return not all(row.scenario.startswith(schema.CELL_LEVEL) for row in rows)

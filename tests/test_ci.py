@@ -111,6 +111,82 @@ def test_holes_fill_only_missing_cells(tmp_path, capsys):
 
 
 def test_holes_bad_matrix(tmp_path, capsys):
-    assert cli.main(["ci", "holes", str(tmp_path / "r1"), "--matrix", "[]"]) == 2
+    assert cli.main(["ci", "holes", str(tmp_path / "r1"), "--matrix", "{}"]) == 2
     assert "--matrix: not the JSON" in capsys.readouterr().err
     assert not (tmp_path / "r1").exists()
+
+
+def test_holes_take_the_plan_too(tmp_path, capsys):
+    plan = json.dumps([{"cell": "py3.8-torch1.5.0-tv0.6.0", "action": "reuse", "key": "k"}])
+    assert cli.main(["ci", "holes", str(tmp_path / "r1"), "--matrix", plan]) == 0
+    assert (tmp_path / "r1" / "cells" / "py3.8-torch1.5.0-tv0.6.0.csv").is_file()
+
+
+def _listing(*cells):
+    return json.dumps([{"name": "matrix", "session": f"matrix({c})", "python": c[2:5]}
+                       for c in cells])
+
+
+def _previous(tmp_path, cell_id, *posargs):
+    from harness import platforms, resultkey, runoptions
+    from harness.cell import environment
+    from resultrows import everywhere, write_run
+    run = write_run(tmp_path / "previous", everywhere(cell_id, "pairs.hflip",
+                                                      {"pair_consistency": 1.0},
+                                                      run_id="nightly-41"))
+    key = resultkey.key_for(compat.find(cell_id), runoptions.parse(list(posargs), "x"),
+                            platforms.this_class())
+    (run / "cells" / f"{cell_id}.freeze.txt").write_text(environment.freeze_text(
+        notes=key.header()))
+    return run
+
+
+OLD, TV07 = "py3.8-torch1.5.0-tv0.6.0", "py3.8-torch1.6.0-tv0.7.0"
+
+
+def test_plan_gives_jobs_only_to_cells_that_must_run(tmp_path, capsys):
+    previous = _previous(tmp_path, OLD, "--repeats", "1")
+    listing = tmp_path / "sessions.json"
+    listing.write_text(_listing(OLD, TV07))
+    assert cli.main(["ci", "plan", str(listing), "--reuse-from", str(previous),
+                     "--cell-args", "--repeats 1 --reuse-across-platforms"]) == 0
+    out = capsys.readouterr()
+    result = json.loads(out.out)
+    assert [e["cell"] for e in result["matrix"]["include"]] == [TV07] and result["count"] == 1
+    assert [(p["cell"], p["action"]) for p in result["plan"]] == [(OLD, "reuse"), (TV07, "run")]
+    assert "1 of 2 cells reused, 1 to run" in out.err
+    # other options than last night's: everything runs
+    assert cli.main(["ci", "plan", str(listing), "--reuse-from", str(previous)]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 2
+    # the first night (no cache yet): everything runs, nothing fails
+    assert cli.main(["ci", "plan", str(listing), "--reuse-from", str(tmp_path / "none")]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 2
+    assert cli.main(["ci", "plan", str(listing), "--cell-args=--no-such-option"]) == 2
+    assert "--cell-args" in capsys.readouterr().err
+
+
+def test_reuse_copies_what_the_plan_reuses_and_notes_why_the_rest_ran(tmp_path, capsys):
+    from harness import reuse
+    from resultrows import everywhere, write_run
+    previous = _previous(tmp_path, OLD)
+    listing = tmp_path / "sessions.json"
+    listing.write_text(_listing(OLD, TV07))
+    assert cli.main(["ci", "plan", str(listing), "--reuse-from", str(previous)]) == 0
+    plan = capsys.readouterr().out
+    run = write_run(tmp_path / "nightly-42", everywhere(TV07, "pairs.hflip",
+                                                        {"pair_consistency": 0.5},
+                                                        run_id="nightly-42"))
+    (run / "cells" / f"{TV07}.freeze.txt").write_text(
+        '# rngdrift-plan: {"action": "run", "previous": "", "reason": "no previous run"}\n')
+    assert cli.main(["ci", "reuse", str(run), "--plan", plan]) == 0
+    records = reuse.plan_of(run)
+    assert records[OLD]["action"] == "reuse" and records[OLD]["previous"] == str(previous)
+    assert records[TV07] == {"action": "run", "previous": str(previous),
+                             "reason": "new cell: not in previous"}
+    # a cache that changed under the plan: not reused, and holes makes it visible
+    (run / "cells" / f"{OLD}.csv").unlink()
+    (previous / "cells" / f"{OLD}.freeze.txt").write_text("numpy==1.24.4\n")
+    assert cli.main(["ci", "reuse", str(run), "--plan", plan]) == 0
+    assert "no longer holds key" in capsys.readouterr().err
+    assert not (run / "cells" / f"{OLD}.csv").exists()
+    assert cli.main(["ci", "reuse", str(run), "--plan", "{}"]) == 2

@@ -40,8 +40,8 @@ def test_rows_record_the_real_versions(old):
     cell_id, rows = old
     cell = compat.find(cell_id)
     for row in rows:
-        assert row["python"].startswith("3.7.") and row["torch"] == cell.torch
-        assert (row["torchvision"], row["numpy"], row["pillow"]) == (
+        assert row.python.startswith("3.7.") and row.torch == cell.torch
+        assert (row.torchvision, row.numpy, row.pillow) == (
             cell.torchvision, "1.21.6", "8.4.0")
 
 
@@ -66,7 +66,7 @@ def test_apis_the_versions_lack_are_not_applicable_with_the_reason(old):
     torch = compat.find(cell_id).torch
     for name, need in (("loader.shuffle_generator", "torch>=1.6"),
                        ("streams.trunc_normal", "torch>=1.6")):
-        row = next(r for r in rows if r["scenario"] == name and r["metric"] == "status")
-        assert row["status"] == "n/a" and row["detail"] == f"needs {need}; cell has {torch}"
+        row = next(r for r in rows if r.scenario == name and r.metric == "status")
+        assert row.status == "n/a" and row.detail == f"needs {need}; cell has {torch}"
     for name in ("augment.erasing", "streams.rand"):  # RandomErasing is new in tv 0.4
         assert value(rows, name, "all", "status") == "ok", name

@@ -70,16 +70,51 @@ def test_triggers(workflow):
     assert set(inputs["on_change"]["options"]) == {"fail", "issue", "both"}
 
 
-def test_cell_matrix_comes_from_the_list_job(workflow):
+def test_cell_matrix_comes_from_the_list_jobs_plan(workflow):
     jobs = workflow["jobs"]
     list_job, cell = jobs["list"], jobs["cell"]
     assert cell["needs"] == "list"
     assert cell["strategy"]["matrix"] == "${{ fromJSON(needs.list.outputs.matrix) }}"
     assert cell["strategy"]["fail-fast"] is False
-    assert list_job["outputs"]["matrix"] == "${{ steps.list.outputs.matrix }}"
+    # a night with nothing to run has no cell job (an empty matrix is an error on GitHub)
+    assert cell["if"] == "needs.list.outputs.count != '0'"
+    for name in ("matrix", "count", "plan"):
+        assert list_job["outputs"][name] == f"${{{{ steps.list.outputs.{name} }}}}"
     producer = next(s for s in steps(list_job) if s.get("id") == "list")
-    assert "nox -l --json" in producer["run"] and "python -m harness ci matrix" in producer["run"]
-    assert 'matrix=$matrix" >> "$GITHUB_OUTPUT"' in producer["run"]
+    assert "nox -l --json" in producer["run"] and "python -m harness ci plan" in producer["run"]
+    assert "--reuse-from results/previous" in producer["run"]
+    assert 'echo "matrix=$matrix"' in producer["run"] and '>> "$GITHUB_OUTPUT"' in producer["run"]
+
+
+def test_the_list_job_refreshes_the_lock_and_shares_it(workflow):
+    jobs = workflow["jobs"]
+    list_steps = steps(jobs["list"])
+    names = [s.get("name", s.get("uses", s.get("run", ""))) for s in list_steps]
+    lock = next(i for i, s in enumerate(list_steps) if "nox -s lock" in s.get("run", ""))
+    plan = next(i for i, s in enumerate(list_steps) if s.get("id") == "list")
+    restore = next(i for i, s in enumerate(list_steps)
+                   if s.get("uses", "").startswith("actions/cache/restore@"))
+    assert restore < lock < plan, names
+    upload = next(s for s in list_steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"] == {**upload["with"], "name": "lock", "path": "matrix.lock.json"}
+    for job in ("cell", "report"):
+        download = next(s for s in steps(jobs[job])
+                        if s.get("uses", "").startswith("actions/download-artifact@")
+                        and s["with"].get("name") == "lock")
+        assert download
+
+
+def test_the_previous_nights_results_are_a_small_cache(workflow):
+    jobs = workflow["jobs"]
+    restores = [s for job in ("list", "report") for s in steps(jobs[job])
+                if s.get("uses", "").startswith("actions/cache/restore@")]
+    assert len(restores) == 2
+    for step in restores:
+        assert step["with"]["path"] == "results/previous"
+        assert step["with"]["restore-keys"] == "rngdrift-results-"
+    save = next(s for s in steps(jobs["report"]) if s.get("uses", "").startswith("actions/cache/save@"))
+    assert save["with"]["path"] == "results/previous"
+    assert "github.run_id" in save["with"]["key"] and "steps.report.outcome" in save["if"]
 
 
 def test_cell_job_sets_up_both_pythons_and_the_uv_cache(workflow):
@@ -90,6 +125,8 @@ def test_cell_job_sets_up_both_pythons_and_the_uv_cache(workflow):
     assert versions == ["${{ matrix.python }}", "${{ env.HOST_PYTHON }}"]
     cache = next(s for s in cell_steps if s.get("uses", "").startswith("actions/cache@"))
     assert cache["with"]["path"] == "~/.cache/uv" and "matrix.cell" in cache["with"]["key"]
+    # measured: a torch 2.x cell's cache does not pay on a hosted runner (README): opt-in
+    assert cache["if"] == "vars.RNGDRIFT_UV_CACHE == 'true'"
 
 
 def test_cells_share_one_run_id_and_always_upload(workflow):
@@ -110,15 +147,17 @@ def test_report_job_runs_even_when_cells_fail(workflow):
     assert workflow["permissions"] == {"contents": "read"}
     report_steps = steps(report)
     download = next(s for s in report_steps
-                    if s.get("uses", "").startswith("actions/download-artifact@"))
+                    if s.get("uses", "").startswith("actions/download-artifact@")
+                    and "pattern" in s["with"])
     assert download["with"]["pattern"] == "cell-*" and download["with"]["merge-multiple"] is True
     scripts = "\n".join(s.get("run", "") for s in report_steps)
-    for command in ("python -m harness ci holes", "nox -s report", "nox -s compare",
+    for command in ("python -m harness ci reuse", "python -m harness ci holes",
+                    "nox -s report", "nox -s compare",
                     "GITHUB_STEP_SUMMARY", "gh issue create", "gh issue comment"):
         assert command in scripts, command
-    # holes are filled before the merge, the merge runs before compare
-    assert (scripts.index("harness ci holes") < scripts.index("nox -s report")
-            < scripts.index("nox -s compare"))
+    # reused cells are copied, then holes filled, then the merge, then compare
+    assert (scripts.index("harness ci reuse") < scripts.index("harness ci holes")
+            < scripts.index("nox -s report") < scripts.index("nox -s compare"))
     summary = next(s for s in report_steps if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
     assert summary["if"] == "always()"
 
@@ -127,7 +166,7 @@ def test_actions_are_pinned(workflow):
     for job in workflow["jobs"].values():
         for step in steps(job):
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+(\.\d+)*|[0-9a-f]{40})",
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@(v\d+(\.\d+)*|[0-9a-f]{40})",
                                     step["uses"]), step["uses"]
 
 
@@ -197,15 +236,18 @@ def test_shellcheck_run_scripts_when_available(workflow, tmp_path):
 
 # --- the report job's own scripts, run here as the runner would run them -------
 
-REPORT_STEPS = ("Record cells that sent nothing as holes", "nox -s report",
+REPORT_STEPS = ("Copy the reused cells from the previous night",
+                "Record cells that sent nothing as holes", "nox -s report",
                 "nox -s compare against results/baseline", "Job summary")
+KEEP_STEP = "Keep tonight's results for tomorrow's reuse (CSVs, freeze files, logs, lock)"
 
 
 def report_job(workflow) -> dict[str, dict]:
     return {step["name"]: step for step in steps(workflow["jobs"]["report"]) if "name" in step}
 
 
-def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str) -> dict:
+def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str,
+           plan: list[dict] | None = None) -> dict:
     """Run the report job's steps in ``work`` (a checkout with results/ in it).
 
     `nox` is a shim onto this checkout's noxfile with a private envdir, `gh` a stub
@@ -227,7 +269,8 @@ def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str) 
         path.write_text("")
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
                RNGDRIFT_RUN_ID=run_id, RUN_DIR=f"results/{run_id}", ON_CHANGE=on_change,
-               MATRIX=json.dumps({"include": [{"cell": c} for c in cells]}),
+               PLAN=json.dumps(plan or [{"cell": c, "action": "run", "reason": "new cell",
+                                          "key": "0" * 16, "previous": ""} for c in cells]),
                GITHUB_OUTPUT=str(out), GITHUB_STEP_SUMMARY=str(summary),
                RUNNER_TEMP=str(work), GITHUB_SERVER_URL="https://github.example",
                GITHUB_REPOSITORY="o/r", GITHUB_RUN_ID="1", PYTHONPATH=str(work))
@@ -245,6 +288,8 @@ def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str) 
         proc = run(name)
         if proc.returncode != 0 and name != "Job summary":
             break
+    if codes.get("nox -s report") == 0:  # its `if:` as GitHub evaluates it
+        run(KEEP_STEP)
     outputs = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
     changed = outputs.get("changed") == "true"
     # the `if:` of the last two steps, as GitHub evaluates them
@@ -260,6 +305,7 @@ def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str) 
 def checkout(tmp_path):
     """A copy of the parts of the repository the report job needs."""
     shutil.copy(ROOT / "noxfile.py", tmp_path / "noxfile.py")
+    shutil.copy(ROOT / "matrix.lock.json", tmp_path / "matrix.lock.json")
     shutil.copytree(ROOT / "harness", tmp_path / "harness",
                     ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
@@ -285,7 +331,7 @@ def test_report_job_scripts_run_locally(workflow, checkout):
     write_run(results / "night-1", night("night-1", flip=False))
     first = replay(workflow, checkout, "night-1", cells, "both")
     assert first["codes"]["nox -s report"] == 0 and first["outputs"]["changed"] == "false"
-    assert "# rngdrift report" in first["summary"] and first["gh"] == []
+    assert first["summary"].startswith("# rngdrift") and first["gh"] == []  # report.md
 
     # promote it, then an unchanged night
     subprocess.run([sys.executable, "-m", "harness", "baseline", "results/night-1", "--to",
@@ -323,6 +369,91 @@ def test_report_job_scripts_run_locally(workflow, checkout):
     sixth = replay(workflow, checkout, "night-6", cells, "fail")
     assert sixth["codes"]["nox -s compare against results/baseline"] == 2
     assert "changed" not in sixth["outputs"]
+
+
+def test_list_job_plan_step_runs_locally(workflow, checkout):
+    """The list job's plan step, verbatim: job matrix, count and plan as GitHub outputs,
+    a cell of last night's results reused, the rest to run."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from harness import compat, resultkey, runoptions
+    from harness.cell import environment
+    from resultrows import everywhere, write_run
+
+    shutil.copytree(ROOT / "scenarios", checkout / "scenarios",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", checkout / "pyproject.toml")
+    old = compat.DEFAULT[2]
+    previous = write_run(checkout / "results" / "previous",
+                         everywhere(old.id, "pairs.hflip", {"pair_consistency": 1.0}))
+    key = resultkey.key_for(old, runoptions.parse([], "x"), "x86_64-somewhere-else")
+    (previous / "cells" / f"{old.id}.freeze.txt").write_text(environment.freeze_text(
+        notes=key.header()))
+    step = next(s for s in steps(workflow["jobs"]["list"]) if s.get("id") == "list")
+    bin_dir = checkout / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "nox").write_text(f"#!/bin/bash\nexec {sys.executable} -m nox "
+                                 f"-f {checkout / 'noxfile.py'} \"$@\"\n")
+    (bin_dir / "nox").chmod(0o755)
+    out = checkout / "out"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", SESSIONS="matrix",
+               KEYWORD="", CELL_ARGS="", RERUN_ALL="false", GITHUB_OUTPUT=str(out),
+               RUNNER_TEMP=str(checkout), PYTHONPATH=str(checkout))
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=checkout, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    matrix, plan = json.loads(outputs["matrix"]), json.loads(outputs["plan"])
+    assert int(outputs["count"]) == len(matrix["include"]) == len(compat.DEFAULT) - 1
+    assert old.id not in {e["cell"] for e in matrix["include"]}
+    reused = [p for p in plan if p["action"] == "reuse"]
+    assert [p["cell"] for p in reused] == [old.id]  # made on another CPU class: reused anyway
+    assert "--reuse-across-platforms" in reused[0]["reason"]
+    assert f"{old.id} reuse" in proc.stdout
+
+
+@pytest.mark.slow
+def test_report_job_merges_reused_and_new_cells_and_keeps_them(workflow, checkout):
+    """The incremental night: one cell reused from the previous night's cache, the new
+    newest cell from its job; the report's headline compares it with the previous newest,
+    and tonight's cells become tomorrow's results/previous."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from harness import compat, platforms, resultkey, runoptions
+    from harness.cell import environment
+    from resultrows import NEW, OLD, TV08, everywhere, write_run
+
+    results = checkout / "results"
+    previous = results / "previous"
+    rows = []
+    for cell in (OLD, TV08):  # last night: the old cell and the then newest, 1.7.1
+        rows += everywhere(cell, "pairs.hflip", {"pair_consistency": 1.0}, seedings=("all",),
+                           run_id="nightly-41")
+    write_run(previous, rows)
+    key = resultkey.key_for(compat.parse_id(OLD), runoptions.parse([], "x"),
+                            platforms.this_class())
+    for cell in (OLD, TV08):
+        (previous / "cells" / f"{cell}.freeze.txt").write_text(
+            environment.freeze_text(notes=key.header()))
+    # tonight: OLD unchanged (reused), NEW ran in its own job
+    write_run(results / "nightly-42", everywhere(NEW, "pairs.hflip", {"pair_consistency": 0.5},
+                                                 seedings=("all",), run_id="nightly-42"))
+    plan = [{"cell": OLD, "action": "reuse", "reason": f"key {key.digest} unchanged",
+             "key": key.digest, "previous": str(previous)},
+            {"cell": NEW, "action": "run", "reason": "new cell: not in previous",
+             "key": "1" * 16, "previous": str(previous)}]
+    night = replay(workflow, checkout, "nightly-42", [OLD, NEW], "fail", plan=plan)
+    assert night["codes"]["Copy the reused cells from the previous night"] == 0
+    assert night["codes"]["nox -s report"] == 0
+    summary = night["summary"]
+    assert f"**torch 2.15.0 (new, `{NEW}`) against the previous newest, torch 1.7.1 " \
+           f"(`{TV08}`):** values changed in 1 scenario (`pairs.hflip`)." in summary
+    assert "Reused, not run again (result key unchanged): 1 cell(s) from `previous`" in summary
+    # reused rows keep the run that measured them; the new cell's freeze says why it ran
+    merged = (results / "nightly-42" / "matrix.csv").read_text()
+    assert "nightly-41" in merged and "nightly-42" in merged
+    # tomorrow's previous night is tonight
+    assert sorted(p.name for p in (previous / "cells").glob("*.csv")) == sorted(
+        [f"{OLD}.csv", f"{NEW}.csv"])
+    assert (previous / "matrix.lock.json").is_file()
 
 
 def schema_rows(path: Path) -> list:

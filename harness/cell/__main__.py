@@ -90,7 +90,8 @@ def main(argv=None):
     kept = journal.load() if args.resume else []
     try:
         schema.write_atomic(base + ".freeze.txt",
-                            environment.freeze_text(args.scenarios, args.cell_requirements))
+                            environment.freeze_text(args.scenarios, args.cell_requirements,
+                                                    args.freeze_note))
         journal.start(kept)
     except (IOError, OSError) as exc:
         sys.stderr.write("rngdrift: %s: cannot write next to %s (%s); nothing ran\n"

@@ -63,6 +63,8 @@ OPTIONS = (
               "new interpreter per child"),
     _opt("--jobs", "int", None, help="child processes at once (default: min(2, CPUs))"),
     _opt("--list", "flag", False, help="list the selected scenarios and exit", scope="cell"),
+    _opt("--freeze-note", "append", metavar="LINE", scope="cell",
+         help="a line for the freeze file's header (the host's result key, plan, indexes)"),
 )
 
 _TYPES = {"int": int, "float": float}

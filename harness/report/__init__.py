@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import runs
+from harness import headline, runs
 from harness.errors import UserError
 from harness.report import html_page, markdown, upgrade, words
 from harness.report.model import Report
@@ -58,7 +58,7 @@ def findings_table(report: Report) -> pd.DataFrame:
         "metric", "before", "after", "cause", "cause_link", "why", "fix"])
 
 
-def outputs(report: Report, write_matrix: bool = True) -> dict[str, str]:
+def outputs(report: Report, write_matrix: bool = True, notes: list[str] = ()) -> dict[str, str]:
     """{file name: text} for every file the report writes. The tables people open in a
     spreadsheet are made formula-safe; matrix.csv keeps the exact data."""
     files = {
@@ -68,7 +68,7 @@ def outputs(report: Report, write_matrix: bool = True) -> dict[str, str]:
         "sources.csv": csv_for_people(report.sources),
         "minimal_seeding.csv": csv_for_people(report.minimal_seeding),
         "accuracy.csv": csv_for_people(report.accuracy),
-        "report.md": markdown.render(report),
+        "report.md": markdown.render(report, notes),
         "report.html": html_page.render(report),
     }
     if write_matrix:
@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     report = build(loaded, Tolerance(args.atol, args.rtol))
     if args.old is not None:
         return answer_upgrade(report, args)
-    files = outputs(report, write_matrix=loaded.source == run_path)
+    notes = headline.run_notes(run_path, report.matrix, Tolerance(args.atol, args.rtol))
+    files = outputs(report, write_matrix=loaded.source == run_path, notes=notes)
     for note in loaded.notes:
         print(f"rngdrift report: note: {note}", file=sys.stderr)
     runs.write_files(run_path, files)

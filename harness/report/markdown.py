@@ -25,8 +25,10 @@ TOP_FINDINGS = 8
 MAX_TABLE_ROWS = 200
 
 
-def render(report) -> str:
-    lines = _head(report) + _verdict(report) + _ask(report) + _by_step(report)
+def render(report, notes=()) -> str:
+    """``notes``: the run's headline, reuse and platform sentences (``headline.run_notes``)."""
+    lines = _head(report) + [f"{n}\n" for n in notes] + _verdict(report) + _ask(report)
+    lines += _by_step(report)
     lines += _minimal(report) + _accuracy(report) + _legend(report) + _folded(report)
     lines += _failures(report)
     return "\n".join(lines).rstrip() + "\n"
