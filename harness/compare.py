@@ -27,11 +27,15 @@ Categories (one row each in compare.csv):
                   generator its seeding mode leaves unseeded, in both runs (e.g. anything
                   under `none`): repeats agree there only by chance (status changes stay
                   `changed`)
+    code-changed  a user scenario's own code changed (its ``code.sha256``), and the
+                  values, reproducibility and metrics of that scenario that moved with it:
+                  a change of the code under test, not of torch (status changes stay
+                  `changed`)
 
 Timing rows are never compared. Exit status: 0 when no row falls in a --fail-on
 category, 1 when one does, 2 on bad input (nothing written). By default
 changed, lost-repro, vanished, missing-cell and pins-changed fail; appeared, new-cell,
-gained-repro, env-changed and unseeded are listed but do not (a new scenario, a
+gained-repro, env-changed, unseeded and code-changed are listed but do not (a new scenario, a
 new cell or a fix is not a regression; an unseeded program promises nothing). compare.csv and
 compare.md go into the candidate's run directory (or --out), never into the
 baseline's.
@@ -46,7 +50,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from harness import compat, runs
-from harness.cell.schema import ERROR, OK, STATUS_METRIC
+from harness.cell.schema import CODE_METRICS, ERROR, OK, STATUS_METRIC
 from harness.errors import UserError
 from harness.report import add_tolerance
 from harness.results import (
@@ -56,7 +60,8 @@ from harness.text import code, csv_for_people, plural, table, text
 HELP = "compare two runs, or two cells (exit 1 when something changed)"
 
 CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
-              "missing-cell", "new-cell", "pins-changed", "env-changed", "unseeded")
+              "missing-cell", "new-cell", "pins-changed", "env-changed", "unseeded",
+              "code-changed")
 # A scenario that draws from a generator its seeding mode leaves unseeded (rng.torch = 1
 # under `python` seeding, anything under `none`) promises no repeatability: two repeats
 # can agree by chance (a pair consistency of 0.0 twice). Where it does so in both runs, a
@@ -118,6 +123,22 @@ def _as_unseeded(change: Change, noise: set) -> Change:
         return change._replace(category="unseeded",
                                detail=f"{why}; {change.detail}".rstrip("; "))
     return change
+
+
+def under_code_changes(changes: list[Change]) -> list[Change]:
+    """A scenario run whose code identity row moved: that row and the other moves of
+    the run (values, reproducibility, metrics that came or went) become
+    ``code-changed``; its status changes keep their category."""
+    moved = {r.run for r in changes if r.metric in CODE_METRICS}
+
+    def recategorised(r: Change) -> Change:
+        if r.run not in moved or r.metric == STATUS_METRIC:
+            return r
+        if r.metric in CODE_METRICS:
+            return r._replace(category="code-changed", detail="the scenario's code changed")
+        return r._replace(category="code-changed",
+                          detail=f"{r.category} with its code; {r.detail}".rstrip("; "))
+    return [recategorised(r) for r in changes]
 
 
 def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> Change | None:
@@ -198,9 +219,9 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> pd.DataFrame
     noise = unseeded_draws(b_frame) & unseeded_draws(c_frame)
     metric_changes = [_as_unseeded(r, noise) for r in metric_changes]
     # A scenario whose status changed or (dis)appeared explains its metrics' coming and going.
-    changes += [r for r in metric_changes
-                if not (r.category in ("vanished", "appeared") and r.metric != STATUS_METRIC
-                        and r.run in status_moved)]
+    changes += under_code_changes([r for r in metric_changes if not (
+        r.category in ("vanished", "appeared") and r.metric != STATUS_METRIC
+        and r.run in status_moved)])
 
     result = pd.DataFrame(changes, columns=COLUMNS)
     rank = {cell: i for i, cell in enumerate(compat.order(b_cells | c_cells))}

@@ -123,6 +123,24 @@ def test_drift_leaves_attribution_rows_to_sources(story):
     assert not _csv(story, "drift.csv")["metric"].str.startswith("rng.").any()
 
 
+def test_code_identity_rows_are_neither_drift_nor_change_points(tmp_path):
+    """A user scenario gated off in the oldest cell: its code hash is not a change
+    `n/a -> A` (what `source.sha256` gave in report.md before)."""
+    from resultrows import Text
+    out = everywhere(OLD, "call.mine.train", None, seedings=("all",), status="n/a",
+                     detail="needs torch>=1.6; cell has 1.5.0")
+    for cell in (TV07, NEW):
+        out += everywhere(cell, "call.mine.train",
+                          {"loss": 0.5, "code.sha256": Text("0123456789abcdef"),
+                           "source.sha256": Text("fedcba9876543210")}, seedings=("all",))
+    run = write_run(tmp_path / "run", out)
+    assert cli.main(["report", str(run)]) == 0
+    drift = _csv(run, "drift.csv")
+    assert set(drift["metric"]) == {"loss"}
+    report = (run / "report.md").read_text()
+    assert "sha256" not in report and "`call.mine.train` | `loss`" in report
+
+
 def test_a_not_applicable_scenario_shows_n_a_for_its_metrics(story):
     row = _drift(story, "loader.shuffle_generator", "full", "order")
     assert [row[c] for c in (OLD, TV07, TV08, NEW)] == ["n/a", "A", "A", "A"]

@@ -16,8 +16,8 @@ import time
 import traceback
 
 from . import protocol
-from .schema import (COUNT, ERROR, FINGERPRINT, NA, NUMBER, OK, RECIPE_METRIC, TEXT, TIMING,
-                     TIMING_METRIC, name_problem)
+from .schema import (CODE_METRIC, COUNT, ERROR, FINGERPRINT, NA, NUMBER, OK, RECIPE_METRIC,
+                     TEXT, TIMING, TIMING_METRIC, name_problem)
 
 
 def _one_line(text, limit=500):
@@ -72,9 +72,9 @@ def encode_metrics(metrics):
 def run_one(sc, ctx, installed, snap, process=None):
     """Run a scenario; return its Result. ``snap``: the generators' state a fresh
     program has; ``process``: the process-wide state to put back first (isolation)."""
-    from . import isolation, rngstate, seeding
+    from . import codeid, isolation, rngstate, seeding
     from .attribution import Attribution
-    from .registry import NotApplicable
+    from .registry import NotApplicable, ScenarioFailed
 
     if sc.invalid:
         return protocol.Result(sc.name, ERROR, sc.invalid, [])
@@ -93,6 +93,8 @@ def run_one(sc, ctx, installed, snap, process=None):
         rows = encode_metrics(metrics)
     except NotApplicable as exc:
         return protocol.Result(sc.name, NA, _one_line(str(exc)) or "not applicable", [])
+    except ScenarioFailed as exc:
+        return protocol.Result(sc.name, ERROR, _one_line(str(exc)) or "failed", [])
     except Exception as exc:  # the scenario's failure is a result, not ours
         return protocol.Result(sc.name, ERROR, describe_exception(exc), [])
     elapsed = time.time() - start
@@ -100,8 +102,9 @@ def run_one(sc, ctx, installed, snap, process=None):
     if ctx.recipe_used:  # what the harness's own seeding recipe handed the scenario
         rows.append((RECIPE_METRIC, TEXT, ",".join(sorted(ctx.recipe_used))))
     rows.append((TIMING_METRIC, TIMING, "%.4f" % elapsed))
-    if getattr(sc, "source_sha256", None):  # a user scenario: runs compare when its code changed
-        rows.append(("source.sha256", TEXT, sc.source_sha256[:16]))
+    code = codeid.of_scenario(sc)
+    if code:  # a user scenario: compare tells a change of its code from a drift
+        rows.append((CODE_METRIC, TEXT, code))
     return protocol.Result(sc.name, OK, "", rows)
 
 
