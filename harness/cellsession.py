@@ -81,19 +81,54 @@ def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
 
 
 def cell_args(args: argparse.Namespace) -> list[str]:
-    """Options passed through to ``python -m harness.cell`` (user paths made absolute)."""
+    """Options passed through to ``python -m harness.cell`` (user paths made absolute;
+    ``--workdir``: where the relative paths in --call/--script/--pytest/... are from)."""
     forwarded = argparse.Namespace(**vars(args))
     forwarded.scenarios = [str(Path(p).resolve()) for p in args.scenarios]
     forwarded.cell_requirements = [str(Path(p).resolve()) for p in args.cell_requirements]
-    return options.to_argv(forwarded, "both")
+    workdir = getattr(args, "workdir", None)
+    return options.to_argv(forwarded, "both") + (["--workdir", str(workdir)] if workdir else [])
 
 
 def resolve_user_paths(args: argparse.Namespace, invoked_from: str | Path) -> None:
     """Make ``--scenarios``/``--cell-requirements`` absolute, relative to where nox was
-    started (nox itself runs sessions in the noxfile's folder)."""
+    started (nox itself runs sessions in the noxfile's folder); the other user-code
+    options keep their text and are read from there in the cell (``--workdir``)."""
     base = Path(invoked_from)
     args.scenarios = [str((base / p).resolve()) for p in args.scenarios]
     args.cell_requirements = [str((base / p).resolve()) for p in args.cell_requirements]
+    args.workdir = str(base.resolve())
+
+
+def pytest_requirement(python: str) -> str:
+    """The pytest a cell gets with ``--pytest``: the newest line that supports its Python
+    (7.4 is the last for 3.7, 8.3 for 3.8); the freeze file records the exact version."""
+    if python == "3.7":
+        return "pytest>=7.4,<7.5"
+    if python == "3.8":
+        return "pytest>=8.3,<8.4"
+    return "pytest>=8.3"
+
+
+def user_code_files(args: argparse.Namespace) -> list[str]:
+    """The Python files named by --call/--dataset/--pairs (FILE.py:NAME) and --script,
+    absolute, for the host's preflight (missing, or syntax the cell cannot compile)."""
+    base = Path(getattr(args, "workdir", None) or os.getcwd())
+    files = []
+    for text in [*args.call, *args.dataset, *args.pairs]:
+        target = text.rpartition(":")[0]
+        if target.endswith(".py") or "/" in target:
+            files.append(str(base / target))
+    for text in args.script:
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            continue  # the cell says what is wrong with it
+        words = words[1:] if words and re.fullmatch(r"(.*/)?python[0-9.]*", words[0]) else words
+        words = [w for w in words if w not in ("-u", "-B")]
+        if words and not words[0].startswith("-"):
+            files.append(str(base / words[0]))
+    return files
 
 
 def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | Path | None) -> str | None:
@@ -107,12 +142,16 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
     for path in args.cell_requirements:
         if not Path(path).is_file():
             return f"{path}: no such requirements file (--cell-requirements)"
-    if not args.scenarios:
+    files = user_code_files(args)
+    for path in files:
+        if not Path(path).is_file():
+            return f"{path}: no such file"
+    if not args.scenarios and not files:
         return None
     if python is None:
         return f"{cell.id}: {interpreters.missing_hint(cell.python)}"
     proc = subprocess.run(
-        [str(python), "-m", "harness.cell.loader", "--check", *args.scenarios,
+        [str(python), "-m", "harness.cell.loader", "--check", *args.scenarios, *files,
          "--context", f"cell {cell.id}"],
         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     if proc.returncode == 0:
@@ -300,6 +339,8 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
 
     # User requirements resolve together with the pins, so they cannot move torch or numpy.
     requirements = cell.requirements + [a for f in args.cell_requirements for a in ("-r", f)]
+    if args.pytest:  # resolved with the pins too: pytest cannot move torch either
+        requirements.append(pytest_requirement(cell.python))
     cmd = install_command(session, requirements)
     session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(requirements):]))
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)

@@ -258,7 +258,7 @@ def load_paths(paths, user=True):
         if not registered:
             raise UserCodeError(_registers_nothing(path, files))
         for sc in registered:
-            sc.code_files = [sc.filename]
+            sc.code_files, sc.user = [sc.filename], True
 
 
 def _registers_nothing(path, files):

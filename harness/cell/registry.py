@@ -54,6 +54,7 @@ class Scenario(object):
         # folders its imports are looked up in before sys.path.
         self.code_files = None
         self.code_search = ()
+        self.user = False  # the user's own (a file of theirs, --call, --script ...)
         self.invalid = None  # why the name it was registered with cannot be used
 
     @property
@@ -113,6 +114,22 @@ def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
                 invalid, short_path(SCENARIOS[name].source))
         return func
     return register
+
+
+def add(name, func, source, filename=None, timeout=None):
+    """Register a scenario rngdrift made from a user's code (``--call``, ``--script`` ...):
+    ``func`` is rngdrift's wrapper; ``source`` ('file:line') and ``filename`` say where
+    the user's code is. RegistrationError for a bad or taken name."""
+    problem = name_problem(name, "scenario")
+    if problem:
+        raise RegistrationError(problem)
+    if name in SCENARIOS:
+        raise DuplicateScenario("scenario %r registered twice: at %s and at %s" % (
+            name, short_path(SCENARIOS[name].source), short_path(source)))
+    sc = Scenario(name, func, {}, False, timeout)
+    sc.source, sc.filename = source, filename
+    SCENARIOS[name] = sc
+    return sc
 
 
 def select(names, only=(), skip=()):

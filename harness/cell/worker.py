@@ -153,14 +153,16 @@ def guard_process(fd, parent, memory_limit):
         resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, hard))
 
 
-def load(builtin_paths, user_paths):
+def load(builtin_paths, user_paths, usercode_path=None):
     """Import torch, torchvision and every scenario: the expensive part of a start."""
     import torch
     torch.set_num_threads(1)
-    from . import attribution, loader, tracing
+    from . import attribution, loader, tracing, usercode
 
     loader.load_paths(builtin_paths, user=False)
     loader.load_paths(user_paths)
+    if usercode_path:
+        usercode.register(usercode.load_spec(usercode_path))
     tracing.install()
     attribution.install()
 

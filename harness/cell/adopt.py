@@ -1,0 +1,84 @@
+"""Turning a user's function, script or test into a registered scenario: the pieces
+``usercode``, ``scripts`` and ``testrun`` share.
+
+    resolve("examples/data.py:noisy_points", "--dataset", workdir)   (function, file, name)
+    add(name, func, "--call", text, where, line, code_files)          registry + code identity
+    with running_in(workdir, argv0): ...                              cwd and sys.argv of a program
+
+Every problem is a ``loader.UserCodeError`` naming the option and its value.
+"""
+import contextlib
+import importlib
+import os
+import sys
+
+from . import loader, registry
+from .loader import UserCodeError, describe_error
+
+
+@contextlib.contextmanager
+def running_in(workdir, argv0=None):
+    """cwd ``workdir`` and ``sys.argv`` as a program of the user's would have them."""
+    cwd, argv = os.getcwd(), list(sys.argv)
+    os.chdir(workdir)
+    sys.argv[:] = [argv0 or ""]
+    try:
+        yield
+    finally:
+        sys.argv[:] = argv
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
+
+
+def _is_path(target):
+    return target.endswith(".py") or os.sep in target or "/" in target
+
+
+def resolve(text, option, workdir):
+    """(object, its file, name stem) for ``FILE.py:NAME`` or ``module:NAME``."""
+    target, sep, attr = text.rpartition(":")
+    if not sep or not target or not attr:
+        raise UserCodeError("%s %r: expected FILE.py:FUNCTION or module:FUNCTION" % (option, text))
+    try:
+        if _is_path(target):
+            path = os.path.join(workdir, target)
+            if not os.path.isfile(path):
+                raise UserCodeError("%s %r: %s: no such file" % (option, text, path))
+            module = loader.import_file(path)
+            stem = os.path.splitext(os.path.basename(path))[0]
+            files = [path]
+        else:
+            module = importlib.import_module(target)
+            stem, files = target, [getattr(module, "__file__", None)]
+    except UserCodeError:
+        raise
+    except (Exception, SystemExit) as exc:
+        message = describe_error(exc, [f for f in files if f] if _is_path(target) else [])
+        if isinstance(exc, ImportError):
+            message += " (a package the cells lack? name it in --cell-requirements)"
+        raise UserCodeError("%s %r: %s" % (option, text, message))
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise UserCodeError("%s %r: %s has no %r" % (option, text, stem, part))
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise UserCodeError("%s %r: %s is a %s, not a function" % (option, text, attr,
+                                                                     type(obj).__name__))
+    code = getattr(obj, "__code__", None)
+    where = code.co_filename if code else files[0]
+    return obj, where, stem.replace("-", "_") + "." + attr
+
+
+def add(name, func, option, text, where=None, line=0, code_files=(), code_search=()):
+    """Register one scenario made from the user's code; UserCodeError on a bad name."""
+    try:
+        sc = registry.add(name, func, "%s:%s" % (where, line) if where else text, where)
+    except registry.RegistrationError as exc:
+        raise UserCodeError("%s %r: %s" % (option, text, exc))
+    sc.code_files = [f for f in code_files if f] or None
+    sc.code_search = tuple(code_search)
+    sc.user = True
+    return sc
