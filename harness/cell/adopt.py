@@ -41,21 +41,22 @@ def resolve(text, option, workdir):
     target, sep, attr = text.rpartition(":")
     if not sep or not target or not attr:
         raise UserCodeError("%s %r: expected FILE.py:FUNCTION or module:FUNCTION" % (option, text))
+    files = [os.path.realpath(os.path.join(workdir, target))] if _is_path(target) else []
     try:
         if _is_path(target):
-            path = os.path.join(workdir, target)
+            path = files[0]
             if not os.path.isfile(path):
-                raise UserCodeError("%s %r: %s: no such file" % (option, text, path))
+                raise UserCodeError("%s %r: %s: no such file" % (option, text,
+                                                                  os.path.join(workdir, target)))
             module = loader.import_file(path)
             stem = os.path.splitext(os.path.basename(path))[0]
-            files = [path]
         else:
             module = importlib.import_module(target)
             stem, files = target, [getattr(module, "__file__", None)]
     except UserCodeError:
         raise
     except (Exception, SystemExit) as exc:
-        message = describe_error(exc, [f for f in files if f] if _is_path(target) else [])
+        message = describe_error(exc, files)
         if isinstance(exc, ImportError):
             message += " (a package the cells lack? name it in --cell-requirements)"
         raise UserCodeError("%s %r: %s" % (option, text, message))

@@ -19,6 +19,7 @@ fork, so the ``timeout`` row says where the user's program was.
 import atexit
 import faulthandler
 import gc
+import io
 import json
 import os
 import random
@@ -80,9 +81,19 @@ def _in_fork(body, out_fd, report_fd):
     log = os.fdopen(os.dup(2), "w")  # the cell log: where a stack dump must go
     if hasattr(faulthandler, "register"):
         faulthandler.register(signal.SIGUSR1, file=log, all_threads=True)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (IOError, OSError, ValueError):
+            pass
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     os.close(out_fd)
+    # Streams of its own on those descriptors, as a program starts with (whatever this
+    # process had put in their place), written through like PYTHONUNBUFFERED's.
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True,
+                                  errors="backslashreplace")
     try:  # a fresh program has no children to wait for at its exit
         import multiprocessing.process
         multiprocessing.process._children.clear()

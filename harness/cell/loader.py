@@ -3,10 +3,11 @@
     load_paths([".../scenarios"], user=False)   the canonical scenarios
     load_paths(["my_checks.py", "pkg/"])        users' files, packages and directories
 
-A file is imported once, by identity (``import_file``): under a private module
-name (``rngdrift_user_<stem>``) that is also what ``import <stem>`` finds when its
-folder is on sys.path, so files may import each other; a package by its own name,
-submodules included. Every problem with a user's path
+A file is imported once, by identity (``import_file``): by its own name when that
+finds it (its folder is appended to sys.path), so files may import each other and
+``import <stem>`` gets the module already loaded; under a private name
+(``rngdrift_user_<stem>``) when the name means something else here (``json.py``); a
+package by its own name, submodules included. Every problem with a user's path
 becomes a ``UserCodeError`` whose message is one line naming the file, the line
 and why. ``python -m harness.cell.loader --check PATH...`` is the host's syntax
 preflight, run with a cell's interpreter before anything is installed.
@@ -176,7 +177,8 @@ def _natural_name(path):
 def import_file(path):
     """Import the file ``path`` once, by identity: a file another one already imported
     (``import helper``) is not run again, and a file loaded here is what a later
-    ``import <stem>`` gets. Returns the module."""
+    ``import <stem>`` gets (it is loaded by that name when nothing else has it).
+    Returns the module."""
     path = os.path.realpath(path)
     module = loaded_from(path)
     if module is not None:
@@ -186,19 +188,16 @@ def import_file(path):
     folder = os.path.dirname(path)
     if folder not in sys.path:
         sys.path.append(folder)
-    natural = _natural_name(path)
-    name = _module_name(os.path.splitext(os.path.basename(path))[0])
+    # Its own name where that finds this file (then its functions pickle for spawned
+    # DataLoader workers too), else a private one.
+    name = _natural_name(path) or _module_name(os.path.splitext(os.path.basename(path))[0])
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    if natural:
-        sys.modules[natural] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[name]
-        if natural:
-            sys.modules.pop(natural, None)
         raise
     return module
 

@@ -94,6 +94,11 @@ def recv_message(sock, timeout=None):
             fds.frombytes(payload[:len(payload) - (len(payload) % fds.itemsize)])
     if not data:
         return None, list(fds)
+    while not data.endswith(b"\n"):  # a long message (thousands of test names) in pieces
+        more = sock.recv(65536)
+        if not more:
+            return None, list(fds)
+        data += more
     return json.loads(data.decode("utf-8")), list(fds)
 
 
