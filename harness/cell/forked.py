@@ -79,8 +79,7 @@ def _set_random_state(state):
 
 def _in_fork(body, out_fd, report_fd):
     log = os.fdopen(os.dup(2), "w")  # the cell log: where a stack dump must go
-    if hasattr(faulthandler, "register"):
-        faulthandler.register(signal.SIGUSR1, file=log, all_threads=True)
+    _dump_on_usr1(log)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -144,14 +143,20 @@ class _passing_on_dumps(object):
                 os.kill(self.pid, signal.SIGUSR1)
             except OSError:
                 pass
-        self.saved = signal.signal(signal.SIGUSR1, forward)
+        signal.signal(signal.SIGUSR1, forward)
         return self
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGUSR1, self.saved or signal.SIG_DFL)
-        if hasattr(faulthandler, "register"):
-            faulthandler.register(signal.SIGUSR1, all_threads=True)
+        _dump_on_usr1(sys.stderr)
         return False
+
+
+def _dump_on_usr1(log):
+    """faulthandler's SIGUSR1 stack dump into ``log``, installed afresh: faulthandler
+    does not reinstall a handler it believes is there, whatever replaced it since."""
+    if hasattr(faulthandler, "register"):
+        faulthandler.unregister(signal.SIGUSR1)
+        faulthandler.register(signal.SIGUSR1, file=log, all_threads=True)
 
 
 def _read_all(fd):
