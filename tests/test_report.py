@@ -157,6 +157,23 @@ def test_reproducibility(story):
     assert differing == "pair_consistency"
 
 
+def test_a_metric_only_full_reports_is_no_disagreement_elsewhere(tmp_path):
+    """`rng.recipe` exists under `full` only: under `python` it is n/a, not a repeat that
+    disagreed."""
+    from resultrows import Text
+
+    def metrics(seeding, repeat):
+        out = {"order": "cafe"}
+        if seeding == "full":
+            out["rng.recipe"] = Text("worker_init_fn")
+        return out
+    run = write_run(tmp_path / "run", everywhere(OLD, "loader.workers", metrics,
+                                                 seedings=("python", "full")))
+    assert cli.main(["report", str(run)]) == 0
+    table = _csv(run, "reproducibility.csv")
+    assert list(table["reproducible"]) == ["yes", "yes"] and list(table["differing"]) == ["", ""]
+
+
 def test_minimal_seeding(story):
     table = _csv(story, "minimal_seeding.csv").set_index("scenario")
     assert table.loc["pairs.hflip", OLD] == "python"
