@@ -228,12 +228,19 @@ def targets_table(records) -> tuple[list[str], list[list[str]]]:
     return ["target", "measured", "verdict"], rows
 
 
+def usercode_table(records) -> tuple[list[str], list[list[str]]]:
+    from benchmarks import usercode
+    return usercode.table(records, cell_ids_in(records), latest, _fmt)
+
+
 TABLES = (
     ("targets", "Targets", targets_table),
     ("cells", "Per cell", cell_table),
     ("families", "Scenario seconds by family (all modes x repeats, forked run)", family_table),
     ("matrix", "Whole matrix", matrix_table),
     ("baseline", "Naive baseline: python -m venv + pip (private pip cache)", baseline_table),
+    ("usercode", "Your code as it is: what the harness adds (--call, --script; CPU ms, best "
+     "of 6)", usercode_table),
 )
 
 

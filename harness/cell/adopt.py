@@ -73,8 +73,10 @@ def resolve(text, option, workdir):
     return obj, where, stem.replace("-", "_") + "." + attr
 
 
-def add(name, func, option, text, where=None, line=0, code_files=(), code_search=()):
-    """Register one scenario made from the user's code; UserCodeError on a bad name."""
+def add(name, func, option, text, where=None, line=0, code_files=(), code_search=(),
+        forks=False):
+    """Register one scenario made from the user's code; UserCodeError on a bad name.
+    ``forks``: it runs the user's program in a fork of the child (forked.py)."""
     try:
         sc = registry.add(name, func, "%s:%s" % (where, line) if where else text, where)
     except registry.RegistrationError as exc:
@@ -82,4 +84,5 @@ def add(name, func, option, text, where=None, line=0, code_files=(), code_search
     sc.code_files = [f for f in code_files if f] or None
     sc.code_search = tuple(code_search)
     sc.user = True
+    sc.forks = forks
     return sc

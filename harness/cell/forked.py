@@ -65,6 +65,24 @@ def _describe(exc):
     return (text if len(text) <= 300 else text[:297] + "...") + where
 
 
+def _fresh_exit():
+    """What a fresh program does at its exit: multiprocessing's shutdown (its children
+    and finalizers: DataLoader workers end and report) and the handlers the program
+    registers itself; not those of the process it was forked from (torch 2.x's take
+    25 ms), nor that process's children to wait for."""
+    try:
+        atexit._clear()
+    except AttributeError:
+        pass
+    try:
+        import multiprocessing.process
+        import multiprocessing.util
+        multiprocessing.process._children.clear()
+        atexit.register(multiprocessing.util._exit_function)
+    except (ImportError, AttributeError):
+        pass
+
+
 def _set_random_state(state):
     """Python reseeds ``random`` in every forked child (3.7+); the program must see
     the seeded state the scenario started with. Not counted as the program's call."""
@@ -93,11 +111,7 @@ def _in_fork(body, out_fd, report_fd):
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True,
                                   errors="backslashreplace")
-    try:  # a fresh program has no children to wait for at its exit
-        import multiprocessing.process
-        multiprocessing.process._children.clear()
-    except (ImportError, AttributeError):
-        pass
+    _fresh_exit()
     recorder = metrics.Recorder()
     rngdrift._sink[0] = recorder.record
     result, code, error = None, 0, None

@@ -55,6 +55,7 @@ class Scenario(object):
         self.code_files = None
         self.code_search = ()
         self.user = False  # the user's own (a file of theirs, --call, --script ...)
+        self.forks = False  # runs the user's program in a fork (--script, --pytest)
         self.invalid = None  # why the name it was registered with cannot be used
 
     @property

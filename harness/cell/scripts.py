@@ -131,4 +131,4 @@ def register(spec):
             n += 1
             name = "%s.%d" % (base, n)
         add(name, scenario_func(name, kind, target, args, workdir, patterns), "--script", text,
-            files[0] if files else None, 1, files, search)
+            files[0] if files else None, 1, files, search, forks=True)

@@ -194,7 +194,7 @@ def register(spec, collect_now):
             search = [os.path.dirname(where)] if where else []
             conftests = _conftests(where, workdir) if where else []
             add(name, scenario_func(text, arg, nodeid, error, workdir, options), "--pytest", text,
-                where, 0, [where] + conftests if where else [], search)
+                where, 0, [where] + conftests if where else [], search, forks=True)
 
 
 def _conftests(path, workdir):
