@@ -251,3 +251,55 @@ def test_a_path_that_registers_nothing_stops_the_cell_with_one_line(tmp_path):
     assert proc.stderr == (f"rngdrift: {path}: registers no scenario (no @scenario(...) function "
                            f"in it); it looks like a pytest file: run it with --pytest {path}\n")
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_script_with_backward_after_a_call_with_backward_on_torch_1_5(tmp_path):
+    """torch 1.5 refuses backward() in a fork of a process that ran backward(): scripts
+    (forked) run before the in-process calls in every child."""
+    (tmp_path / "steps.py").write_text(textwrap.dedent("""
+        import torch
+
+        def step():
+            w = torch.ones(3, requires_grad=True)
+            (w * torch.rand(3)).sum().backward()
+            return w.grad
+
+        if __name__ == "__main__":
+            step()
+    """))
+    rows = run_cell(build_cell(OLD_CELL), tmp_path / "out.csv", "--call", "steps.py:step",
+                    "--script", "python steps.py", "--workdir", str(tmp_path), "--user-only",
+                    "--seeding", "all", "--repeats", "1", cell=OLD_CELL)
+    status = [(r.scenario, r.status, r.detail) for r in rows if r.metric == "status"]
+    assert status == [("script.steps", "ok", ""), ("call.steps.step", "ok", "")]
+
+
+def test_pytest_outcomes_a_file_that_cannot_be_collected_and_pytest_options(tmp_path):
+    (tmp_path / "test_new_api.py").write_text("from torch.func import vmap\n\n\n"
+                                              "def test_vmap():\n    assert vmap\n")
+    (tmp_path / "test_kinds.py").write_text(textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.xfail(reason="known")
+        def test_known():
+            assert False
+
+        def test_needs_a_fixture(missing_fixture):
+            pass
+
+        def test_left_out():
+            pass
+    """))
+    rows = run_cell(build_cell(OLD_CELL, pytest=True), tmp_path / "out.csv",
+                    "--pytest", ". -k 'not left_out'", "--workdir", str(tmp_path), "--user-only",
+                    "--seeding", "all", "--repeats", "1", cell=OLD_CELL)
+    status = {r.scenario: (r.status, r.detail) for r in rows if r.metric == "status"}
+    assert status == {
+        "pytest.test_kinds.test_known": ("ok", ""),
+        "pytest.test_kinds.test_needs_a_fixture": ("ok", ""),
+        "pytest.test_new_api": ("error", "pytest could not collect test_new_api.py: "
+                                         "ModuleNotFoundError: No module named 'torch.func'")}
+    assert value(rows, "pytest.test_kinds.test_known", "all", "outcome") == "xfailed"
+    assert value(rows, "pytest.test_kinds.test_needs_a_fixture", "all", "outcome") == "error"
+    assert value(rows, "pytest.test_kinds.test_needs_a_fixture", "all", "failure") == \
+        "fixture 'missing_fixture' not found"
