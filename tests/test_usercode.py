@@ -33,15 +33,18 @@ def write(path: Path, text: str) -> Path:
 def test_calls_by_file_and_by_module_become_scenarios(tmp_path):
     write(tmp_path / "project" / "__init__.py", "")
     write(tmp_path / "project" / "steps.py", "def step():\n    return {'loss': 0.5}\n")
-    write(tmp_path / "checks.py", "import numpy as np\n\ndef draw():\n"
-          "    return np.random.rand(2)\n")
+    write(tmp_path / "checks.py", "import numpy as np\nimport rngdrift\n\ndef draw():\n"
+          "    rngdrift.record('seen', 1.5)\n    return np.random.rand(2)\n")
     spec = {"workdir": str(tmp_path), "call": ["checks.py:draw", "project.steps:step"]}
     usercode.register(spec)
     draw, step = registry.SCENARIOS["call.checks.draw"], registry.SCENARIOS["call.project.steps.step"]
     assert draw.user and draw.code_files == [str(tmp_path / "checks.py")]
-    assert draw.source == f"{tmp_path / 'checks.py'}:3"
+    assert draw.source == f"{tmp_path / 'checks.py'}:4"
     assert step.func(seeding.Context("all")) == {"loss": 0.5}
-    assert set(draw.func(seeding.Context("all"))) == {"value", "value.shape", "value.dtype"}
+    assert set(draw.func(seeding.Context("all"))) == {"seen", "value", "value.shape",
+                                                      "value.dtype"}
+    import rngdrift
+    assert not rngdrift.active()  # only while the call runs
 
 
 @pytest.mark.usefixtures("fresh_registry")
@@ -260,8 +263,8 @@ def test_pair_consistency_and_geometry_agreement(joint):
 def test_same_geometry_reads_pil_tensors_and_arrays_alike():
     from scenarios._data import image_and_mask
     image, mask = image_and_mask()
-    tensor, labels = torch.from_numpy(np.asarray(image)).permute(2, 0, 1) / 255.0, \
-        torch.from_numpy(np.asarray(mask) > 127)
+    tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1) / 255.0
+    labels = torch.from_numpy(np.array(mask) > 127)
     flipped = np.asarray(mask)[:, ::-1].copy()
     assert geometry.same_geometry(image, mask)
     assert geometry.same_geometry(tensor, labels)

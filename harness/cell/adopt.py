@@ -37,7 +37,8 @@ def _is_path(target):
 
 
 def resolve(text, option, workdir):
-    """(object, its file, name stem) for ``FILE.py:NAME`` or ``module:NAME``."""
+    """(object, the file it is defined in, name stem, the files of the code identity: the
+    module named and that file) for ``FILE.py:NAME`` or ``module:NAME``."""
     target, sep, attr = text.rpartition(":")
     if not sep or not target or not attr:
         raise UserCodeError("%s %r: expected FILE.py:FUNCTION or module:FUNCTION" % (option, text))
@@ -70,7 +71,7 @@ def resolve(text, option, workdir):
                                                                      type(obj).__name__))
     code = getattr(obj, "__code__", None)
     where = code.co_filename if code else files[0]
-    return obj, where, stem.replace("-", "_") + "." + attr
+    return obj, where, stem.replace("-", "_") + "." + attr, [f for f in files if f] + [where]
 
 
 def add(name, func, option, text, where=None, line=0, code_files=(), code_search=(),
@@ -81,7 +82,11 @@ def add(name, func, option, text, where=None, line=0, code_files=(), code_search
         sc = registry.add(name, func, "%s:%s" % (where, line) if where else text, where)
     except registry.RegistrationError as exc:
         raise UserCodeError("%s %r: %s" % (option, text, exc))
-    sc.code_files = [f for f in code_files if f] or None
+    unique = []
+    for path in code_files:
+        if path and path not in unique:
+            unique.append(path)
+    sc.code_files = unique or None
     sc.code_search = tuple(code_search)
     sc.user = True
     sc.forks = forks

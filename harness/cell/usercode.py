@@ -50,9 +50,17 @@ def load_spec(path):
 
 def _call_scenario(fn, workdir, argv0):
     def run(ctx):
-        with running_in(workdir, argv0):
-            value = fn()
-        return metrics.auto_metrics(value)
+        import rngdrift
+        recorder = metrics.Recorder()  # what it records (rngdrift.record), then what it returns
+        rngdrift._sink[0] = recorder.record
+        try:
+            with running_in(workdir, argv0):
+                value = fn()
+        finally:
+            rngdrift._sink[0] = None
+        found = recorder.metrics
+        found.update(metrics.auto_metrics(value))
+        return found
     return run
 
 
@@ -73,12 +81,12 @@ def register(spec, collect=False):
     for option, key, prefix in (("--call", "call", "call."), ("--dataset", "dataset", "dataset."),
                                 ("--pairs", "pairs", "datapairs.")):
         for text in spec.get(key, ()):
-            fn, where, stem = resolve(text, option, workdir)
+            fn, where, stem, code_files = resolve(text, option, workdir)
             code = getattr(fn, "__code__", None)
             func = (_call_scenario(fn, workdir, where) if key == "call" else
                     _data_scenario(fn, workdir, where, key == "pairs"))
             add(prefix + stem, func, option, text, where, code.co_firstlineno if code else 0,
-                [where])
+                code_files)
     if spec.get("script") or spec.get("metric"):
         scripts.register(spec)
     if spec.get("pytest"):
