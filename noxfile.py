@@ -5,6 +5,8 @@
     nox -s matrix -- --run-id nightly --resume     options after -- go to every cell
     nox -s matrix -- --scenarios my_checks.py --only 'my.*' [--cell-requirements req.txt]
                                                    your own scenarios across the matrix
+    nox -s matrix -- --script "python train.py" --pytest tests/ --call data.py:preview \
+        --dataset data.py:make_dataset --user-only your code as it is, no glue
     nox -s matrix -- --shard 2/4                   shard 2 of 4 (cells dealt round-robin)
     nox -k "matrix and torch2"                     nox's own selection: -k keywords, -t tags
     nox -s exhaustive                              the newest patch of every torchvision minor
