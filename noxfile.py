@@ -5,6 +5,8 @@
     nox -s matrix -- --run-id nightly --resume     options after -- go to every cell
     nox -s matrix -- --scenarios my_checks.py --only 'my.*' [--cell-requirements req.txt]
                                                    your own scenarios across the matrix
+    nox -s matrix -- --script "python train.py" --pytest tests/ --call data.py:preview \
+        --dataset data.py:make_dataset --user-only your code as it is, no glue
     nox -s matrix -- --shard 2/4                   shard 2 of 4 (cells dealt round-robin)
     nox -s matrix -- --reuse-from results/<prev>   reuse every cell whose result key is unchanged
     nox -s matrix -- --reuse-from <prev> --plan    say what would run and what would be reused

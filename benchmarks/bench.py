@@ -15,6 +15,8 @@ Per cell (default: the oldest, a mid 1.x, a 2.0-2.2 and the newest cell; ``--cel
   import     ``python -c pass`` and ``python -c "import torch, torchvision"``
   run        the whole cell (every scenario, seeding mode and repeat) forked from zygotes
              and with ``--start spawn``; scenario seconds summed by family
+  usercode   a user's function (--call) and script (--script) alone and under the harness,
+             and the script in a new interpreter (benchmarks/usercode.py)
 For the matrix:
   bandwidth  one big wheel downloaded plainly: the yardstick for the cold target
   parallel   the selected cells one after another (--jobs 2) vs two at once (--jobs 1)

@@ -1,6 +1,6 @@
 """The stages: what the bench does per cell and for the whole matrix.
 
-Per cell: download, cold, warm, disk, import, run; for the matrix: bandwidth, parallel,
+Per cell: download, cold, warm, disk, import, run, usercode; for the matrix: bandwidth, parallel,
 baseline, matrix (see benchmarks/bench.py's help). ``Bench`` holds a run's state (its
 options, the uv to use, PyPI pages already read) and records each measurement through
 ``benchmarks.records`` as it is taken; a stage that fails records an ``error:<stage>``
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import costs, nightly, records
+from benchmarks import costs, nightly, records, usercode
 from benchmarks.cells import nox_venv, select_cells, torch_major
 from benchmarks.logs import (downloaded_wheels, family_seconds, parse_nox_log, selected_wheels,
                              session_cell, wheel_project)
@@ -27,7 +27,7 @@ from benchmarks.records import MATRIX
 from harness import interpreters
 from harness.cell import schema
 
-CELL_STAGES = ("download", "cold", "warm", "disk", "import", "run", "attribution")
+CELL_STAGES = ("download", "cold", "warm", "disk", "import", "run", "attribution", "usercode")
 MATRIX_STAGES = ("bandwidth", "parallel", "baseline", "matrix", "report") + tuple(nightly.STAGES)
 STAGES = CELL_STAGES + MATRIX_STAGES
 
@@ -190,7 +190,7 @@ class Bench:
                 self.attempt(cell, "disk", disk)
             if venv.is_dir():
                 python = venv / "bin" / "python"
-            if {"import", "run", "attribution"} & set(stages):
+            if {"import", "run", "attribution", "usercode"} & set(stages):
                 python = python or self.existing_python(cell)
                 if python is None:
                     self.record(cell.id, "import_s", None,
@@ -204,6 +204,8 @@ class Bench:
             if "attribution" in stages:
                 self.attempt(cell, "attribution",
                              lambda: costs.measure_attribution(self, cell, python))
+            if "usercode" in stages:
+                self.attempt(cell, "usercode", lambda: usercode.measure(self, cell, python))
         finally:
             if not self.args.keep:
                 shutil.rmtree(work, ignore_errors=True)

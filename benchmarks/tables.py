@@ -263,6 +263,11 @@ def nightly_table(records) -> tuple[list[str], list[list[str]]]:
     return ["cell", "what", "value", "how"], rows
 
 
+def usercode_table(records) -> tuple[list[str], list[list[str]]]:
+    from benchmarks import usercode
+    return usercode.table(records, cell_ids_in(records), latest, _fmt)
+
+
 TABLES = (
     ("targets", "Targets", targets_table),
     ("cells", "Per cell", cell_table),
@@ -271,6 +276,8 @@ TABLES = (
     ("baseline", "Naive baseline: python -m venv + pip (private pip cache)", baseline_table),
     ("costs", "rngdrift's own work: attribution overhead and report time", costs_table),
     ("nightly", "Nightly: a wheel cache, a night with nothing new, a lock refresh", nightly_table),
+    ("usercode", "Your code as it is: what the harness adds (--call, --script; CPU ms, best "
+     "of 6)", usercode_table),
 )
 
 

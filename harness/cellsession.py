@@ -50,14 +50,29 @@ def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
 
 
 def cell_args(args: argparse.Namespace) -> list[str]:
-    """Options passed through to ``python -m harness.cell`` (user paths made absolute)."""
+    """Options passed through to ``python -m harness.cell`` (user paths made absolute;
+    ``--workdir``: where the relative paths in --call/--script/--pytest/... are from)."""
     forwarded = argparse.Namespace(**vars(args))
     forwarded.scenarios = [str(Path(p).resolve()) for p in args.scenarios]
     forwarded.cell_requirements = [str(Path(p).resolve()) for p in args.cell_requirements]
-    return options.to_argv(forwarded, "both")
+    workdir = getattr(args, "workdir", None)
+    return options.to_argv(forwarded, "both") + (["--workdir", str(workdir)] if workdir else [])
 
 
 resolve_user_paths = runoptions.resolve_user_paths
+
+
+def pytest_requirement(python: str) -> str:
+    """The pytest a cell gets with ``--pytest``: the newest line that supports its Python
+    (7.4 is the last for 3.7, 8.3 for 3.8); the freeze file records the exact version."""
+    if python == "3.7":
+        return "pytest>=7.4,<7.5"
+    if python == "3.8":
+        return "pytest>=8.3,<8.4"
+    return "pytest>=8.3"
+
+
+user_code_files = runoptions.user_code_files
 
 
 def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | Path | None) -> str | None:
@@ -71,12 +86,16 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
     for path in args.cell_requirements:
         if not Path(path).is_file():
             return f"{path}: no such requirements file (--cell-requirements)"
-    if not args.scenarios:
+    files = user_code_files(args)
+    for path in files:
+        if not Path(path).is_file():
+            return f"{path}: no such file"
+    if not args.scenarios and not files:
         return None
     if python is None:
         return f"{cell.id}: {interpreters.missing_hint(cell.python)}"
     proc = subprocess.run(
-        [str(python), "-m", "harness.cell.loader", "--check", *args.scenarios,
+        [str(python), "-m", "harness.cell.loader", "--check", *args.scenarios, *files,
          "--context", f"cell {cell.id}"],
         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     if proc.returncode == 0:
@@ -298,6 +317,8 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
 
     # User requirements resolve together with the pins, so they cannot move torch or numpy.
     requirements = cell.requirements + [a for f in args.cell_requirements for a in ("-r", f)]
+    if args.pytest:  # resolved with the pins too: pytest cannot move torch either
+        requirements.append(pytest_requirement(cell.python))
     cmd = install_command(session, requirements, runoptions.index_args(args))
     session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(requirements):]))
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)

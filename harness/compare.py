@@ -31,12 +31,16 @@ Categories (one row each in compare.csv):
                   AMD ...) and harness/platform_dependence.csv, measured, says that value
                   depends on the class (``harness.platforms``); any other difference
                   between two classes stays `changed`
+    code-changed  a user scenario's own code changed (its ``code.sha256``), and the
+                  values, reproducibility and metrics of that scenario that moved with it:
+                  a change of the code under test, not of torch (status changes stay
+                  `changed`)
 
 Timing rows are never compared. Exit status: 0 when no row falls in a --fail-on
 category, 1 when one does, 2 on bad input (nothing written). By default
 changed, lost-repro, vanished, missing-cell and pins-changed fail; appeared, new-cell,
-gained-repro, env-changed, platform and unseeded are listed but do not (a new scenario, a
-new cell or a fix is not a regression; an unseeded program promises nothing). compare.csv and
+gained-repro, env-changed, platform, unseeded and code-changed are listed but do not (a new
+scenario, a new cell or a fix is not a regression; an unseeded program promises nothing). compare.csv and
 compare.md go into the candidate's run directory (or --out), never into the
 baseline's.
 """
@@ -46,96 +50,24 @@ import argparse
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from typing import NamedTuple
 
 import pandas as pd
 
 from harness import compat, headline, platforms, reuse, runs
 from harness.cell.schema import ERROR, OK, STATUS_METRIC
+from harness.changes import (
+    CATEGORIES, COLUMNS, DEFAULT_FAIL_ON, ENV_COLUMNS, PIN_COLUMNS, Change, as_platform,
+    as_unseeded, numbers_detail, shown, under_code_changes, unseeded_draws)
 from harness.errors import UserError
 from harness.report import add_tolerance, upgrade
 from harness.report.evidence import cell_versions
 from harness.results import (
-    SEEDED, SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, generators_drawn, load, same)
+    SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, load, same)
 from harness.text import code, csv_for_people, plural, table, text
 
 HELP = "compare two runs, or two cells (exit 1 when something changed)"
 
-CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
-              "missing-cell", "new-cell", "pins-changed", "env-changed", "platform", "unseeded")
-# A scenario that draws from a generator its seeding mode leaves unseeded (rng.torch = 1
-# under `python` seeding, anything under `none`) promises no repeatability: two repeats
-# can agree by chance (a pair consistency of 0.0 twice). Where it does so in both runs, a
-# value or reproducibility that moves is listed as `unseeded`, not failed on. Where only
-# the candidate draws unseeded, the move is a real regression and keeps its category.
-DEFAULT_FAIL_ON = ("changed", "lost-repro", "vanished", "missing-cell", "pins-changed")
-# A cell's exact pins: when they differ, the two runs did not test the same thing.
-PIN_COLUMNS = ("torch", "torchvision", "numpy", "pillow")
-# Where it ran: differs between a laptop baseline and a CI runner without being a change.
-ENV_COLUMNS = PIN_COLUMNS + ("python", "device", "platform")
 MAX_MD_ROWS = 100
-
-
-class Change(NamedTuple):
-    """One row of compare.csv."""
-    category: str
-    cell: str
-    scenario: str
-    seeding: str
-    metric: str
-    kind: str
-    baseline: str
-    candidate: str
-    detail: str
-
-    @property
-    def run(self) -> tuple[str, str, str]:
-        """(cell, scenario, seeding): the scenario run this change belongs to."""
-        return self.cell, self.scenario, self.seeding
-
-
-COLUMNS = list(Change._fields)
-
-
-def shown(values: tuple) -> str:
-    return " | ".join(v or "missing" for v in values)
-
-
-def _numbers_detail(kind: str, a: str, b: str) -> str:
-    if kind != "number":
-        return ""
-    try:
-        return f"|diff| = {abs(float(a) - float(b)):.3g}"
-    except ValueError:
-        return ""
-
-
-def unseeded_draws(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
-    """(cell, scenario, seeding) whose results depend on a generator the mode does not seed."""
-    return {key for key, generators in generators_drawn(frame).items()
-            if not generators <= set(SEEDED.get(key[2], ()))}
-
-
-def _as_unseeded(change: Change, noise: set) -> Change:
-    if change.category in ("changed", "lost-repro") and change.run in noise \
-            and change.metric != STATUS_METRIC:
-        why = f"{change.category}, but the scenario draws from a generator " \
-              f"{change.seeding or 'its mode'} leaves unseeded in both runs"
-        return change._replace(category="unseeded",
-                               detail=f"{why}; {change.detail}".rstrip("; "))
-    return change
-
-
-def _as_platform(change: Change, dependence: platforms.Dependence, b_meta: pd.DataFrame,
-                 c_meta: pd.DataFrame) -> Change:
-    """A `changed` value of a cell that ran on two CPU classes, in a row the measured data
-    says depends on the class, is `platform`; anything else keeps its category."""
-    if change.category != "changed" or change.metric == STATUS_METRIC:
-        return change
-    why = platforms.explains(dependence, change.cell, change.scenario, change.metric,
-                             b_meta.at[change.cell, "platform"], c_meta.at[change.cell, "platform"])
-    return change._replace(category="platform", detail=f"{why}; {change.detail}".rstrip("; ")) \
-        if why else change
 
 
 def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> Change | None:
@@ -150,7 +82,7 @@ def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> Change 
             return change("changed", f"kind {kind} -> {cand.kind}")
         if not same(kind, b_values[0], c_values[0], tol):
             return change("changed", cand.detail if key[3] == STATUS_METRIC
-                          else _numbers_detail(kind, b_values[0], c_values[0]))
+                          else numbers_detail(kind, b_values[0], c_values[0]))
         return None
     if b_ok:
         return change("lost-repro", "" if base.repeats > 1 else "the baseline ran one repeat")
@@ -220,13 +152,13 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance,
             if found.metric == STATUS_METRIC:
                 status_moved.add(found.run)
     noise = unseeded_draws(b_frame) & unseeded_draws(c_frame)
-    metric_changes = [_as_unseeded(r, noise) for r in metric_changes]
+    metric_changes = [as_unseeded(r, noise) for r in metric_changes]
     dependence = dependence if dependence is not None else platforms.Dependence.load()
-    metric_changes = [_as_platform(r, dependence, b_meta, c_meta) for r in metric_changes]
+    metric_changes = [as_platform(r, dependence, b_meta, c_meta) for r in metric_changes]
     # A scenario whose status changed or (dis)appeared explains its metrics' coming and going.
-    changes += [r for r in metric_changes
-                if not (r.category in ("vanished", "appeared") and r.metric != STATUS_METRIC
-                        and r.run in status_moved)]
+    changes += under_code_changes([r for r in metric_changes if not (
+        r.category in ("vanished", "appeared") and r.metric != STATUS_METRIC
+        and r.run in status_moved)])
 
     result = pd.DataFrame(changes, columns=COLUMNS)
     rank = {cell: i for i, cell in enumerate(compat.order(b_cells | c_cells))}

@@ -34,8 +34,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from harness import compat, platforms
-from harness.cell import loader, options, schema
+from harness import compat, platforms, runoptions
+from harness.cell import codeid, loader, options, schema
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("harness/cell", "scenarios")
@@ -96,13 +96,22 @@ def option_values(args: argparse.Namespace) -> dict:
 
 
 def user_digest(args: argparse.Namespace) -> str:
-    """The content of the user's scenario files and requirement files (not their paths)."""
+    """The content of the user's code and requirement files (not their paths): the
+    --scenarios files, the files --call/--script/--dataset/--pairs/--pytest name, and
+    every file of the user's they import (``harness.cell.codeid``: the closure the cells
+    hash into ``code.sha256``), so editing a helper module reruns the cells."""
     try:
         scenario_files = [f for _, files in loader.user_files(args.scenarios or []) for f in files]
     except loader.UserCodeError as exc:
         scenario_files = [f"unreadable: {exc}"]
+    named = runoptions.user_code_files(args) + runoptions.pytest_files(args)
+    workdir = getattr(args, "workdir", None)
+    readable = [f for f in scenario_files + named if Path(f).is_file()]
+    code = codeid.closure(readable, [workdir] if workdir else [])
     contents = {
         "scenarios": sorted(loader.file_sha256(f) or f for f in scenario_files),
+        "code": codeid.digest(code) if code else "",
+        "missing": sorted(f for f in named if not Path(f).is_file()),
         "requirements": [loader.file_sha256(f) or f"missing {f}"
                          for f in (args.cell_requirements or [])],
     }

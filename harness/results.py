@@ -240,7 +240,8 @@ def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
     failed install) gets every (scenario, seeding, metric) of the run as ``error``.
     Status rows are kept only for scenarios that report no metric anywhere.
     """
-    folded = fold(frame, tol)
+    # Code identity rows say what ran, not what it gave: never a drift or a change point.
+    folded = fold(frame[~frame["metric"].isin(schema.CODE_METRICS)], tol)
     cell_level = folded["scenario"].str.startswith(CELL_LEVEL)
     is_status = folded["metric"] == schema.STATUS_METRIC
     status = folded[is_status & ~cell_level]

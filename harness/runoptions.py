@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
 from pathlib import Path
 
 from harness import runs
@@ -96,12 +98,56 @@ def parse(posargs: list[str], default_run_id: str,
 
 def resolve_user_paths(args: argparse.Namespace, invoked_from: str | Path) -> None:
     """Make ``--scenarios``/``--cell-requirements`` and local ``--find-links`` absolute,
-    relative to where nox was started (nox itself runs sessions in the noxfile's folder)."""
+    relative to where nox was started (nox itself runs sessions in the noxfile's folder);
+    the other user-code options keep their text and are read from there in the cell
+    (``--workdir``)."""
     base = Path(invoked_from)
     args.scenarios = [str((base / p).resolve()) for p in args.scenarios]
     args.cell_requirements = [str((base / p).resolve()) for p in args.cell_requirements]
     args.find_links = [link if "://" in link else str((base / link).resolve())
                        for link in getattr(args, "find_links", [])]
+    args.workdir = str(base.resolve())
+
+
+def user_code_files(args: argparse.Namespace) -> list[str]:
+    """The Python files named by --call/--dataset/--pairs (FILE.py:NAME) and --script,
+    absolute: for the host's preflight (missing, or syntax the cell cannot compile) and,
+    with what they import, for the result key."""
+    base = Path(getattr(args, "workdir", None) or os.getcwd())
+    files = []
+    for text in [*getattr(args, "call", []), *getattr(args, "dataset", []),
+                 *getattr(args, "pairs", [])]:
+        target = text.rpartition(":")[0]
+        if target.endswith(".py") or "/" in target:
+            files.append(str(base / target))
+    for text in getattr(args, "script", []):
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            continue  # the cell says what is wrong with it
+        words = words[1:] if words and re.fullmatch(r"(.*/)?python[0-9.]*", words[0]) else words
+        words = [w for w in words if w not in ("-u", "-B")]
+        if words and not words[0].startswith("-"):
+            files.append(str(base / words[0]))
+    return files
+
+
+def pytest_files(args: argparse.Namespace) -> list[str]:
+    """The test files a --pytest command line names (files, or the .py files under a
+    folder), absolute; options and node ids past '::' are left to pytest."""
+    base = Path(getattr(args, "workdir", None) or os.getcwd())
+    files = []
+    for text in getattr(args, "pytest", []) or []:
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            continue
+        for word in words:
+            path = base / word.split("::", 1)[0]
+            if word.startswith("-") or not path.exists():
+                continue
+            files += [str(path)] if path.is_file() else sorted(str(f) for f in path.rglob("*.py"))
+    return files
 
 
 def index_args(args: argparse.Namespace) -> list[str]:

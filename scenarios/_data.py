@@ -3,6 +3,9 @@ are never touched, so data building does not show up as RNG use)."""
 import numpy as np
 from PIL import Image
 
+# The geometry check lives on the cell side, where ``--pairs`` uses it too.
+from harness.cell.geometry import GEOMETRY_TOLERANCE, same_geometry  # noqa: F401
+
 
 def recipe(seed):
     return np.random.RandomState(seed)
@@ -54,42 +57,3 @@ def nearest():
     except ImportError:
         return Image.NEAREST
 
-
-# Mismatch allowed among the pixels compared. Measured over 1000 seeds of flip +
-# resized crop + rotation: the same geometry gives 0 when image and mask share
-# the transform (ColorJitter on the image included) and at most 0.6% with a
-# bilinear image and a NEAREST mask; a different geometry gives 0.5% once and
-# otherwise 3.6% or more (median 45%).
-GEOMETRY_TOLERANCE = 0.01
-
-
-def same_geometry(image, mask, tolerance=GEOMETRY_TOLERANCE):
-    """True when image and mask line up to within a pixel: geometry, not colours.
-
-    The image is reduced to luminance and split at the midpoint between its dark
-    and light levels (an absolute midpoint when a crop shows only one level), so
-    colour ops do not count. Pixels within one pixel of a mask edge, and pixels
-    the mask's own interpolation blended, are left out: bilinear interpolation
-    and the texture move an edge by up to a pixel without any change of
-    geometry, while a different flip, crop or rotation (beyond about 3 degrees)
-    moves whole regions. We chose this over replaying the generator state for
-    the image (exact, but it rewinds the generators behind the program's back,
-    so the scenario would no longer be the user's code).
-    """
-    luma = np.asarray(image.convert("L"), dtype=np.float64)
-    mask_values = np.asarray(mask)
-    labels = mask_values > 127
-    if luma.shape != labels.shape:
-        return False
-    low, high = luma.min(), luma.max()
-    threshold = (low + high) / 2.0 if high - low > 60 else 127.5
-    height, width = labels.shape
-    padded = np.pad(labels, 1, mode="edge")
-    compared = (mask_values == 0) | (mask_values == 255)
-    for dy in range(3):
-        for dx in range(3):
-            compared &= padded[dy:dy + height, dx:dx + width] == labels
-    if not compared.any():
-        return False
-    mismatch = np.mean((luma > threshold)[compared] != labels[compared])
-    return bool(mismatch <= tolerance)

@@ -36,13 +36,19 @@ def _uv() -> str:
         pytest.skip("uv is needed to build test cells (pip install 'nox[uv]')")
 
 
-def build_cell(cell_id: str) -> Path:
+def build_cell(cell_id: str, pytest: bool = False) -> Path:
+    """``pytest``: a venv of its own (``<cell-id>+pytest``) with the pytest ``--pytest``
+    installs into that cell, so the plain cells keep exactly their pins."""
     cell = compat.find(cell_id) or compat.parse_id(cell_id)
     assert cell is not None, f"unknown cell {cell_id}"
-    venv = TESTCELLS / cell.id
+    requirements = list(cell.requirements)
+    if pytest:
+        from harness.cellsession import pytest_requirement
+        requirements.append(pytest_requirement(cell.python))
+    venv = TESTCELLS / (cell.id + ("+pytest" if pytest else ""))
     python = venv / "bin" / "python"
     stamp = venv / ".rngdrift-pins"
-    pins = "\n".join(cell.requirements)
+    pins = "\n".join(requirements)
     if python.exists() and stamp.exists() and stamp.read_text() == pins:
         return python
     interpreter = interpreters.find(cell.python)
@@ -50,7 +56,7 @@ def build_cell(cell_id: str) -> Path:
         pytest.fail(interpreters.missing_hint(cell.python))
     uv = _uv()
     subprocess.run([uv, "venv", "-q", "--clear", "-p", str(interpreter), str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *cell.requirements],
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *requirements],
                    check=True)
     stamp.write_text(pins)
     return python

@@ -99,3 +99,14 @@ def test_unique_download_bytes_counts_a_shared_wheel_once():
                    (cells[1].id, "wheels", "torch-b.whl=200 numpy-x.whl=10"))
     assert tables.unique_download_bytes(records, cells) == 310
     assert tables.unique_download_bytes(records, compat.DEFAULT[:3]) is None
+
+
+def test_usercode_table_shows_cpu_times_and_the_overhead():
+    records = recs((OLD, "call_small_plain_cpu_s", 0.0038), (OLD, "call_small_harness_cpu_s", 0.0056),
+                   (OLD, "call_small_overhead_cpu_pct", 47.4), (OLD, "script_fresh_s", 0.785),
+                   (NEW, "import_s", 9.0))
+    headers, rows = tables.usercode_table(records)
+    assert [r[0] for r in rows] == [OLD]  # a cell without usercode numbers has no row
+    assert rows[0][1:4] == ["3.8", "5.6", "47"]
+    assert rows[0][headers.index("2 epochs, new interpreter, wall ms")] == "785"
+    assert "usercode" in [name for name, *_ in tables.TABLES]

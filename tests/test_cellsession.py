@@ -261,3 +261,41 @@ def test_start_method_passes_through_to_the_cell():
     assert cellsession.cell_args(cellsession.parse_posargs(["--start", "spawn"], "r1")) == [
         "--start", "spawn"]
     assert "--start" not in cellsession.cell_args(cellsession.parse_posargs([], "r1"))
+
+
+# -- your code as it is: --call, --script, --pytest, --dataset, --pairs --------------------
+
+USER_CODE = ["--call", "funcs.py:step", "--call", "project.steps:step",
+             "--script", "python train.py --epochs 1", "--metric", "acc=Accuracy: (\\S+)",
+             "--pytest", "tests/test_model.py -k 'not slow'", "--dataset", "data.py:points",
+             "--pairs", "data.py:pairs", "--user-only"]
+
+
+def test_user_code_options_reach_the_cell_as_given_with_where_nox_ran(tmp_path):
+    """One quoted word per program or test command line: nothing in it can be taken for
+    an option of nox's or rngdrift's; relative paths are read from --workdir."""
+    args = cellsession.parse_posargs(USER_CODE, "r1")
+    cellsession.resolve_user_paths(args, tmp_path)
+    out = cellsession.cell_args(args)
+    assert out[out.index("--script") + 1] == "python train.py --epochs 1"
+    assert out[out.index("--pytest") + 1] == "tests/test_model.py -k 'not slow'"
+    assert [out[i + 1] for i, a in enumerate(out) if a == "--call"] == [
+        "funcs.py:step", "project.steps:step"]
+    assert "--user-only" in out and out[out.index("--workdir") + 1] == str(tmp_path)
+    assert cellsession.user_code_files(args) == [
+        str(tmp_path / "funcs.py"), str(tmp_path / "data.py"), str(tmp_path / "data.py"),
+        str(tmp_path / "train.py")]
+
+
+def test_check_user_code_names_a_missing_script_before_installing(tmp_path):
+    args = cellsession.parse_posargs(["--script", "python -u nothere.py --x 1"], "r1")
+    cellsession.resolve_user_paths(args, tmp_path)
+    assert cellsession.check_user_code(args, compat.DEFAULT[0], None) == \
+        f"{tmp_path / 'nothere.py'}: no such file"
+
+
+@pytest.mark.parametrize("python,wanted", [("3.7", "pytest>=7.4,<7.5"),
+                                           ("3.8", "pytest>=8.3,<8.4"),
+                                           ("3.11", "pytest>=8.3")])
+def test_pytest_goes_into_a_cell_at_a_version_its_python_supports(python, wanted):
+    assert cellsession.pytest_requirement(python) == wanted

@@ -314,3 +314,40 @@ def test_a_cell_whose_pins_changed_fails_and_a_new_machine_does_not(tmp_path):
     assert set(_result(pins)["category"]) == {"pins-changed"}
     assert cli.main(["compare", str(base), str(machine)]) == 0
     assert set(_result(machine)["category"]) == {"env-changed"}
+
+
+def _user_run(tmp_path, name, code, loss, status="ok"):
+    from resultrows import Text
+    out = []
+    for cell in (OLD, NEW):
+        out += everywhere(cell, "call.mine.train", {"loss": loss, "code.sha256": Text(code)},
+                          seedings=("all",), status=status)
+        out += everywhere(cell, "t", {"count": 3}, seedings=("all",))
+    return _run(tmp_path, name, out)
+
+
+def test_a_change_of_the_users_code_is_its_own_category_and_does_not_fail(tmp_path):
+    base = _user_run(tmp_path, "base", "aaaa", 0.5)
+    cand = _user_run(tmp_path, "cand", "bbbb", 0.25)
+    assert cli.main(["compare", str(base), str(cand)]) == 0
+    result = _result(cand)
+    assert set(result["category"]) == {"code-changed"}
+    assert sorted(result["metric"]) == ["code.sha256", "code.sha256", "loss", "loss"]
+    loss = result[result["metric"] == "loss"].iloc[0]
+    assert loss.detail.startswith("changed with its code")
+    assert "| `code-changed` | 4 | no |" in (cand / "compare.md").read_text()
+    assert cli.main(["compare", str(base), str(cand), "--fail-on", "code-changed"]) == 1
+
+
+def test_without_a_code_change_the_same_move_is_a_change(tmp_path):
+    base = _user_run(tmp_path, "base", "aaaa", 0.5)
+    cand = _user_run(tmp_path, "cand", "aaaa", 0.25)
+    assert cli.main(["compare", str(base), str(cand)]) == 1
+    assert set(_result(cand)["category"]) == {"changed"}
+
+
+def test_a_scenario_that_fails_after_its_code_changed_still_fails(tmp_path):
+    base = _user_run(tmp_path, "base", "aaaa", 0.5)
+    cand = _user_run(tmp_path, "cand", "bbbb", 0.5, status="error")
+    assert cli.main(["compare", str(base), str(cand)]) == 1
+    assert set(_result(cand)["category"]) == {"changed"}

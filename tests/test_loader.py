@@ -13,7 +13,7 @@ import pytest
 
 from conftest import OLD_CELL, ROOT
 from harness import interpreters
-from harness.cell import loader, registry
+from harness.cell import codeid, loader, registry
 from harness.cell.registry import scenario
 
 pytestmark = pytest.mark.usefixtures("fresh_registry")
@@ -50,9 +50,14 @@ def test_load_file_registers_and_hashes(tmp_path):
     sc = registry.SCENARIOS["my.check"]
     assert sc.func(None) == {"value": 3}
     assert sc.requires == {"torch": ">=1.6"}
-    assert sc.module.startswith("rngdrift_user_rng_checks")
+    assert sc.module == "rng_checks"  # its own name: functions pickle for spawned workers
     assert sc.source == f"{path}:{sc.func.__code__.co_firstlineno}"
-    assert sc.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sc.code_files == [str(path)]
+    helper = tmp_path / "_helper_next_to_it.py"
+    assert codeid.closure(sc.code_files) == sorted([str(path), str(helper)])
+    assert codeid.of_scenario(sc) == hashlib.sha256("\n".join(sorted(
+        f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}" for p in (path, helper))
+    ).encode()).hexdigest()[:16]
     assert sys.path[-1] == str(tmp_path)  # appended: cannot shadow torch or numpy
 
 
@@ -92,7 +97,12 @@ def test_load_package_with_relative_imports(tmp_path):
     loader.load_paths([str(package)])
     assert sorted(registry.SCENARIOS) == ["team.augment", "team.train"]
     assert registry.SCENARIOS["team.train"].func(None) == {"size": 8}
-    assert all(sc.source_sha256 for sc in registry.SCENARIOS.values())
+    assert all(codeid.of_scenario(sc) for sc in registry.SCENARIOS.values())
+    # the closure follows relative and absolute imports to the package's own files
+    train = registry.SCENARIOS["team.train"]
+    codeid.of_scenario(train)
+    assert {Path(p).name for p in train.code_closure} == {"__init__.py", "train.py",
+                                                          "_common.py"}
 
 
 def test_load_plain_directory_loads_its_files(tmp_path):
@@ -121,6 +131,93 @@ def test_bad_paths(tmp_path, name, reason):
     assert user_error([tmp_path / name]) == f"{tmp_path / name}: {reason}" + (
         " (expected a .py file or a directory)" if name == "notes.txt" else "") + (
         " in this directory" if name == "empty_dir" else "")
+
+
+# -- files that import each other ----------------------------------------------
+
+SHARED = textwrap.dedent("""
+    @scenario("shared.{name}")
+    def {name}(ctx):
+        return {{"value": 1}}
+""")
+
+
+@pytest.mark.parametrize("order", ["helper first", "helper last"])
+def test_scenario_files_may_import_each_other(tmp_path, order):
+    """Two scenario files share a helper that registers scenarios itself; every file
+    is given on the command line. Each file runs once, whatever the order."""
+    helper = write(tmp_path / "common.py", SHARED.format(name="common") +
+                   "\nRUNS = globals().get('RUNS', 0) + 1\n", header=True)
+    a = write(tmp_path / "a.py", "import common\n" + SHARED.format(name="a"), header=True)
+    b = write(tmp_path / "b.py", "from common import common as shared\n"
+              + SHARED.format(name="b"), header=True)
+    paths = [helper, a, b] if order == "helper first" else [a, b, helper]
+    loader.load_paths([str(p) for p in paths])
+    assert sorted(registry.SCENARIOS) == ["shared.a", "shared.b", "shared.common"]
+    module = loader.loaded_from(str(helper))
+    assert module.RUNS == 1 and sys.modules["common"] is module
+    # a's code identity covers the helper it imports; the helper's does not cover a
+    assert {Path(p).name for p in codeid.closure(registry.SCENARIOS["shared.a"].code_files)} \
+        == {"a.py", "common.py"}
+    assert codeid.closure(registry.SCENARIOS["shared.common"].code_files) == [str(helper)]
+
+
+def test_a_directory_of_files_sharing_a_helper_loads_each_once(tmp_path):
+    folder = tmp_path / "checks"
+    write(folder / "helpers.py", SHARED.format(name="helpers"), header=True)
+    write(folder / "one.py", "from helpers import helpers\n" + SHARED.format(name="one"),
+          header=True)
+    write(folder / "two.py", "import helpers\n" + SHARED.format(name="two"), header=True)
+    loader.load_paths([str(folder)])
+    assert sorted(registry.SCENARIOS) == ["shared.helpers", "shared.one", "shared.two"]
+
+
+def test_a_file_named_like_a_library_module_stays_private(tmp_path):
+    path = write(tmp_path / "json.py", SHARED.format(name="json"), header=True)
+    loader.load_paths([str(path)])
+    import json
+    assert hasattr(json, "dumps")  # the standard library's, not the user's file
+    assert registry.SCENARIOS["shared.json"].module.startswith("rngdrift_user_json")
+
+
+def test_the_same_file_run_under_two_names_is_named_as_such(tmp_path):
+    path = write(tmp_path / "twice.py", SHARED.format(name="twice"), header=True)
+    import importlib.util
+    for name in ("first_name", "second_name"):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        if name == "first_name":
+            spec.loader.exec_module(module)
+        else:
+            with pytest.raises(registry.DuplicateScenario) as info:
+                spec.loader.exec_module(module)
+    assert str(info.value) == (f"scenario 'shared.twice' registered twice: {path}:3 ran twice, "
+                               "as modules first_name and second_name (import it by one name)")
+
+
+# -- paths that register nothing -------------------------------------------------
+
+def test_a_file_that_registers_nothing_is_an_error(tmp_path):
+    path = write(tmp_path / "utils.py", "def helper():\n    return 1\n")
+    assert user_error([path]) == (f"{path}: registers no scenario (no @scenario(...) function "
+                                  "in it); to run a plain function, use --call FILE:FUNCTION")
+
+
+@pytest.mark.parametrize("name,source", [
+    ("test_model.py", "def helper():\n    return 1\n"),
+    ("checks.py", "import torch\n\n\ndef test_loss():\n    assert 1\n"),
+])
+def test_a_pytest_file_gets_a_hint(tmp_path, name, source):
+    path = write(tmp_path / name, source)
+    assert user_error([path]) == (f"{path}: registers no scenario (no @scenario(...) function "
+                                  f"in it); it looks like a pytest file: run it with --pytest "
+                                  f"{path}")
+
+
+def test_a_directory_that_registers_nothing_is_an_error(tmp_path):
+    write(tmp_path / "tests" / "test_a.py", "def test_a():\n    pass\n")
+    assert user_error([tmp_path / "tests"]).endswith(
+        f"it looks like a pytest file: run it with --pytest {tmp_path / 'tests'}")
 
 
 # -- one-line errors for user code ---------------------------------------------

@@ -22,7 +22,7 @@ def test_decorator_registers_with_requirements():
     assert sc.func is one and sc.family == "mine" and sc.timeout == 5 and sc.cuda
     assert sc.requires == {"torch": ">=1.8", "torchvision": ">=0.9,<0.15"}
     assert sc.source == f"{__file__}:{one.__code__.co_firstlineno}"
-    assert sc.source_sha256 is None  # only user files loaded by path get a hash
+    assert sc.code_files is None  # only user files loaded by path get a code identity
 
 
 INSTALLED = {"python": "3.8.18", "torch": "1.5.0", "torchvision": "0.6.0", "numpy": "1.24.4",

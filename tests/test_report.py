@@ -123,6 +123,24 @@ def test_drift_leaves_attribution_rows_to_sources(story):
     assert not _csv(story, "drift.csv")["metric"].str.startswith("rng.").any()
 
 
+def test_code_identity_rows_are_neither_drift_nor_change_points(tmp_path):
+    """A user scenario gated off in the oldest cell: its code hash is not a change
+    `n/a -> A` (what `source.sha256` gave in report.md before)."""
+    from resultrows import Text
+    out = everywhere(OLD, "call.mine.train", None, seedings=("all",), status="n/a",
+                     detail="needs torch>=1.6; cell has 1.5.0")
+    for cell in (TV07, NEW):
+        out += everywhere(cell, "call.mine.train",
+                          {"loss": 0.5, "code.sha256": Text("0123456789abcdef"),
+                           "source.sha256": Text("fedcba9876543210")}, seedings=("all",))
+    run = write_run(tmp_path / "run", out)
+    assert cli.main(["report", str(run)]) == 0
+    drift = _csv(run, "drift.csv")
+    assert set(drift["metric"]) == {"loss"}
+    report = (run / "report.md").read_text()
+    assert "sha256" not in report and "`call.mine.train` `loss`" in report
+
+
 def test_a_not_applicable_scenario_shows_n_a_for_its_metrics(story):
     row = _drift(story, "loader.shuffle_generator", "full", "order")
     assert [row[c] for c in (OLD, TV07, TV08, NEW)] == ["n/a", "A", "A", "A"]
@@ -137,6 +155,23 @@ def test_reproducibility(story):
     differing = table[(table["scenario"] == "pairs.hflip") & (table["seeding"] == "python")
                       & (table["cell"] == NEW)]["differing"].iloc[0]
     assert differing == "pair_consistency"
+
+
+def test_a_metric_only_full_reports_is_no_disagreement_elsewhere(tmp_path):
+    """`rng.recipe` exists under `full` only: under `python` it is n/a, not a repeat that
+    disagreed."""
+    from resultrows import Text
+
+    def metrics(seeding, repeat):
+        out = {"order": "cafe"}
+        if seeding == "full":
+            out["rng.recipe"] = Text("worker_init_fn")
+        return out
+    run = write_run(tmp_path / "run", everywhere(OLD, "loader.workers", metrics,
+                                                 seedings=("python", "full")))
+    assert cli.main(["report", str(run)]) == 0
+    table = _csv(run, "reproducibility.csv")
+    assert list(table["reproducible"]) == ["yes", "yes"] and list(table["differing"]) == ["", ""]
 
 
 def test_minimal_seeding_never_names_a_mode_that_leaves_a_drawn_generator_unseeded(story):

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.cell import seeding  # noqa: E402
+from harness.cell import seeding, tracing  # noqa: E402
 
 
 def _draws():
@@ -53,3 +53,64 @@ def test_loader_kwargs_only_under_full():
     kwargs = seeding.Context("full").loader_kwargs()
     assert callable(kwargs["worker_init_fn"])
     assert kwargs["generator"].initial_seed() == seeding.SEED
+
+
+# -- loader_kwargs merges with what the loader already has ---------------------------
+
+def _own_init(worker_id):
+    """A dataset's own worker_init_fn (module level: picklable)."""
+    import torch.utils.data as data
+    data.get_worker_info().dataset.inits.append(worker_id)
+
+
+class _Probe(torch.utils.data.Dataset):
+    def __init__(self):
+        self.inits = []
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        # what each worker's own init did, and a NumPy draw the recipe seeds
+        return torch.tensor([len(self.inits), float(np.random.rand())])
+
+
+def test_loader_kwargs_keeps_what_the_loader_passes_in_every_mode():
+    own = {"worker_init_fn": _own_init, "shuffle": True}
+    for mode in ("none", "python", "torch", "all"):
+        ctx = seeding.Context(mode)
+        tracing.recipe.clear()  # what the recipe handed out, read from any process
+        assert ctx.loader_kwargs(**own) == own
+        assert tracing.recipe == set()
+
+
+def test_loader_kwargs_chains_an_own_worker_init_fn_under_full():
+    import pickle
+    ctx = seeding.Context("full")
+    tracing.recipe.clear()
+    kwargs = ctx.loader_kwargs(worker_init_fn=_own_init, batch_size=1)
+    assert kwargs["batch_size"] == 1
+    assert isinstance(kwargs["worker_init_fn"], seeding.ChainedWorkerInit)
+    assert tracing.recipe == {"worker_init_fn+own", "generator"}
+    # picklable, so spawned workers get it
+    again = pickle.loads(pickle.dumps(kwargs["worker_init_fn"]))
+    assert again.user_fn is _own_init
+    loader = torch.utils.data.DataLoader(_Probe(), num_workers=2, **kwargs)
+    items = [tuple(batch[0].tolist()) for batch in loader]
+    assert [count for count, _ in items] == [1.0] * 4  # the own init ran in each worker
+    draws = [draw for _, draw in items]
+    assert len(set(draws)) == 4  # ... after the recipe seeded NumPy per worker
+    assert draws == [tuple(b[0].tolist())[1] for b in
+                     torch.utils.data.DataLoader(_Probe(), num_workers=2,
+                                                 **seeding.Context("full").loader_kwargs(
+                                                     worker_init_fn=_own_init, batch_size=1))]
+
+
+def test_loader_kwargs_keeps_an_own_generator_and_notes_it():
+    ctx = seeding.Context("full")
+    tracing.recipe.clear()
+    mine = torch.Generator()
+    kwargs = ctx.loader_kwargs(generator=mine)
+    assert kwargs["generator"] is mine
+    assert kwargs["worker_init_fn"] is seeding._seed_worker
+    assert tracing.recipe == {"worker_init_fn", "generator=own"}

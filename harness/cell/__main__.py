@@ -10,9 +10,10 @@ import argparse
 import os
 import signal
 import sys
+import tempfile
 import time
 
-from . import environment, limits, loader, options, registry, schema
+from . import environment, limits, loader, options, registry, schema, usercode
 from .journal import Journal
 from .launcher import Launcher
 from .supervisor import Interrupted, Plan, Runner
@@ -61,21 +62,43 @@ def build_rows(jobs, names, modes, meta):
 
 def main(argv=None):
     args = parse_args(argv)
+    spec = usercode.from_args(args)
     try:
         loader.load_paths([BUILTIN_SCENARIOS], user=False)
         loader.load_paths(args.scenarios)
+        if usercode.wanted(spec) or spec["metric"]:
+            usercode.register(spec, collect=True)
     except loader.UserCodeError as exc:  # a user's module: one clear line, no traceback
         sys.stderr.write("rngdrift: %s\n" % exc)
         return 2
     names = registry.select(list(registry.SCENARIOS), args.only, args.skip)
+    if args.user_only:
+        names = [n for n in names if registry.SCENARIOS[n].user]
+    # Scripts and tests first in every child: they run in forks of it, and torch 1.10 and
+    # older (1.12 does not) refuse backward() in a fork of a process that ran backward().
+    names = ([n for n in names if registry.SCENARIOS[n].forks]
+             + [n for n in names if not registry.SCENARIOS[n].forks])
     if args.list:
         for name in names:
             sys.stdout.write(name + "\n")
         return 0
     if not names:
-        sys.stderr.write("rngdrift: no scenario matches --only %s --skip %s\n"
-                         % (args.only, args.skip))
+        sys.stderr.write("rngdrift: no scenario matches --only %s --skip %s%s\n"
+                         % (args.only, args.skip, " --user-only" if args.user_only else ""))
         return 2
+    spec_file = None
+    if usercode.wanted(spec):  # every child registers the same scenarios from it
+        handle, spec_file = tempfile.mkstemp(prefix="rngdrift-usercode-", suffix=".json")
+        os.close(handle)
+        usercode.save(spec, spec_file)
+    try:
+        return _run(args, names, spec, spec_file)
+    finally:
+        if spec_file:
+            os.unlink(spec_file)
+
+
+def _run(args, names, spec, spec_file):
 
     installed = environment.installed_versions()
     meta = schema.cell_meta(
@@ -89,9 +112,9 @@ def main(argv=None):
     journal = Journal(base + ".journal", dict(meta._asdict(), names=names))
     kept = journal.load() if args.resume else []
     try:
-        schema.write_atomic(base + ".freeze.txt",
-                            environment.freeze_text(args.scenarios, args.cell_requirements,
-                                                    args.freeze_note))
+        schema.write_atomic(base + ".freeze.txt", environment.freeze_text(
+            args.scenarios, args.cell_requirements, args.freeze_note, spec,
+            [registry.SCENARIOS[n] for n in names]))
         journal.start(kept)
     except (IOError, OSError) as exc:
         sys.stderr.write("rngdrift: %s: cannot write next to %s (%s); nothing ran\n"
@@ -118,7 +141,8 @@ def main(argv=None):
                      if registry.SCENARIOS[n].timeout))
     launcher = Launcher(base + ".log", builtin_paths=[BUILTIN_SCENARIOS],
                         scenario_paths=[os.path.abspath(p) for p in args.scenarios],
-                        start=args.start, memory_limit=args.memory_bytes)
+                        start=args.start, memory_limit=args.memory_bytes,
+                        usercode=spec_file)
     work = Runner(plan, launcher, parallel=args.jobs, default_timeout=args.timeout, done=kept)
     try:
         with _signals_interrupt():

@@ -42,6 +42,23 @@ ROLES = ("worker", "process")
 REPORT_WAIT = 2.0
 
 _role = [None]  # this process's role when it is a subprocess of a scenario
+_current = [None]  # the Attribution counting in this process now
+
+
+def counted_here():
+    """What this process counted since its Attribution began, as ``absorb`` takes it:
+    a forked stand-in (a user's script run in a fork) reports it to its parent."""
+    draws = tracing._draws[0]
+    calls, import_calls = tracing.stop()
+    return {"calls": calls, "import_calls": import_calls,
+            "drew": draws.result() if draws is not None else {}}
+
+
+def absorb(report):
+    """Count ``report`` (``counted_here`` of a fork standing in for this process) as
+    this process's own: its draws are the scenario's, not a subprocess's."""
+    if _current[0] is not None and report:
+        _current[0].absorbed.append(report)
 
 
 # -- in a subprocess --------------------------------------------------------------------
@@ -133,6 +150,8 @@ class Attribution(object):
         self.spool = tempfile.mkdtemp(prefix="rngdrift-spool-")
         os.environ[SPOOL_ENV] = self.spool
         self.draws = rngstate.Draws()
+        self.absorbed = []
+        _current[0] = self
         tracing.start(self.draws)
         return self
 
@@ -140,6 +159,14 @@ class Attribution(object):
         self.recipe = set(tracing.recipe)
         self.calls, self.import_calls = tracing.stop()
         self.drew = self.draws.result()
+        _current[0] = None
+        for report in self.absorbed:  # what a forked stand-in for this process counted
+            for api, n in report.get("calls", {}).items():
+                self.calls[api] = self.calls.get(api, 0) + int(n)
+            for api, n in report.get("import_calls", {}).items():
+                self.import_calls[api] = self.import_calls.get(api, 0) + int(n)
+            for name, moved in report.get("drew", {}).items():
+                self.drew[name] = int(bool(self.drew.get(name)) or bool(moved))
         os.environ.pop(SPOOL_ENV, None)
         try:
             self.reports = _collect(self.spool)

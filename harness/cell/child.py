@@ -14,9 +14,9 @@ def main(argv=None):
     args = protocol.parse_child_args(argv)
     if args.zygote is not None:
         return zygote.serve_forks(args.zygote, args.parent, args.builtin_path,
-                                  args.scenarios_path)
+                                  args.scenarios_path, args.usercode)
     worker.guard_process(args.fd, args.parent, args.memory_limit)
-    worker.load(args.builtin_path, args.scenarios_path)
+    worker.load(args.builtin_path, args.scenarios_path, args.usercode)
     return worker.serve(args.fd, args.mode, args.scenario)
 
 

@@ -3,7 +3,7 @@ import platform
 import re
 import sys
 
-from . import loader
+from . import codeid, loader
 
 
 def installed_versions():
@@ -116,12 +116,14 @@ def device_text(installed):
     return "cuda:" + torch.cuda.get_device_name(0)
 
 
-def freeze_text(scenario_paths=(), requirements=(), notes=()):
+def freeze_text(scenario_paths=(), requirements=(), notes=(), spec=None, scenarios=()):
     """Installed distributions as 'name==version' lines (no pip needed: uv venvs have none).
 
     Comment lines first record what else shaped the cell: the host's ``notes`` (its
     result key, plan and the indexes it installed from, one line each), each user
-    scenario file with its sha256 and each ``--cell-requirements`` file with its lines.
+    scenario file with its sha256, the user's calls, scripts, tests and checks
+    (``spec``), every file of the user's code the selected ``scenarios`` run (``code:``,
+    see codeid.py) and each ``--cell-requirements`` file with its lines.
     """
     try:
         from importlib import metadata
@@ -135,6 +137,13 @@ def freeze_text(scenario_paths=(), requirements=(), notes=()):
     for _, files in loader.user_files(scenario_paths):
         for path in files:
             notes.append("# scenarios: %s sha256=%s" % (path, loader.file_sha256(path)))
+    for key in ("call", "script", "metric", "pytest", "dataset", "pairs"):
+        notes += ["# %s: %s" % (key, text) for text in (spec or {}).get(key, ())]
+    code = set()
+    for sc in scenarios:
+        if codeid.of_scenario(sc):
+            code.update(sc.code_closure)
+    notes += ["# code: %s sha256=%s" % (path, codeid.file_sha256(path)) for path in sorted(code)]
     for path in requirements:
         notes.append("# cell-requirements: %s sha256=%s" % (path, loader.file_sha256(path)))
         try:

@@ -42,9 +42,10 @@ class Launcher(object):
     zygotes, see zygote.py) or "spawn" (a new interpreter per child)."""
 
     def __init__(self, log_path, builtin_paths=(), scenario_paths=(), start="fork",
-                 child_cmd=None, child_env=None, memory_limit=None, startup_timeout=180.0):
+                 child_cmd=None, child_env=None, memory_limit=None, startup_timeout=180.0,
+                 usercode=None):
         self.log_path = log_path
-        self.paths = protocol.paths_argv(builtin_paths, scenario_paths)
+        self.paths = protocol.paths_argv(builtin_paths, scenario_paths, usercode)
         self.child_cmd = list(child_cmd or [sys.executable, "-m", "harness.cell.child"])
         self.child_env = child_env
         self.memory_limit = memory_limit

@@ -3,7 +3,10 @@
     load_paths([".../scenarios"], user=False)   the canonical scenarios
     load_paths(["my_checks.py", "pkg/"])        users' files, packages and directories
 
-A file is imported under a private module name (``rngdrift_user_<stem>``); a
+A file is imported once, by identity (``import_file``): by its own name when that
+finds it (its folder is appended to sys.path), so files may import each other and
+``import <stem>`` gets the module already loaded; under a private name
+(``rngdrift_user_<stem>``) when the name means something else here (``json.py``); a
 package by its own name, submodules included. Every problem with a user's path
 becomes a ``UserCodeError`` whose message is one line naming the file, the line
 and why. ``python -m harness.cell.loader --check PATH...`` is the host's syntax
@@ -147,13 +150,47 @@ def _module_name(stem):
     return name
 
 
-def _load_file(path):
+def loaded_from(path):
+    """The module already imported from the file ``path`` (under any name), or None."""
+    path = os.path.realpath(path)
+    for module in list(sys.modules.values()):
+        where = getattr(module, "__file__", None)
+        if where and os.path.realpath(where) == path:
+            return module
+    return None
+
+
+def _natural_name(path):
+    """The name ``import <stem>`` would find ``path`` under, once its folder is on
+    sys.path; None when that name means something else here (``random.py``)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if not stem.isidentifier() or stem in sys.modules:
+        return None
+    try:
+        spec = importlib.util.find_spec(stem)
+    except (ImportError, ValueError):
+        return None
+    origin = spec and spec.origin
+    return stem if origin and os.path.realpath(origin) == os.path.realpath(path) else None
+
+
+def import_file(path):
+    """Import the file ``path`` once, by identity: a file another one already imported
+    (``import helper``) is not run again, and a file loaded here is what a later
+    ``import <stem>`` gets (it is loaded by that name when nothing else has it).
+    Returns the module."""
+    path = os.path.realpath(path)
+    module = loaded_from(path)
+    if module is not None:
+        return module
     # Its folder goes last on sys.path: helpers and the user's project next to
     # it import without installing anything, yet cannot shadow torch or numpy.
     folder = os.path.dirname(path)
     if folder not in sys.path:
         sys.path.append(folder)
-    name = _module_name(os.path.splitext(os.path.basename(path))[0])
+    # Its own name where that finds this file (then its functions pickle for spawned
+    # DataLoader workers too), else a private one.
+    name = _natural_name(path) or _module_name(os.path.splitext(os.path.basename(path))[0])
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -162,6 +199,7 @@ def _load_file(path):
     except BaseException:
         del sys.modules[name]
         raise
+    return module
 
 
 def _load_package(path):
@@ -191,18 +229,19 @@ def _load_package(path):
 def load_paths(paths, user=True):
     """Import scenario files and packages (each registers its scenarios).
 
-    Scenarios that users' paths register get ``source_sha256``, the hash of the
-    file that defines them, so results show when user code changed. Every failure
-    is a UserCodeError with one line.
+    A file is imported once whatever the path or import that reaches it first, so
+    scenario files may import each other and shared helpers. A user's path that
+    registers no scenario is an error (with a hint when it holds pytest tests).
+    Scenarios that users' paths register get ``code_files``, the files whose hash
+    becomes their ``code.sha256`` row. Every failure is a UserCodeError with one line.
     """
     for path, files in user_files(paths):
-        before = set(registry.SCENARIOS)
         try:
             if os.path.isdir(path) and os.path.isfile(os.path.join(path, "__init__.py")):
                 _load_package(path)
             else:
                 for name in files:
-                    _load_file(name)
+                    import_file(name)
         except UserCodeError:
             raise
         except (Exception, SystemExit) as exc:  # the user's code: one line, file and line
@@ -210,9 +249,29 @@ def load_paths(paths, user=True):
             if isinstance(exc, ImportError):
                 message += " (a package the cells lack? name it in --cell-requirements)"
             raise UserCodeError(message)
-        for name, sc in registry.SCENARIOS.items():
-            if user and name not in before and sc.filename:
-                sc.source_sha256 = file_sha256(sc.filename)
+        if not user:
+            continue
+        mine = set(os.path.realpath(f) for f in files)
+        registered = [sc for sc in registry.SCENARIOS.values()
+                      if sc.filename and os.path.realpath(sc.filename) in mine]
+        if not registered:
+            raise UserCodeError(_registers_nothing(path, files))
+        for sc in registered:
+            sc.code_files, sc.user = [sc.filename], True
+
+
+def _registers_nothing(path, files):
+    why = "%s: registers no scenario (no @scenario(...) function in it)" % _short(path)
+    for name in files:
+        base = os.path.basename(name)
+        try:
+            with open(name, "rb") as handle:
+                source = handle.read().decode("utf-8", "replace")
+        except (IOError, OSError):
+            source = ""
+        if base.startswith("test_") or base.endswith("_test.py") or "\ndef test_" in source:
+            return why + "; it looks like a pytest file: run it with --pytest %s" % _short(path)
+    return why + "; to run a plain function, use --call FILE:FUNCTION"
 
 
 def file_sha256(path):

@@ -48,6 +48,29 @@ OPTIONS = (
          metavar="GLOB"),
     _opt("--scenarios", "append", metavar="PATH", path=True,
          help="your own scenario file, package or directory (repeatable)"),
+    _opt("--call", "append", metavar="FILE.py:FUNC",
+         help="call your function (no arguments) in every cell, seeding mode and repeat; "
+              "what it returns becomes metrics (repeatable; module:FUNC works too)"),
+    _opt("--script", "append", metavar='"python FILE.py ARGS"',
+         help="run your script unmodified under every seeding mode, one quoted command "
+              "line (repeatable)"),
+    _opt("--metric", "append", metavar="NAME=REGEX",
+         help="a metric read from each --script's output: the last match of REGEX, its "
+              "first group if it has one (repeatable)"),
+    _opt("--pytest", "append", metavar='"PATH [PYTEST ARGS]"',
+         help="run your pytest tests, one quoted pytest command line; each test is a "
+              "scenario (repeatable; installs pytest into the cells)"),
+    _opt("--dataset", "append", metavar="FILE.py:FACTORY",
+         help="check the Dataset FACTORY() returns: duplicate draws across workers, "
+              "repeating epochs (repeatable)"),
+    _opt("--pairs", "append", metavar="FILE.py:FACTORY",
+         help="the same for a Dataset of (image, mask) pairs, plus pair consistency "
+              "(repeatable)"),
+    _opt("--user-only", "flag", False,
+         help="run only your own scenarios, calls, scripts, tests and checks"),
+    _opt("--workdir", metavar="DIR", scope="cell",
+         help="where relative paths of --call/--script/--pytest/--dataset/--pairs are "
+              "taken from, and where they run (default: the current directory)"),
     _opt("--cell-requirements", "append", metavar="FILE", path=True,
          help="pip requirements file installed into every cell with its pins (recorded in "
               "the freeze file)"),

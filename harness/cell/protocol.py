@@ -94,6 +94,11 @@ def recv_message(sock, timeout=None):
             fds.frombytes(payload[:len(payload) - (len(payload) % fds.itemsize)])
     if not data:
         return None, list(fds)
+    while not data.endswith(b"\n"):  # a long message (thousands of test names) in pieces
+        more = sock.recv(65536)
+        if not more:
+            return None, list(fds)
+        data += more
     return json.loads(data.decode("utf-8")), list(fds)
 
 
@@ -109,10 +114,12 @@ def child_argv(mode, parent, names, memory_limit=None, fd=None):
     return argv + ["--scenario=" + name for name in names]
 
 
-def paths_argv(builtin, user):
-    """Where a child (or zygote) loads scenarios from: built-in and user paths."""
+def paths_argv(builtin, user, usercode=None):
+    """Where a child (or zygote) loads scenarios from: built-in and user paths, and the
+    file describing the user's calls, scripts, tests and checks (``usercode.py``)."""
     return (["--builtin-path=" + path for path in builtin]
-            + ["--scenarios-path=" + path for path in user])
+            + ["--scenarios-path=" + path for path in user]
+            + (["--usercode=" + usercode] if usercode else []))
 
 
 def zygote_argv(control_fd, parent):
@@ -126,6 +133,7 @@ def _parser():
     parser.add_argument("--scenario", action="append", default=[])
     parser.add_argument("--builtin-path", action="append", default=[])
     parser.add_argument("--scenarios-path", action="append", default=[])
+    parser.add_argument("--usercode", help="JSON file: the user's calls, scripts, tests")
     parser.add_argument("--parent", type=int, help="the runner's pid: die with it")
     parser.add_argument("--memory-limit", type=int, help="bytes of data this process may map")
     parser.add_argument("--zygote", type=int, metavar="CONTROL_FD",

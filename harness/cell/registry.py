@@ -25,6 +25,11 @@ class NotApplicable(Exception):
     """Raise from a scenario when this version/environment lacks what it needs."""
 
 
+class ScenarioFailed(Exception):
+    """Raise from a scenario to make it an ``error`` row whose detail is the message as
+    it is (a user's script that exited with code 2, a test file pytest cannot collect)."""
+
+
 class RegistrationError(Exception):
     pass
 
@@ -45,7 +50,13 @@ class Scenario(object):
         code = getattr(func, "__code__", None)
         self.filename = code.co_filename if code else None
         self.source = "%s:%s" % (code.co_filename, code.co_firstlineno) if code else self.module
-        self.source_sha256 = None  # set by load_paths for user scenarios
+        # The user's files this scenario runs (None for the canonical ones): their
+        # closure's hash is its ``code.sha256`` row (see codeid.py); ``code_search``:
+        # folders its imports are looked up in before sys.path.
+        self.code_files = None
+        self.code_search = ()
+        self.user = False  # the user's own (a file of theirs, --call, --script ...)
+        self.forks = False  # runs the user's program in a fork (--script, --pytest)
         self.invalid = None  # why the name it was registered with cannot be used
 
     @property
@@ -100,15 +111,36 @@ def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
 
     def register(func):
         if name in SCENARIOS:
+            first, again = SCENARIOS[name], Scenario(name, func, {}, False, None)
+            if first.source == again.source and first.module != again.module:
+                raise DuplicateScenario(
+                    "scenario %r registered twice: %s ran twice, as modules %s and %s "
+                    "(import it by one name)" % (name, short_path(first.source), first.module,
+                                                 again.module))
             raise DuplicateScenario("scenario %r registered twice: at %s and at %s" % (
-                name, short_path(SCENARIOS[name].source),
-                short_path(Scenario(name, func, {}, False, None).source)))
+                name, short_path(first.source), short_path(again.source)))
         SCENARIOS[name] = Scenario(name, func, requires, cuda, timeout, goals)
         if invalid:
             SCENARIOS[name].invalid = "%s (registered at %s); rename it" % (
                 invalid, short_path(SCENARIOS[name].source))
         return func
     return register
+
+
+def add(name, func, source, filename=None, timeout=None):
+    """Register a scenario rngdrift made from a user's code (``--call``, ``--script`` ...):
+    ``func`` is rngdrift's wrapper; ``source`` ('file:line') and ``filename`` say where
+    the user's code is. RegistrationError for a bad or taken name."""
+    problem = name_problem(name, "scenario")
+    if problem:
+        raise RegistrationError(problem)
+    if name in SCENARIOS:
+        raise DuplicateScenario("scenario %r registered twice: at %s and at %s" % (
+            name, short_path(SCENARIOS[name].source), short_path(source)))
+    sc = Scenario(name, func, {}, False, timeout)
+    sc.source, sc.filename = source, filename
+    SCENARIOS[name] = sc
+    return sc
 
 
 def select(names, only=(), skip=()):

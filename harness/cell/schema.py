@@ -71,8 +71,15 @@ MANIFEST_DETAIL = "rows=%d"
 # Key of a row: unique within a run.
 KEY = ("cell", "scenario", "seeding", "repeat", "metric")
 
+# Code identity of a user scenario: a hash over the user's files it runs (codeid.py).
+# ``source.sha256`` (the defining file alone) is what older runs wrote. Neither is a
+# result: reports leave them out, compare has a category of its own for them.
+CODE_METRIC = "code.sha256"
+SOURCE_METRIC = "source.sha256"
+CODE_METRICS = (CODE_METRIC, SOURCE_METRIC)
+
 # Metric names rngdrift writes itself: a scenario may not return them.
-RESERVED_METRICS = (STATUS_METRIC, TIMING_METRIC, "source.sha256")
+RESERVED_METRICS = (STATUS_METRIC, TIMING_METRIC) + CODE_METRICS
 # Characters str.splitlines() splits on: a field holding one is quoted, so every
 # reader agrees on where a row ends.
 LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"

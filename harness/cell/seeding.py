@@ -74,6 +74,18 @@ def _seed_worker(worker_id):
     random.seed(worker_seed)
 
 
+class ChainedWorkerInit(object):
+    """``full``'s worker seeding, then the loader's own ``worker_init_fn``. A class, not
+    a closure, so it pickles for spawned workers (when the user's function does)."""
+
+    def __init__(self, user_fn):
+        self.user_fn = user_fn
+
+    def __call__(self, worker_id):
+        _seed_worker(worker_id)
+        return self.user_fn(worker_id)
+
+
 class Context(object):
     """What a scenario may ask of the runner. Scenarios never seed by themselves."""
 
@@ -94,14 +106,32 @@ class Context(object):
     def seeds_torch(self):
         return self.mode in _SEEDS_TORCH
 
-    def loader_kwargs(self):
-        """DataLoader keyword arguments a ``full``-mode program passes, else {}."""
+    def loader_kwargs(self, **own):
+        """DataLoader keyword arguments: the loader's ``own`` ones, plus what a
+        ``full``-mode program adds (PyTorch's recipe: a worker_init_fn that seeds
+        random and NumPy in each worker, and a seeded generator on torch >= 1.6).
+
+        Merged, never colliding: the loader's own ``worker_init_fn`` runs after the
+        recipe's (``rng.recipe``: ``worker_init_fn+own``), and its own ``generator`` is
+        kept instead of the recipe's (``generator=own``)::
+
+            DataLoader(dataset, **ctx.loader_kwargs(worker_init_fn=fn, shuffle=True))
+        """
+        kwargs = dict(own)
         if self.mode != "full":
-            return {}
-        kwargs = {"worker_init_fn": _seed_worker}
-        if versions.satisfies(torch.__version__, ">=1.6"):  # DataLoader(generator=) is 1.6+
+            return kwargs
+        user_fn = own.get("worker_init_fn")
+        if user_fn is None:
+            kwargs["worker_init_fn"] = _seed_worker
+            tracing.recipe.add("worker_init_fn")
+        else:
+            kwargs["worker_init_fn"] = ChainedWorkerInit(user_fn)
+            tracing.recipe.add("worker_init_fn+own")
+        if own.get("generator") is not None:
+            tracing.recipe.add("generator=own")
+        elif versions.satisfies(torch.__version__, ">=1.6"):  # DataLoader(generator=) is 1.6+
             generator = torch.Generator()
             generator.manual_seed(self.seed)
             kwargs["generator"] = generator
-        tracing.recipe.update(kwargs)  # reported as rng.recipe, from any process
+            tracing.recipe.add("generator")
         return kwargs

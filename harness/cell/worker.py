@@ -16,8 +16,8 @@ import time
 import traceback
 
 from . import protocol
-from .schema import (COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, TEXT, TIMING,
-                     TIMING_METRIC, name_problem)
+from .schema import (CODE_METRIC, COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, TEXT,
+                     TIMING, TIMING_METRIC, name_problem)
 
 
 # RNGDRIFT_ATTRIBUTION=off runs scenarios without counting anything: what the
@@ -77,9 +77,9 @@ def encode_metrics(metrics):
 def run_one(sc, ctx, installed, snap, process=None):
     """Run a scenario; return its Result. ``snap``: the generators' state a fresh
     program has; ``process``: the process-wide state to put back first (isolation)."""
-    from . import isolation, rngstate, seeding
+    from . import codeid, isolation, rngstate, seeding
     from .attribution import Attribution
-    from .registry import NotApplicable
+    from .registry import NotApplicable, ScenarioFailed
 
     if sc.invalid:
         return protocol.Result(sc.name, ERROR, sc.invalid, [])
@@ -101,14 +101,17 @@ def run_one(sc, ctx, installed, snap, process=None):
         rows = encode_metrics(metrics)
     except NotApplicable as exc:
         return protocol.Result(sc.name, NA, _one_line(str(exc)) or "not applicable", [])
+    except ScenarioFailed as exc:
+        return protocol.Result(sc.name, ERROR, _one_line(str(exc)) or "failed", [])
     except Exception as exc:  # the scenario's failure is a result, not ours
         return protocol.Result(sc.name, ERROR, describe_exception(exc), [])
     elapsed = time.time() - start
     rows += attribution.rows() if attribution is not None else []
     rows += [(GOAL_PREFIX + metric, TEXT, direction) for metric, direction in sorted(sc.goals.items())]
     rows.append((TIMING_METRIC, TIMING, "%.4f" % elapsed))
-    if getattr(sc, "source_sha256", None):  # a user scenario: runs compare when its code changed
-        rows.append(("source.sha256", TEXT, sc.source_sha256[:16]))
+    code = codeid.of_scenario(sc)
+    if code:  # a user scenario: compare tells a change of its code from a drift
+        rows.append((CODE_METRIC, TEXT, code))
     return protocol.Result(sc.name, OK, "", rows)
 
 
@@ -157,14 +160,16 @@ def guard_process(fd, parent, memory_limit):
         resource.setrlimit(resource.RLIMIT_DATA, (memory_limit, hard))
 
 
-def load(builtin_paths, user_paths):
+def load(builtin_paths, user_paths, usercode_path=None):
     """Import torch, torchvision and every scenario: the expensive part of a start."""
     import torch
     torch.set_num_threads(1)
-    from . import attribution, loader, tracing
+    from . import attribution, loader, tracing, usercode
 
     loader.load_paths(builtin_paths, user=False)
     loader.load_paths(user_paths)
+    if usercode_path:
+        usercode.register(usercode.load_spec(usercode_path))
     if ATTRIBUTION:
         tracing.install()
         attribution.install()

@@ -142,11 +142,11 @@ class Zygote(object):
 
 
 # -- zygote side --------------------------------------------------------------------
-def serve_forks(control_fd, runner_pid, builtin_paths, user_paths):
+def serve_forks(control_fd, runner_pid, builtin_paths, user_paths, usercode=None):
     """The zygote's life: import everything, then fork children on request."""
     sock = socket.socket(fileno=control_fd)
     worker.guard_zygote(runner_pid)
-    worker.load(builtin_paths, user_paths)
+    worker.load(builtin_paths, user_paths, usercode)
     sys.stdout.flush()
     sys.stderr.flush()
     protocol.send_message(sock, {"event": "ready"})

@@ -1,0 +1,126 @@
+"""Metrics from whatever a user's code returns or records, without a line of glue.
+
+    auto_metrics(value)                  {"value": 0.5} for a bare number
+    auto_metrics({"loss": t, "out": a})  {"loss": 0.25, "out": Fingerprint, "out.shape": "2x3",
+                                          "out.dtype": "torch.float32"}
+    Recorder()                           collects ``rngdrift.record(name, value)`` calls
+
+Numbers (Python, NumPy and 0-dim tensors) stay numbers (compared with a
+tolerance; integers and bools are counts); tensors and arrays are fingerprinted,
+with their shape and dtype as text rows; PIL images likewise with size and mode;
+strings are text. Dicts are taken apart by key (``model.fc.weight``), lists and
+tuples by index (``value[0]``) up to ``MAX_ITEMS`` items; a longer one is
+fingerprinted whole, with its length. The result feeds ``worker.encode_metrics``.
+"""
+from collections import OrderedDict
+
+from .fingerprint import Fingerprint, fingerprint
+from .schema import RNG_PREFIX, name_problem
+
+MAX_ITEMS = 16
+MAX_TEXT = 200
+
+
+def _scalar(value):
+    """A plain Python number/bool for NumPy scalars and one-value 0-dim tensors/arrays,
+    else None."""
+    import numpy as np
+    import torch
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        return value.item()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return None
+
+
+def _is_image(value):
+    return hasattr(value, "getdata") and hasattr(value, "mode") and hasattr(value, "size")
+
+
+def metric_name(path):
+    """``path`` as a metric name; rngdrift's own names (``seconds``, ``rng.*``) get a
+    ``value.`` prefix instead of failing the user's code. ValueError when unusable."""
+    problem = name_problem(path, "metric")
+    if problem and ("rngdrift's own" in problem or path.startswith(RNG_PREFIX)):
+        path, problem = "value." + path, name_problem("value." + path, "metric")
+    if problem:
+        raise ValueError(problem)
+    return path
+
+
+def _walk(value, path, out):
+    import numpy as np
+    import torch
+    scalar = None if isinstance(value, dict) else _scalar(value)
+    if scalar is not None:
+        value = scalar
+    if value is None:
+        out[metric_name(path)] = "None"
+    elif isinstance(value, (bool, int, float)):
+        out[metric_name(path)] = value
+    elif isinstance(value, str):
+        out[metric_name(path)] = value if len(value) <= MAX_TEXT else fingerprint(value)
+    elif isinstance(value, (torch.Tensor, np.ndarray)):
+        out[metric_name(path)] = fingerprint(value)
+        out[metric_name(path + ".shape")] = "x".join(str(n) for n in value.shape) or "scalar"
+        out[metric_name(path + ".dtype")] = str(value.dtype)
+    elif _is_image(value):
+        out[metric_name(path)] = fingerprint(value)
+        out[metric_name(path + ".size")] = "%dx%d" % tuple(value.size)
+        out[metric_name(path + ".mode")] = str(value.mode)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _walk(item, "%s.%s" % (path, key) if path else str(key), out)
+    elif isinstance(value, (list, tuple)):
+        if len(value) > MAX_ITEMS:
+            out[metric_name(path)] = fingerprint(list(value))
+            out[metric_name(path + ".len")] = len(value)
+        else:
+            for i, item in enumerate(value):
+                _walk(item, "%s[%d]" % (path, i), out)
+    else:
+        try:
+            out[metric_name(path)] = fingerprint(value)
+        except TypeError:
+            raise TypeError("%s: cannot make a metric of a %s (return numbers, tensors, "
+                            "arrays, images, or lists/tuples/dicts of them)"
+                            % (path, type(value).__name__))
+
+
+def auto_metrics(value, name="value"):
+    """{metric name: number, text or Fingerprint} from ``value`` (see the module doc).
+    A dict at the top is taken apart without a prefix."""
+    out = OrderedDict()
+    _walk(value, "" if isinstance(value, dict) else name, out)
+    return out
+
+
+class Recorder(object):
+    """The sink behind ``rngdrift.record``: values are turned into metrics when
+    recorded (a tensor updated in place later does not change what was recorded)."""
+
+    def __init__(self):
+        self.metrics = OrderedDict()
+
+    def record(self, name, value):
+        if not isinstance(name, str):
+            raise TypeError("rngdrift.record: the name must be a string, not %s"
+                            % type(name).__name__)
+        for key in [k for k in self.metrics if k == name or k.startswith(name + ".")
+                    or k.startswith(name + "[")]:
+            del self.metrics[key]  # the last value recorded under a name wins
+        _walk(value, name, self.metrics)
+
+    def encodable(self):
+        """The metrics as worker.encode_metrics takes them, JSON-safe (fingerprints
+        marked as such)."""
+        return [[k, "fingerprint" if isinstance(v, Fingerprint) else "value", v]
+                for k, v in self.metrics.items()]
+
+
+def decode(items):
+    """Recorder.encodable() output (after a trip through JSON) back into metrics."""
+    return OrderedDict((k, Fingerprint(v) if tag == "fingerprint" else v)
+                       for k, tag, v in items)

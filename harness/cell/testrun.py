@@ -1,0 +1,211 @@
+"""``--pytest "tests/test_model.py -k loss"``: a user's pytest tests as scenarios.
+
+One option value is one pytest command line: a path (file or folder) and pytest's
+own arguments, quoted as one shell word after ``nox -s matrix --`` (so nothing in
+it can be taken for an option of rngdrift's or nox's). The runner collects the
+tests once (``pytest --collect-only`` in a fork) and hands the node ids to every
+child; each test is then one scenario, run alone in a fork of the scenario's
+process (``forked.py``): ``pytest <path>::<test> ARGS``, so every test starts from
+what a fresh ``pytest`` process seeded by the mode would see, whatever ran before
+it, and its test module is imported after the seeding, as pytest would.
+
+Rows: ``outcome`` (text: passed, failed, error, skipped, xfailed, xpassed: a test
+that passes in one cell and fails in the next is a drift), ``failure`` (the
+exception type and where, for failed/error), and every value recorded with the
+``rngdrift_record`` fixture or ``rngdrift.record``. A file that cannot be collected in
+a cell (an API the version lacks) is one ``error`` scenario named after the file.
+"""
+import os
+import re
+import shlex
+from collections import OrderedDict
+
+from . import forked
+from .adopt import add
+from .loader import UserCodeError
+from .registry import ScenarioFailed
+
+PLUGIN_ARGS = ["-p", "no:cacheprovider", "-p", "rngdrift.pytest_plugin"]
+MAX_NAME = 200
+
+
+def scenario_name(nodeid):
+    """``pytest.`` + the node id with '/' and '::' as '.', '.py' dropped; characters a
+    name may not hold replaced; a long one cut and suffixed with a hash."""
+    path, sep, rest = nodeid.partition("::")
+    path = path[:-3] if path.endswith(".py") else path
+    name = "pytest." + path.replace("/", ".").replace(os.sep, ".")
+    if sep:
+        name += "." + rest.replace("::", ".")
+    name = "".join(c if c.isprintable() and c not in ",\t" else "_" for c in name).strip()
+    if len(name) > MAX_NAME:
+        import hashlib
+        digest = hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:8]
+        name = name[:MAX_NAME - 9] + "~" + digest
+    return name
+
+
+class _Collected(object):
+    """pytest plugin: the collected items and the collectors that failed."""
+
+    def __init__(self):
+        self.items = []
+        self.errors = []
+        self.paths = []
+
+    def pytest_collection_finish(self, session):
+        self.paths = [str(a) for a in session.config.args]
+        for item in session.items:
+            path = getattr(item, "path", None) or item.fspath  # pytest < 7: fspath only
+            self.items.append([item.nodeid, str(path)])
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append([report.nodeid, _error_line(report.longreprtext)])
+
+
+def _error_line(text):
+    lines = [l[1:].strip() for l in text.splitlines() if l.startswith("E ")]
+    kept = [l for l in lines if l]
+    return kept[-1] if kept else (text.strip().splitlines() or ["collection failed"])[-1]
+
+
+class _Outcome(object):
+    """pytest plugin: the outcome of the one test run, from its reports."""
+
+    def __init__(self):
+        self.outcome = None
+        self.failure = ""
+
+    def pytest_runtest_logreport(self, report):
+        xfail = hasattr(report, "wasxfail")
+        if report.when == "call":
+            if report.passed:
+                self.outcome = "xpassed" if xfail else "passed"
+            elif report.skipped:
+                self.outcome = "xfailed" if xfail else "skipped"
+            else:
+                self.outcome = "failed"
+                self.failure = _crash(report)
+        elif report.failed:  # setup or teardown: an error, not a failure
+            self.outcome = "error"
+            self.failure = self.failure or _crash(report)
+        elif report.skipped and report.when == "setup":
+            self.outcome = "xfailed" if xfail else "skipped"
+
+
+def _crash(report):
+    """'AssertionError (test_model.py:14)': the exception type and where (stable across
+    cells, unlike the message's values)."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is None:
+        return _error_line(getattr(report, "longreprtext", "") or "") or "failed"
+    message = (crash.message or "").strip()
+    head = message.split(":", 1)[0].strip()
+    if message.startswith("assert"):  # pytest shows a bare assert without its type
+        kind = "AssertionError"
+    elif re.match(r"^[A-Za-z_][\w.]*$", head):
+        kind = head
+    else:
+        kind = "failed"
+    return "%s (%s:%s)" % (kind, os.path.basename(str(crash.path)), crash.lineno)
+
+
+def _pytest_main(args, plugin):
+    import pytest
+    return int(pytest.main(args + PLUGIN_ARGS, plugins=[plugin]))
+
+
+def collect(text, workdir):
+    """([(scenario name, argument to run it, node id, collection error or None)], the
+    arguments to run one test with: pytest's own options, without the paths it
+    collected from)."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as exc:
+        raise UserCodeError("--pytest %r: %s" % (text, exc))
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        raise UserCodeError("--pytest %r: pytest is not installed in this cell (nox -s matrix "
+                            "installs it; by hand: pip install pytest)" % text)
+
+    def body():
+        os.chdir(workdir)
+        grab = _Collected()
+        code = _pytest_main(["--collect-only", "-q"] + argv, grab)
+        return {"code": code, "items": grab.items, "errors": grab.errors, "paths": grab.paths}
+    outcome = forked.run(body, title="pytest --collect-only", echo=False)
+    result = outcome.result or {}
+    if outcome.result is None or result.get("code") in (3, 4):
+        raise UserCodeError("--pytest %r: pytest could not collect (%s): %s" % (
+            text, "exit code %s" % result.get("code", outcome.code),
+            forked.tail(outcome.output, lines=2)))
+    tests = []
+    for nodeid, path in result["items"]:
+        rest = nodeid.partition("::")[2]
+        tests.append([scenario_name(nodeid), path + ("::" + rest if rest else ""), nodeid, None])
+    for nodeid, error in result["errors"]:
+        tests.append([scenario_name(nodeid or text), None, nodeid, error])
+    if not tests:
+        raise UserCodeError("--pytest %r: pytest collected no tests (exit code %s)"
+                            % (text, result.get("code")))
+    options = list(argv)
+    for path in result.get("paths", ()):
+        if path in options:
+            options.remove(path)
+    return tests, options
+
+
+def scenario_func(text, arg, nodeid, error, workdir, args):
+    def run(ctx):
+        if error is not None:
+            raise ScenarioFailed("pytest could not collect %s: %s" % (nodeid or text, error))
+
+        def body():
+            os.chdir(workdir)
+            grab = _Outcome()
+            code = _pytest_main([arg, "-q"] + args, grab)
+            return {"code": code, "outcome": grab.outcome, "failure": grab.failure}
+        outcome = forked.run(body, title="pytest " + nodeid)
+        result = outcome.result
+        if result is None or not result.get("outcome"):
+            raise ScenarioFailed(forked.failure(outcome, "pytest") or "pytest ran no test %s (exit "
+                                 "code %s): %s" % (nodeid, (result or {}).get("code"),
+                                                   forked.tail(outcome.output)))
+        found = OrderedDict(outcome.recorded)
+        found["outcome"] = result["outcome"]
+        if result.get("failure"):
+            found["failure"] = result["failure"]
+        return found
+    return run
+
+
+def register(spec, collect_now):
+    """Collect (the runner) or take the collected tests from ``spec``, and register them."""
+    workdir = spec["workdir"]
+    if collect_now:
+        spec["tests"] = [[text] + list(collect(text, workdir)) for text in spec["pytest"]]
+    else:
+        import pytest  # noqa: F401  (imported once here: every fork gets it for free)
+    for text, tests, options in spec.get("tests", ()):
+        for name, arg, nodeid, error in tests:
+            where = arg.split("::")[0] if arg else None
+            search = [os.path.dirname(where)] if where else []
+            conftests = _conftests(where, workdir) if where else []
+            add(name, scenario_func(text, arg, nodeid, error, workdir, options), "--pytest", text,
+                where, 0, [where] + conftests if where else [], search, forks=True)
+
+
+def _conftests(path, workdir):
+    """conftest.py files pytest loads for ``path``: its folder and those above it, up to
+    the filesystem root (pytest stops at its rootdir; more is harmless here)."""
+    found, folder = [], os.path.dirname(os.path.abspath(path))
+    while True:
+        candidate = os.path.join(folder, "conftest.py")
+        if os.path.isfile(candidate):
+            found.append(candidate)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return found
+        folder = parent
