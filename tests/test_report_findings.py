@@ -107,7 +107,16 @@ def test_catalog_matches_by_release_scenario_and_draws():
     assert catalog.match("pairs.hflip", tv06, tv07, moved).id == \
         "tv-0.7-flips-colorjitter-torch-rng"
     assert catalog.match("pairs.hflip", tv07, tv07, moved) is None       # no release crossed
-    assert catalog.match("streams.rand", tv06, tv07, moved) is None      # not covered
+    # a scenario its rows name only counts at their releases
+    assert catalog.match("streams.trunc_normal", tv06, tv07, moved) is None
+    # one no row names (the user's own code) is matched by its draws: both sides moved
+    assert catalog.match("call.mine.preview", tv06, tv07, moved).id == \
+        "tv-0.7-flips-colorjitter-torch-rng"
+    assert catalog.match("call.mine.preview", tv06, tv07, {"random.random": (400, 0)}) is None
+    assert catalog.match("call.mine.preview", {"torchvision": "0.6.0"}, {"torchvision": "0.29.2"},
+                         {"random.randint": (800, 0), "torch.randint": (0, 800),
+                          "random.random": (8, 0), "torch.rand": (0, 8)}).id == \
+        "tv-0.8-transforms-torch-rng"  # the row that explains the most moved calls
     assert catalog.match("pairs.hflip", tv06, tv07, {}) is None          # draws did not move
     assert catalog.match("python.tuple_seed", {"python": "3.10.13"},
                          {"python": "3.11.7"}, {}).package == "python"

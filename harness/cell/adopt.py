@@ -75,11 +75,13 @@ def resolve(text, option, workdir):
 
 
 def add(name, func, option, text, where=None, line=0, code_files=(), code_search=(),
-        forks=False):
+        forks=False, goals=None):
     """Register one scenario made from the user's code; UserCodeError on a bad name.
-    ``forks``: it runs the user's program in a fork of the child (forked.py)."""
+    ``forks``: it runs the user's program in a fork of the child (forked.py); ``goals``:
+    the metrics that measure correctness (the report's *broken*)."""
     try:
-        sc = registry.add(name, func, "%s:%s" % (where, line) if where else text, where)
+        sc = registry.add(name, func, "%s:%s" % (where, line) if where else text, where,
+                          goals=goals)
     except registry.RegistrationError as exc:
         raise UserCodeError("%s %r: %s" % (option, text, exc))
     unique = []

@@ -74,6 +74,15 @@ def _pair_of(item):
                         % type(item).__name__)
 
 
+def goals(pairs=False):
+    """What correctness means for a dataset: workers and epochs do not repeat each
+    other's draws; for pairs, masks follow their images."""
+    out = {"duplicate_fraction": "down", "epoch_repeat": "down"}
+    if pairs:
+        out.update(pair_consistency="up", geometry_agreement="up")
+    return out
+
+
 def check(ctx, dataset, pairs=False):
     """The metrics of the module doc for ``dataset``."""
     import torch.utils.data as data

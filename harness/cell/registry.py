@@ -127,17 +127,18 @@ def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
     return register
 
 
-def add(name, func, source, filename=None, timeout=None):
+def add(name, func, source, filename=None, timeout=None, goals=None):
     """Register a scenario rngdrift made from a user's code (``--call``, ``--script`` ...):
     ``func`` is rngdrift's wrapper; ``source`` ('file:line') and ``filename`` say where
-    the user's code is. RegistrationError for a bad or taken name."""
+    the user's code is; ``goals`` as for ``scenario``. RegistrationError for a bad or
+    taken name."""
     problem = name_problem(name, "scenario")
     if problem:
         raise RegistrationError(problem)
     if name in SCENARIOS:
         raise DuplicateScenario("scenario %r registered twice: at %s and at %s" % (
             name, short_path(SCENARIOS[name].source), short_path(source)))
-    sc = Scenario(name, func, {}, False, timeout)
+    sc = Scenario(name, func, {}, False, timeout, goals)
     sc.source, sc.filename = source, filename
     SCENARIOS[name] = sc
     return sc

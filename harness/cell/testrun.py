@@ -9,8 +9,9 @@ process (``forked.py``): ``pytest <path>::<test> ARGS``, so every test starts fr
 what a fresh ``pytest`` process seeded by the mode would see, whatever ran before
 it, and its test module is imported after the seeding, as pytest would.
 
-Rows: ``outcome`` (text: passed, failed, error, skipped, xfailed, xpassed: a test
-that passes in one cell and fails in the next is a drift), ``failure`` (the
+Rows: ``outcome`` (text: passed, failed, error, skipped, xfailed, xpassed),
+``passed`` (1 or 0, none when skipped: the scenario's goal, so a test that passes in
+one cell and fails in the next is *broken* in the report), ``failure`` (the
 exception type and where, for failed/error), and every value recorded with the
 ``rngdrift_record`` fixture or ``rngdrift.record``. A file that cannot be collected in
 a cell (an API the version lacks) is one ``error`` scenario named after the file.
@@ -27,6 +28,9 @@ from .registry import ScenarioFailed
 
 PLUGIN_ARGS = ["-p", "no:cacheprovider", "-p", "rngdrift.pytest_plugin"]
 MAX_NAME = 200
+# ``passed`` (the goal of a test scenario): 1 when the test did what it should, 0 when
+# not; a skipped test has none (n/a), so skipped -> passed is 'newly available'.
+PASSED = {"passed": 1, "xfailed": 1, "xpassed": 1, "failed": 0, "error": 0}
 
 
 def scenario_name(nodeid):
@@ -175,6 +179,8 @@ def scenario_func(text, arg, nodeid, error, workdir, args):
                                                    forked.tail(outcome.output)))
         found = OrderedDict(outcome.recorded)
         found["outcome"] = result["outcome"]
+        if result["outcome"] in PASSED:
+            found["passed"] = PASSED[result["outcome"]]
         if result.get("failure"):
             found["failure"] = result["failure"]
         return found
@@ -194,7 +200,8 @@ def register(spec, collect_now):
             search = [os.path.dirname(where)] if where else []
             conftests = _conftests(where, workdir) if where else []
             add(name, scenario_func(text, arg, nodeid, error, workdir, options), "--pytest", text,
-                where, 0, [where] + conftests if where else [], search, forks=True)
+                where, 0, [where] + conftests if where else [], search, forks=True,
+                goals={"passed": "up"})
 
 
 def _conftests(path, workdir):

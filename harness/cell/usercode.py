@@ -86,7 +86,7 @@ def register(spec, collect=False):
             func = (_call_scenario(fn, workdir, where) if key == "call" else
                     _data_scenario(fn, workdir, where, key == "pairs"))
             add(prefix + stem, func, option, text, where, code.co_firstlineno if code else 0,
-                code_files)
+                code_files, goals=None if key == "call" else datachecks.goals(key == "pairs"))
     if spec.get("script") or spec.get("metric"):
         scripts.register(spec)
     if spec.get("pytest"):

@@ -96,7 +96,21 @@ def match(scenario: str, before: dict[str, str], after: dict[str, str],
     its draws agree with the attribution (a row about draws that moved needs them to
     have moved that way; a row about a kernel needs the calls to have stayed). The
     first such row wins.
+
+    A scenario no row names (the user's own code: ``--call``, ``--script`` ...) is
+    matched by its draws alone: a row about draws that moved counts when some of its
+    ``draws_before`` fell *and* some of its ``draws_after`` rose; of several, the one
+    that explains the most moved calls (then the earliest).
     """
-    return next((c for c in (causes if causes is not None else load())
-                 if c.covers(scenario) and c.crossed(before, after) and c.fits_draws(moved)),
-                None)
+    causes = causes if causes is not None else load()
+    named = [c for c in causes if c.covers(scenario)]
+    found = next((c for c in named if c.crossed(before, after) and c.fits_draws(moved)), None)
+    if found or named:
+        return found
+    fell = {api.rpartition(" ")[2] for api, (b, a) in moved.items() if a < b}
+    rose = {api.rpartition(" ")[2] for api, (b, a) in moved.items() if a > b}
+    fits = [(len(fell & set(c.draws_before)) + len(rose & set(c.draws_after)), -i, c)
+            for i, c in enumerate(causes)
+            if c.draws_before and c.draws_after and c.crossed(before, after)
+            and fell & set(c.draws_before) and rose & set(c.draws_after)]
+    return max(fits, key=lambda f: f[:2])[2] if fits else None

@@ -187,16 +187,18 @@ def findings(evidence: Evidence, changes: list[Transition]) -> list[Finding]:
         step_from = evidence.versions[t.before_cell]
         step_to = evidence.versions[t.first_cell or t.after_cell]
         cause = None
-        if evidence.recipe_changed(t.scenario, t.seeding, t.before_cell, t.after_cell):
-            # rngdrift's own `full` recipe handed the scenario something new: say so; a
-            # goal it breaks stays broken (users copy that recipe), the rest is folded
-            cause = catalog.HARNESS_RECIPE
-            if t.severity != "broken":
-                t = dataclasses.replace(t, severity="harness")
-        elif t.severity not in ("noise", "new", "gone"):
+        if t.severity not in ("noise", "new", "gone"):
             cause = catalog.match(t.scenario, step_from, step_to, moved) or \
                 catalog.match(t.scenario, evidence.versions[t.before_cell],
                               evidence.versions[t.after_cell], moved)
+        if cause is None and evidence.recipe_changed(t.scenario, t.seeding, t.before_cell,
+                                                     t.after_cell):
+            # Nothing upstream explains it, and rngdrift's own `full` recipe handed the
+            # scenario something new: say so; a goal it breaks stays broken (users copy
+            # that recipe), the rest is folded
+            cause = catalog.HARNESS_RECIPE
+            if t.severity != "broken":
+                t = dataclasses.replace(t, severity="harness")
         family = t.scenario.split(".", 1)[0]
         key = ((t.first_cell or t.after_cell), cause.id if cause else None,
                None if cause else (t.severity, family))
