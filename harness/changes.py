@@ -71,7 +71,7 @@ def unseeded_draws(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
 
 
 def as_unseeded(change: Change, noise: set) -> Change:
-    if change.category in ("changed", "lost-repro") and change.run in noise \
+    if change.category in ("changed", "lost-repro", "gained-repro") and change.run in noise \
             and change.metric != STATUS_METRIC:
         why = f"{change.category}, but the scenario draws from a generator " \
               f"{change.seeding or 'its mode'} leaves unseeded in both runs"

@@ -227,15 +227,16 @@ def describe(frame: pd.DataFrame, dependence: Dependence | None = None) -> list[
         by_class.setdefault(klass, []).append(cell)
     table = dependence_in(frame, dependence)
     ran = "; ".join(f"{code(k)} ({plural(len(v), 'cell')})" for k, v in sorted(by_class.items()))
-    lines = [f"CPU classes: {ran}."]
-    if not table.empty:
-        names = sorted({f"{r.scenario} {r.metric}" for r in table.itertuples()})
-        warn = (" The run mixes classes: a change between cells of two classes in one of "
-                "these may be the CPU, not the release." if len(by_class) > 1 else "")
-        lines.append(f"Known to differ between CPU classes at the same pins ({DATA.name}, "
-                     f"{plural(len(names), 'metric')}): {', '.join(map(code, names[:12]))}"
-                     f"{' …' if len(names) > 12 else ''}.{warn}")
-    return lines
+    if table.empty:
+        return [f"CPU classes: {ran}."]
+    names = sorted({f"{r.scenario} {r.metric}" for r in table.itertuples()})
+    if len(by_class) == 1:  # one class: a count is enough, the compare with another says more
+        return [f"CPU classes: {ran}; {plural(len(names), 'metric')} of this run are known to "
+                f"differ on other CPU classes at the same pins ({DATA.name})."]
+    return [f"CPU classes: {ran}.",
+            f"The run mixes classes: a change between cells of two classes in one of these "
+            f"{plural(len(names), 'metric')} may be the CPU, not the release ({DATA.name}): "
+            f"{', '.join(map(code, names[:12]))}{' …' if len(names) > 12 else ''}."]
 
 
 # -- rngdrift platform BASE CAND ------------------------------------------------------
