@@ -133,19 +133,19 @@ def evaluate(ctx, dataset):
     }
 
 
-@scenario("example.seg_pairs.reseed_random")
+@scenario("example.seg_pairs.reseed_random", goals={"pair_consistency": "up"})
 def reseed_random(ctx):
     images, masks = synthetic_pairs()
     return evaluate(ctx, SegmentationDataset(images, masks, geometry(), geometry()))
 
 
-@scenario("example.seg_pairs.reseed_both")
+@scenario("example.seg_pairs.reseed_both", goals={"pair_consistency": "up"})
 def reseed_both(ctx):
     images, masks = synthetic_pairs()
     return evaluate(ctx, ReseedBothDataset(images, masks, geometry(), geometry()))
 
 
-@scenario("example.seg_pairs.shared_params")
+@scenario("example.seg_pairs.shared_params", goals={"pair_consistency": "up"})
 def shared_params(ctx):
     images, masks = synthetic_pairs()
     return evaluate(ctx, SharedParamsDataset(images, masks))

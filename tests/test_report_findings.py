@@ -108,7 +108,7 @@ def test_catalog_matches_by_release_scenario_and_draws():
         "tv-0.7-flips-colorjitter-torch-rng"
     assert catalog.match("pairs.hflip", tv07, tv07, moved) is None       # no release crossed
     # a scenario its rows name only counts at their releases
-    assert catalog.match("streams.trunc_normal", tv06, tv07, moved) is None
+    assert catalog.match("streams.trunc_normal", tv06, tv07, {"torch.Tensor.uniform_": (8, 9)}) is None
     # one no row names (the user's own code) is matched by its draws: both sides moved
     assert catalog.match("call.mine.preview", tv06, tv07, moved).id == \
         "tv-0.7-flips-colorjitter-torch-rng"
@@ -160,3 +160,13 @@ def test_evidence_reads_goals_calls_and_drawn_generators(tmp_path):
     assert evidence.goals == {"pairs.hflip": {"pair_consistency": "up"}}
     assert evidence.calls[(OLD, "pairs.hflip", "python")] == {"random.random": 400}
     assert evidence.unseeded(OLD, "pairs.hflip", "torch") == {"python", "numpy"}
+
+
+def test_a_goal_no_seeding_brings_back_asks_for_a_code_change(tmp_path):
+    """The user's segmentation Dataset at the newest torchvision: image and mask no longer
+    match under any mode, even where every repeat agrees. Seeding is no advice there."""
+    rows = _pairs(OLD, 1.0, None, PY, all_=1.0) + _pairs(TV08, 0.0, 0.0, TORCH, all_=0.0)
+    (broken,) = [f for f in _report(tmp_path, rows).findings if f.severity == "broken"]
+    assert broken.fix.mode is None and not broken.fix.add
+    assert broken.fix.text.startswith("No seeding brings the goals back: even seeded like `all`")
+    assert "`pair_consistency` 0 (was 1)" in broken.fix.text and "code has to change" in broken.fix.text

@@ -8,6 +8,10 @@ A seeding mode counts for a scenario in a cell only when
   never counts), and
 * the scenario's correctness goals are as good as any valid mode gets them there.
 
+For a broken goal, seeding is advice only where the mode brings the goal back to its
+level before the change; where no mode does (pairs that no longer match under any
+seeding), the advice says the code has to change.
+
 The advice is the difference between the mode a change showed under and that mode,
 written as the lines to add.
 """
@@ -86,6 +90,31 @@ def _close(evidence, key, cell, value: float) -> bool:
     return abs(got - value) <= evidence.tol.atol + evidence.tol.rtol * max(abs(got), abs(value))
 
 
+# A goal counts as restored when it is back within this much of its level before the
+# change (the same margin findings.py calls material).
+RESTORED = 0.05
+
+
+def lost_goals(evidence, before_cell: str, after_cell: str, scenario: str,
+               mode: str) -> list[tuple[str, float, float]]:
+    """The goals of ``scenario`` that ``mode`` does not bring back at ``after_cell`` to
+    the best level any reproducing mode reached at ``before_cell``: [(metric, was, is)]."""
+    lost = []
+    before_modes = valid_modes(evidence, before_cell, scenario)
+    for metric, direction in evidence.goals.get(scenario, {}).items():
+        pick = max if direction == "up" else min
+        was = [float(evidence.at((scenario, m, metric), before_cell).values[0])
+               for m in before_modes if evidence.at((scenario, m, metric), before_cell).agreed]
+        now = evidence.at((scenario, mode, metric), after_cell)
+        if not was or not now.agreed:
+            continue
+        best, got = pick(was), float(now.values[0])
+        margin = RESTORED * max(1.0, abs(best))
+        if (best - got if direction == "up" else got - best) > margin:
+            lost.append((metric, best, got))
+    return lost
+
+
 def code_to_add(have: str, need: str) -> tuple[str, ...]:
     """The lines a program seeding like ``have`` adds to seed like ``need``."""
     lines = [GENERATOR_CODE[g] for g in SEEDED[need] if g not in SEEDED[have]]
@@ -109,6 +138,14 @@ def fix_for(evidence, finding) -> Fix | None:
         return Fix(f"`{t.scenario}` now fails: {t.after.detail or 'see the cell log'}",
                    upstream=upstream)
     mode = weakest_mode(evidence, t.after_cell, t.scenario)
+    lost = lost_goals(evidence, t.before_cell, t.after_cell, t.scenario, mode) if mode else []
+    if finding.severity == "broken" and lost:
+        moved = ", ".join(f"`{metric}` {got:.3g} (was {was:.3g})" for metric, was, got in lost)
+        return Fix(f"No seeding brings the goals back: even seeded like `{mode}`, "
+                   f"`{t.scenario}` gets {moved}; what the code computes from its draws "
+                   f"changed, so the code has to change"
+                   f"{' (upstream advice below)' if upstream else ''}.", mode=None,
+                   upstream=upstream)
     if mode is None:
         return Fix(f"No seeding mode makes `{t.scenario}` reproducible here with its goals "
                    "kept.", mode=None, upstream=upstream)

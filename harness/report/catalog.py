@@ -97,15 +97,15 @@ def match(scenario: str, before: dict[str, str], after: dict[str, str],
     have moved that way; a row about a kernel needs the calls to have stayed). The
     first such row wins.
 
-    A scenario no row names (the user's own code: ``--call``, ``--script`` ...) is
-    matched by its draws alone: a row about draws that moved counts when some of its
-    ``draws_before`` fell *and* some of its ``draws_after`` rose; of several, the one
-    that explains the most moved calls (then the earliest).
+    Where no row naming the scenario fits (always, for the user's own code: ``--call``,
+    ``--script`` ...), it is matched by its draws alone: a row about draws that moved
+    counts when some of its ``draws_before`` fell *and* some of its ``draws_after``
+    rose; of several, the one that explains the most moved calls (then the earliest).
     """
     causes = causes if causes is not None else load()
-    named = [c for c in causes if c.covers(scenario)]
-    found = next((c for c in named if c.crossed(before, after) and c.fits_draws(moved)), None)
-    if found or named:
+    found = next((c for c in causes if c.covers(scenario) and c.crossed(before, after)
+                  and c.fits_draws(moved)), None)
+    if found:
         return found
     fell = {api.rpartition(" ")[2] for api, (b, a) in moved.items() if a < b}
     rose = {api.rpartition(" ")[2] for api, (b, a) in moved.items() if a > b}
