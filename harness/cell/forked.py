@@ -32,7 +32,7 @@ from collections import namedtuple
 import rngdrift
 
 from . import attribution, metrics, tracing
-from .loader import without_harness
+from .loader import where_raised
 from .processes import describe_exit, stack_summary
 
 # What one fork gave: ``result`` (what body returned, JSON), ``code`` (exit status:
@@ -55,14 +55,9 @@ def _exit_code(exc):
 
 def _describe(exc):
     """'ValueError: message (at train.py:12 in main)' at the innermost frame."""
-    frames = without_harness(traceback.extract_tb(exc.__traceback__))
-    where = ""
-    if frames:
-        last = frames[-1]
-        where = " (at %s:%d in %s)" % (os.path.basename(last.filename), last.lineno, last.name)
     text = " | ".join(p.strip() for p in ("%s: %s" % (type(exc).__name__, exc)).splitlines()
                       if p.strip())
-    return (text if len(text) <= 300 else text[:297] + "...") + where
+    return (text if len(text) <= 300 else text[:297] + "...") + where_raised(exc)
 
 
 def _fresh_exit():

@@ -12,7 +12,6 @@ becomes a ``UserCodeError`` whose message is one line naming the file, the line
 and why. ``python -m harness.cell.loader --check PATH...`` is the host's syntax
 preflight, run with a cell's interpreter before anything is installed.
 """
-import hashlib
 import importlib
 import importlib.util
 import os
@@ -20,7 +19,7 @@ import pkgutil
 import sys
 import traceback
 
-from . import registry
+from . import codeid, registry
 from .registry import DuplicateScenario, short_path as _short
 
 
@@ -109,6 +108,15 @@ def without_harness(frames):
     APIs sit between user code and the library it calls); all of them if none is left."""
     kept = [f for f in frames if not os.path.realpath(f.filename).startswith(_HARNESS_CELL)]
     return kept or list(frames)
+
+
+def where_raised(exc):
+    """' (at train.py:12 in main)': the innermost frame outside the harness, or ''."""
+    frames = without_harness(traceback.extract_tb(exc.__traceback__))
+    if not frames:
+        return ""
+    last = frames[-1]
+    return " (at %s:%d in %s)" % (os.path.basename(last.filename), last.lineno, last.name)
 
 
 def describe_error(exc, files):
@@ -274,12 +282,7 @@ def _registers_nothing(path, files):
     return why + "; to run a plain function, use --call FILE:FUNCTION"
 
 
-def file_sha256(path):
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except (IOError, OSError):
-        return None
+file_sha256 = codeid.file_sha256
 
 
 def main(argv=None):

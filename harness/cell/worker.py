@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 
 from . import protocol
 from .schema import (CODE_METRIC, COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, TEXT,
@@ -32,13 +31,8 @@ def _one_line(text, limit=500):
 
 def describe_exception(exc):
     """'ValueError: message (at file.py:12 in func)' for the innermost frame."""
-    from .loader import without_harness
-    frames = without_harness(traceback.extract_tb(exc.__traceback__))
-    where = ""
-    if frames:
-        last = frames[-1]
-        where = " (at %s:%d in %s)" % (os.path.basename(last.filename), last.lineno, last.name)
-    return _one_line("%s: %s%s" % (type(exc).__name__, exc, where))
+    from .loader import where_raised
+    return _one_line("%s: %s%s" % (type(exc).__name__, exc, where_raised(exc)))
 
 
 def encode_metrics(metrics):
