@@ -27,8 +27,7 @@ MAX_TABLE_ROWS = 200
 
 def render(report, notes=()) -> str:
     """``notes``: the run's headline, reuse and platform sentences (``headline.run_notes``)."""
-    lines = _head(report) + [line for n in notes for line in (*wrap(n), "")] \
-        + _verdict(report) + _ask(report)
+    lines = _head(report) + [f"{n}\n" for n in notes] + _verdict(report) + _ask(report)
     lines += _by_step(report)
     lines += _minimal(report) + _accuracy(report) + _legend(report) + _folded(report)
     lines += _failures(report)
