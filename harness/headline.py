@@ -69,6 +69,14 @@ def differences(old: pd.DataFrame, new: pd.DataFrame, tol: Tolerance,
     return out
 
 
+# What differs between the two newest cells, in the order the headline says it.
+PARTS = (("values", "values changed in {n} ({names})", "scenario"),
+         ("status", "{n} changed status ({names})", "scenario"),
+         ("new", "{n} run only here ({names})", "scenario"),
+         ("gone", "{n} no longer run ({names})", "scenario"),
+         ("platform", "{n} differ as the two CPU classes do ({names})", "more scenario"))
+
+
 def _names(scenarios: set) -> str:
     ordered = sorted(scenarios)
     more = f", … {len(ordered) - MAX_NAMED} more" if len(ordered) > MAX_NAMED else ""
@@ -97,22 +105,8 @@ def newest_against_previous(candidate: pd.DataFrame, previous: pd.DataFrame | No
         return f"{head} {', '.join(map(code, failed))} failed as a whole; nothing to compare."
     found = differences(previous[previous["cell"] == old], candidate[candidate["cell"] == new],
                         tol)
-    parts = []
-    if found["values"]:
-        parts.append(f"values changed in {plural(len(found['values']), 'scenario')} "
-                     f"({_names(found['values'])})")
-    if found["status"]:
-        parts.append(f"{plural(len(found['status']), 'scenario')} changed status "
-                     f"({_names(found['status'])})")
-    if found["new"]:
-        parts.append(f"{plural(len(found['new']), 'scenario')} run only here "
-                     f"({_names(found['new'])})")
-    if found["gone"]:
-        parts.append(f"{plural(len(found['gone']), 'scenario')} no longer run "
-                     f"({_names(found['gone'])})")
-    if found["platform"]:
-        parts.append(f"{plural(len(found['platform']), 'more scenario')} differ as the two "
-                     f"CPU classes do ({_names(found['platform'])})")
+    parts = [template.format(n=plural(len(found[kind]), noun), names=_names(found[kind]))
+             for kind, template, noun in PARTS if found[kind]]
     return f"{head} {'; '.join(parts) if parts else 'no value changed'}."
 
 
