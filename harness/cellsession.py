@@ -59,9 +59,6 @@ def cell_args(args: argparse.Namespace) -> list[str]:
     return options.to_argv(forwarded, "both") + (["--workdir", str(workdir)] if workdir else [])
 
 
-resolve_user_paths = runoptions.resolve_user_paths
-
-
 def pytest_requirement(python: str) -> str:
     """The pytest a cell gets with ``--pytest``: the newest line that supports its Python
     (7.4 is the last for 3.7, 8.3 for 3.8); the freeze file records the exact version."""
@@ -70,9 +67,6 @@ def pytest_requirement(python: str) -> str:
     if python == "3.8":
         return "pytest>=8.3,<8.4"
     return "pytest>=8.3"
-
-
-user_code_files = runoptions.user_code_files
 
 
 def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | Path | None) -> str | None:
@@ -86,7 +80,7 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
     for path in args.cell_requirements:
         if not Path(path).is_file():
             return f"{path}: no such requirements file (--cell-requirements)"
-    files = user_code_files(args)
+    files = runoptions.user_code_files(args)
     for path in files:
         if not Path(path).is_file():
             return f"{path}: no such file"
@@ -236,7 +230,7 @@ def plan_cells(posargs: list[str], default_run_id: str, cells: list[compat.Cell]
             args = parse_posargs(list(posargs), default_run_id)
     except SystemExit:
         return None
-    resolve_user_paths(args, invoked_from or os.getcwd())
+    runoptions.resolve_user_paths(args, invoked_from or os.getcwd())
     if args.reuse_from:
         previous = runs.resolve(args.reuse_from)
         if not previous.is_dir():
@@ -266,7 +260,7 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
         own = shard_of(cell, cells if cells is not None else [cell], n)
         if own != k:
             session.skip(f"{cell.id} is in shard {own}/{n}, not {k}/{n} (--shard)")
-    resolve_user_paths(args, getattr(session, "invoked_from", None) or os.getcwd())
+    runoptions.resolve_user_paths(args, getattr(session, "invoked_from", None) or os.getcwd())
     decision = (plan or {}).get(cell.id)
     if decision is None:
         try:

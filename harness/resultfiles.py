@@ -17,6 +17,7 @@ import pandas as pd
 from harness.cell import schema
 from harness.cell.schema import CELL_LEVEL, OK
 from harness.errors import UserError
+from harness.text import is_number
 
 MATRIX = "matrix.csv"
 # What a cell directory holds besides its CSV (see harness/runs.py); a journal is
@@ -94,14 +95,6 @@ def _check(path: Path, frame: pd.DataFrame, mask, problem) -> None:
         raise UserError(f"{_where(path, frame, mask)}: {problem(first)}")
 
 
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def validate(path: Path, frame: pd.DataFrame) -> None:
     """Raise UserError naming the first row of ``frame`` (read from ``path``) that breaks the schema."""
     _check(path, frame, frame["schema_version"] != schema.SCHEMA_VERSION,
@@ -128,7 +121,7 @@ def validate(path: Path, frame: pd.DataFrame) -> None:
            lambda r: f"cell-level scenario {r['scenario']!r} may only hold a "
                      f"{schema.STATUS_METRIC!r} row")
     numeric = frame["kind"].isin(("number", "timing")) & ~is_status
-    bad = numeric & ~frame["value"].map(_is_float)
+    bad = numeric & ~frame["value"].map(is_number)
     _check(path, frame, bad, lambda r: f"{r['kind']} {r['metric']!r} value {r['value']!r} "
                                        "is not a number")
     count = (frame["kind"] == "count") & ~is_status

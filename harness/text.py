@@ -46,7 +46,8 @@ def table(header: list[str], rows: list[list[str]], right=()) -> list[str]:
     return lines
 
 
-def _is_number(value: str) -> bool:
+def is_number(value: str) -> bool:
+    """Whether ``value`` reads as a float ('1e-3', 'nan' and 'inf' included)."""
     try:
         float(value)
     except ValueError:
@@ -59,7 +60,7 @@ def spreadsheet_safe(value):
     advice: a leading ' before =, +, -, @, tab or CR). Numbers and the lone '-' of a
     cell that was not measured stay as they are."""
     if isinstance(value, str) and value.startswith(FORMULA_START) and value != "-" \
-            and not _is_number(value):
+            and not is_number(value):
         return "'" + value
     return value
 

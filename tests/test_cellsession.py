@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from harness import cellsession, compat
+from harness import cellsession, compat, runoptions
 from harness.cell import schema
 
 
@@ -83,7 +83,7 @@ def test_run_cell_outside_its_shard_skips_before_doing_anything(tmp_path):
 def test_user_paths_resolve_from_where_nox_was_started(tmp_path):
     args = cellsession.parse_posargs(["--scenarios", "mine.py", "--scenarios", "pkg",
                                       "--cell-requirements", "req.txt"], "r1")
-    cellsession.resolve_user_paths(args, tmp_path)
+    runoptions.resolve_user_paths(args, tmp_path)
     assert args.scenarios == [str(tmp_path / "mine.py"), str(tmp_path / "pkg")]
     assert args.cell_requirements == [str(tmp_path / "req.txt")]
     out = cellsession.cell_args(args)
@@ -95,7 +95,7 @@ def _user_args(tmp_path, scenarios=(), requirements=()):
     args = cellsession.parse_posargs(
         [a for p in scenarios for a in ("--scenarios", str(p))]
         + [a for p in requirements for a in ("--cell-requirements", str(p))], "r1")
-    cellsession.resolve_user_paths(args, tmp_path)
+    runoptions.resolve_user_paths(args, tmp_path)
     return args
 
 
@@ -275,21 +275,21 @@ def test_user_code_options_reach_the_cell_as_given_with_where_nox_ran(tmp_path):
     """One quoted word per program or test command line: nothing in it can be taken for
     an option of nox's or rngdrift's; relative paths are read from --workdir."""
     args = cellsession.parse_posargs(USER_CODE, "r1")
-    cellsession.resolve_user_paths(args, tmp_path)
+    runoptions.resolve_user_paths(args, tmp_path)
     out = cellsession.cell_args(args)
     assert out[out.index("--script") + 1] == "python train.py --epochs 1"
     assert out[out.index("--pytest") + 1] == "tests/test_model.py -k 'not slow'"
     assert [out[i + 1] for i, a in enumerate(out) if a == "--call"] == [
         "funcs.py:step", "project.steps:step"]
     assert "--user-only" in out and out[out.index("--workdir") + 1] == str(tmp_path)
-    assert cellsession.user_code_files(args) == [
+    assert runoptions.user_code_files(args) == [
         str(tmp_path / "funcs.py"), str(tmp_path / "data.py"), str(tmp_path / "data.py"),
         str(tmp_path / "train.py")]
 
 
 def test_check_user_code_names_a_missing_script_before_installing(tmp_path):
     args = cellsession.parse_posargs(["--script", "python -u nothere.py --x 1"], "r1")
-    cellsession.resolve_user_paths(args, tmp_path)
+    runoptions.resolve_user_paths(args, tmp_path)
     assert cellsession.check_user_code(args, compat.DEFAULT[0], None) == \
         f"{tmp_path / 'nothere.py'}: no such file"
 
