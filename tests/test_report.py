@@ -420,3 +420,13 @@ def test_reports_and_compare_from_a_real_two_cell_run(cell_python, tmp_path, cap
     changed = pd.read_csv(edited / "compare.csv", dtype=str, keep_default_na=False)
     assert changed[["category", "cell", "scenario", "seeding", "candidate"]].values.tolist() == [
         ["changed", OLD_CELL, "pairs.hflip", "full", "0.123"]]
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("A 0.981506", "A"), ("~ 0.45…0.5", "~"), ("n/a needs torch>=1.6; cell has 1.5.0", "n/a"),
+    ("err ValueError: boom (at f.py:1)", "err"), ("timeout after 120 s", "timeout"), ("B", "B")])
+def test_a_heatmap_cell_shows_its_label_and_keeps_the_rest_on_hover(value, shown):
+    from harness.report import html_page
+    cell = html_page._short(value)
+    assert cell.endswith(">" + shown.replace(">", "&gt;"))
+    assert ("title=" in cell) == (value != shown)

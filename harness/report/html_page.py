@@ -18,7 +18,7 @@ from harness.report import advice
 from harness.report.drilldown import scenario_sections
 from harness.report.findings import ACTIONABLE, FOLDED, SEVERITIES, SEVERITY_WORDS
 from harness.report.model import (
-    ACCURACY_METRIC, ACCURACY_SCENARIO, accuracy_value, failures, per_cell)
+    ACCURACY_METRIC, ACCURACY_SCENARIO, STATE_LABEL, accuracy_value, failures, per_cell)
 from harness.report.plot import accuracy_svg
 from harness.report.words import (
     HEADINGS, PLURAL, counts, finding_step, summary_rows, title, transition, verdict,
@@ -222,7 +222,7 @@ def _short(value: str) -> str:
     has 0.4.0') or a value group with its number shows its first word, the rest on
     hover, so 17 cells fit a screen."""
     word, _, rest = value.partition(" ")
-    if rest and (word in ("n/a", "error", "timeout", "skipped") or len(word) <= 2):
+    if rest and (word in STATE_LABEL.values() or len(word) <= 2):
         # 'A 0.981506' shows its group letter; the number is on hover and in drift.csv
         return f' title="{esc(value)}">{esc(word)}'
     return f">{esc(value)}"
