@@ -28,19 +28,23 @@ from pathlib import Path
 
 import nox
 
-# nox loads this file by path and does not put its folder on sys.path; the harness
-# is imported from the checkout (installed or not), so this is the one bootstrap.
-sys.path.insert(0, str(Path(__file__).parent))
+# nox loads this file by path and does not put its folder on sys.path. In a checkout
+# its folder holds _rngdrift (the harness and scenarios under one private name); a
+# wheel ships this file inside _rngdrift, which is importable already.
+_HERE = Path(__file__).resolve().parent
+if (_HERE / "_rngdrift" / "__init__.py").is_file():
+    sys.path.insert(0, str(_HERE))
 
-from harness import cellsession, compat, interpreters, lock as lockfile, runs  # noqa: E402
-from harness.errors import UserError  # noqa: E402
+from _rngdrift.harness.errors import UserError  # noqa: E402
+from _rngdrift.harness.matrix import compat, interpreters, lock as lockfile  # noqa: E402
+from _rngdrift.harness.runs import cellsession, rundirs  # noqa: E402
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["matrix"]
 
 # One run id for every session of this nox invocation; RNGDRIFT_RUN_ID or
 # `-- --run-id` share one across invocations (CI shards).
-RUN_ID = runs.new_run_id()
+RUN_ID = rundirs.new_run_id()
 
 # RNGDRIFT_EXTRA_CELLS=<id>,... adds cells to the default matrix (test-only: a pair
 # that cannot be installed, a Python that is not there).
@@ -50,7 +54,7 @@ if compat.PROBLEM:
 
 _FOUND = interpreters.expose(sorted({*compat.pythons_needed(), *(c.python for c in DEFAULT_CELLS)},
                                     key=lambda v: tuple(map(int, v.split(".")))),
-                             Path(__file__).parent / ".nox" / "_interpreters")
+                             Path.cwd() / ".nox" / "_interpreters")
 for _xy, _exe in _FOUND.items():
     if _exe is None:
         print(f"rngdrift: {interpreters.missing_hint(_xy)}; cells needing it get an error row",
@@ -117,28 +121,34 @@ def lock(session):
         raise SystemExit(status)  # the lock printed why; nox exits with its code
 
 
-@nox.session
+def _command(*args: str) -> None:
+    """An rngdrift command in nox's own process: requirements.txt installed what it
+    needs (pandas) beside nox, so there is no venv to make. Its exit status becomes
+    nox's (compare: 1 when something changed, 2 on bad input)."""
+    from _rngdrift.harness import cli
+    status = cli.main(list(args))
+    if status:
+        raise SystemExit(status)
+
+
+@nox.session(venv_backend="none")
 def report(session):
     """Merge results/<run>/cells/*.csv into matrix.csv and write the reports."""
-    session.install("pandas>=2")
-    target = session.posargs or [str(runs.RESULTS / "latest")]
-    session.run("python", "-m", "harness", "report", *target)
+    _command("report", *(session.posargs or [str(rundirs.RESULTS / "latest")]))
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def compare(session):
     """Compare two runs: `-- <baseline> <candidate> [--fail-on ...]` (default baseline, latest)."""
-    session.install("pandas>=2")
-    session.run("python", "-m", "harness", "compare", *session.posargs)
+    _command("compare", *session.posargs)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def baseline(session):
     """Make a run (default results/latest) the committed baseline: results/baseline/."""
-    session.install("pandas>=2")
-    run = session.posargs[0] if session.posargs else str(runs.RESULTS / "latest")
-    session.run("python", "-m", "harness", "report", run)
-    session.run("python", "-m", "harness", "baseline", run, *session.posargs[1:])
+    run = session.posargs[0] if session.posargs else str(rundirs.RESULTS / "latest")
+    _command("report", run)
+    _command("baseline", run, *session.posargs[1:])
 
 
 @nox.session
@@ -157,7 +167,7 @@ def screenshots(session):
     """PNGs of a report.html at 1400 and 400 px for the README (needs Chromium):
     `-- results/<run>/report.html` (default: the committed baseline's)."""
     page = session.posargs[0] if session.posargs else "results/baseline/report.html"
-    session.run(sys.executable, "-m", "harness.browser", page, "--out", "docs")
+    session.run(sys.executable, "-m", "_rngdrift.harness.report.browser", page, "--out", "docs")
 
 
 @nox.session(venv_backend="none")

@@ -52,7 +52,7 @@ from benchmarks.measure import ROOT, machine_text, uv_version  # noqa: E402
 from benchmarks.records import MATRIX, load_records  # noqa: E402
 from benchmarks.stages import CELL_STAGES, STAGES, Bench  # noqa: E402
 from benchmarks.tables import write_tables  # noqa: E402
-from harness import compat  # noqa: E402
+from _rngdrift.harness.matrix import compat  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 

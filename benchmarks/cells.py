@@ -6,7 +6,7 @@ import os
 import re
 import unicodedata
 
-from harness import compat
+from _rngdrift.harness.matrix import compat
 
 
 def representative_cells(cells: list[compat.Cell]) -> list[compat.Cell]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.measure import ROOT, run
-from harness.cell import schema
+from _rngdrift.harness.cell import schema
 
 # Scenarios whose draws happen in DataLoader workers, and scenarios without workers.
 WITH_WORKERS = ("loader.numpy_workers", "loader.python_workers", "loader.torch_workers",
@@ -45,7 +45,7 @@ def measure_attribution(bench, cell, python) -> None:
                 out = bench.out / "cells" / f"{cell.id}.attribution-{group}-{state}-{round_}.csv"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 only = [a for p in patterns for a in ("--only", p)]
-                run([python, "-m", "harness.cell", "--out", out, "--cell", cell.id,
+                run([python, "-m", "_rngdrift.harness.cell", "--out", out, "--cell", cell.id,
                      "--run-id", "bench", "--seeding", "all", "--repeats", str(REPEATS),
                      "--jobs", "1", "--scenarios", ROOT / "examples" / "loader_pairs.py", *only],
                     env=dict(os.environ, PYTHONPATH=str(ROOT), RNGDRIFT_ATTRIBUTION=state),
@@ -80,7 +80,7 @@ def measure_report(bench) -> None:
     try:
         copy = work / "baseline"
         shutil.copytree(baseline, copy)
-        command = [sys.executable, "-m", "harness", "report"]
+        command = [sys.executable, "-m", "rngdrift", "report"]
         rows = sum(1 for _ in open(copy / "matrix.csv")) - 1
         seconds = min(_cpu(command + [copy]) for _ in range(3))
         bench.record("report", "report_baseline_cpu_s", seconds,

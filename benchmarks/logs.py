@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from harness.cell import schema
+from _rngdrift.harness.cell import schema
 
 
 def family_seconds(rows) -> dict[str, float]:

@@ -8,7 +8,7 @@
                  to download the pack from GitHub's cache service.
     incremental  `nox -s matrix -- --reuse-from RUN` over the whole default matrix when
                  nothing changed (every cell reused), given a previous run (--reuse-run)
-    lock         a lock refresh from the index (`python -m harness.lock` into a scratch file)
+    lock         a lock refresh from the index (`python -m _rngdrift.harness.matrix.lock` into a scratch file)
 
 ``Bench`` calls ``STAGES[name](bench)``; each records through ``bench.record``.
 """
@@ -88,7 +88,7 @@ def measure_incremental(bench) -> None:
     wall = time.perf_counter() - start
     text = log.read_text(errors="replace")
     reused = text.count(": reuse from ")
-    ran = text.count("python -m harness.cell ")
+    ran = text.count("python -m _rngdrift.harness.cell ")
     bench.record(MATRIX, "incremental_nothing_new_s", wall,
                  f"nox -s matrix -- --reuse-from {previous}: {reused} cells reused, {ran} ran, "
                  "then the report")
@@ -98,9 +98,9 @@ def measure_incremental(bench) -> None:
 def measure_lock(bench) -> None:
     scratch = bench.work / "lock.json"
     shutil.copy(ROOT / "matrix.lock.json", scratch)  # a refresh, as the nightly does it
-    seconds = run([sys.executable, "-m", "harness.lock", "--out", scratch],
+    seconds = run([sys.executable, "-m", "_rngdrift.harness.matrix.lock", "--out", scratch],
                   log=bench.log("lock.log"))
-    bench.record(MATRIX, "lock_refresh_s", seconds, "python -m harness.lock (the index, over "
+    bench.record(MATRIX, "lock_refresh_s", seconds, "python -m _rngdrift.harness.matrix.lock (the index, over "
                  "the network), onto a copy of the committed lock")
 
 

@@ -24,8 +24,8 @@ from benchmarks.logs import (downloaded_wheels, family_seconds, parse_nox_log, s
 from benchmarks.measure import (ROOT, BenchError, disk_usage, index_files, load_text,
                                 net_rx_bytes, plain_download, run, uv_path)
 from benchmarks.records import MATRIX
-from harness import interpreters
-from harness.cell import schema
+from _rngdrift.harness.matrix import interpreters
+from _rngdrift.harness.cell import schema
 
 CELL_STAGES = ("download", "cold", "warm", "disk", "import", "run", "attribution", "usercode")
 MATRIX_STAGES = ("bandwidth", "parallel", "baseline", "matrix", "report") + tuple(nightly.STAGES)
@@ -237,7 +237,7 @@ class Bench:
     def run_cell(self, cell, python, *, start="fork", jobs=2, tag="") -> tuple[float, Path]:
         csv_path = self.out / "cells" / f"{cell.id}{tag}.csv"
         csv_path.parent.mkdir(parents=True, exist_ok=True)
-        seconds = run([python, "-m", "harness.cell", "--out", csv_path, "--cell", cell.id,
+        seconds = run([python, "-m", "_rngdrift.harness.cell", "--out", csv_path, "--cell", cell.id,
                        "--run-id", "bench", "--start", start, "--jobs", str(jobs)],
                       env=dict(os.environ, PYTHONPATH=str(ROOT)),
                       log=self.log(f"{cell.id}{tag}.run.log"))

@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 from benchmarks.records import MATRIX, latest
-from harness import compat, text
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness import text
 
 # The targets.
 WARM_SETUP_TARGET_S = 5.0

@@ -47,7 +47,7 @@ sys.path.insert(0, ROOT)
 os.chdir(ROOT)
 import torch, torchvision  # noqa: F401  (a program has them imported before it starts)
 torch.set_num_threads(1)
-from harness.cell import adopt, seeding
+from _rngdrift.harness.cell import adopt, seeding
 
 def timed(run):
     """(wall seconds, CPU seconds of this process and the children it waited for: the
@@ -81,7 +81,8 @@ def plain(kind, what):
     return run
 
 if SIDE == "harness":
-    from harness.cell import environment, isolation, registry, rngstate, usercode, worker
+    from _rngdrift.harness.cell import (
+        environment, isolation, registry, rngstate, usercode, worker)
     worker.load([], [])
     usercode.register({"workdir": ROOT, "metric": [METRIC],
                        "call": [w for k, _, w in WORKLOADS if k == "call"],

@@ -18,7 +18,7 @@ import torchvision.transforms as T
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from harness.cell.registry import scenario
+from rngdrift import scenario
 
 SIZE = 32
 ITEMS = 32

@@ -30,8 +30,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
+from rngdrift import fingerprint, scenario
 
 EPOCHS = 4
 SCALE = (0.5, 1.0)

@@ -15,8 +15,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
+from rngdrift import fingerprint, scenario
 
 FEATURES = 16
 CLASSES = 3

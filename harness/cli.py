@@ -1,35 +1,38 @@
-"""``rngdrift``: the host side's one command.
+"""The ``rngdrift`` command: parse, dispatch to ``harness.commands``, report errors.
 
-    rngdrift report [RUN]                 merge a run and write its tables and reports
-    rngdrift compare BASELINE CANDIDATE   what changed (exit 1 when something did)
-    rngdrift baseline RUN                 make a run the committed baseline
-    rngdrift ci matrix|plan|reuse|holes   glue between nox and a CI's job matrix
-    rngdrift plan --reuse-from RUN        which cells a run would reuse, which it would run
-    rngdrift platform BASE CAND           which results depend on the CPU class
-
-Each subcommand is a module with ``add_arguments(parser)`` and ``run(args)``,
-callable from Python too. A ``UserError`` is caught here and nowhere else: one
-line on stderr, exit status 2. ``python -m harness ...`` is the same command
-without installing rngdrift.
+A ``UserError`` (and an ``OSError`` such as a full disk) is caught here and nowhere
+else: one line on stderr, exit status 2. ``python -m rngdrift`` is the same command
+from a checkout.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from harness import baseline, ci, compare, platforms, report, reuse
-from harness.errors import EXIT_USER_ERROR, UserError
+from .commands import baseline, ci, compare, plan, platform, report
+from .errors import EXIT_USER_ERROR, UserError
 
 COMMANDS = {"report": report, "compare": compare, "baseline": baseline, "ci": ci,
-            "plan": reuse, "platform": platforms}
+            "plan": plan, "platform": platform}
+DESCRIPTION = """\
+rngdrift finds where and why the random results of PyTorch and torchvision code change
+between releases: which results, at which upgrade, why (the upstream change and the
+draws that moved), and what to add to your seeding.
+
+  rngdrift report RUN --from 1.10 --to 2.6      what that upgrade changes, from a run
+  rngdrift compare BASELINE CANDIDATE           what changed between two runs
+
+A run is made by the matrix: `nox -s matrix` in a checkout of rngdrift.
+"""
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="rngdrift", description=__doc__,
+    top = argparse.ArgumentParser(prog="rngdrift", description=DESCRIPTION,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
-        sub = commands.add_parser(name, help=module.HELP, description=module.__doc__,
+        sub = commands.add_parser(name, help=module.HELP,
+                                  description=getattr(module, "DESCRIPTION", module.__doc__),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(sub)
         sub.set_defaults(command_run=module.run)

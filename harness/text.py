@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.cell.schema import FORMULA_START
+from .cell.schema import FORMULA_START
 
 
 def code(value) -> str:

@@ -10,9 +10,34 @@ tolerance; tensors, arrays and images are fingerprinted (with their shape and
 dtype); lists, tuples and dicts are taken apart. The last value recorded under a
 name wins. Anywhere else ``record`` does nothing, so a script that calls it runs
 as before. Standard library only, Python 3.7+.
+
+For your own scenario files (``--scenarios my_checks.py``)::
+
+    from rngdrift import NotApplicable, fingerprint, scenario
+
+    @scenario("my.flip", torchvision=">=0.8", goals={"pair_consistency": "up"})
+    def flip(ctx):
+        ...
+
+These three come from rngdrift's private package (``_rngdrift``) when first used, so
+``import rngdrift`` stays cheap and needs neither torch nor the cell side.
 """
 
-__all__ = ["record", "active"]
+__all__ = ["record", "active", "scenario", "NotApplicable", "fingerprint", "__version__"]
+
+_FROM_CELL = {"scenario": "registry", "NotApplicable": "registry", "fingerprint": "fingerprint"}
+
+
+def __getattr__(name):
+    """``scenario``, ``NotApplicable`` and ``fingerprint``, imported on first use."""
+    if name in _FROM_CELL:
+        import importlib
+        module = importlib.import_module("_rngdrift.harness.cell." + _FROM_CELL[name])
+        return getattr(module, name)
+    if name == "__version__":
+        import _rngdrift
+        return _rngdrift.__version__
+    raise AttributeError("module 'rngdrift' has no attribute %r" % name)
 
 # Set by the rngdrift cell while your code runs under it: a callable(name, value).
 _sink = [None]

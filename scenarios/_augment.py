@@ -18,10 +18,10 @@ fixed batch (PIL images, or tensors where the transform needs them) and returns
 import numpy as np
 import torch
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
-from harness.cell import versions
-from scenarios._data import image_tensors, images
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
+from ..harness.cell import versions
+from ._data import image_tensors, images
 
 BATCH = 8
 SIZE = 32

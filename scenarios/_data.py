@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 # The geometry check lives on the cell side, where ``--pairs`` uses it too.
-from harness.cell.geometry import GEOMETRY_TOLERANCE, same_geometry  # noqa: F401
+from ..harness.cell.geometry import GEOMETRY_TOLERANCE, same_geometry  # noqa: F401
 
 
 def recipe(seed):

@@ -6,10 +6,10 @@ with ``augment_v2``); ``augment.pipeline``: a typical ImageNet training pipeline
 import torch
 import torchvision.transforms as T
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
-from scenarios import _augment
-from scenarios._data import images
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
+from . import _augment
+from ._data import images
 
 
 def _v1():

@@ -1,6 +1,6 @@
 """The same random transforms through ``torchvision.transforms.v2`` (tv 0.15+,
 beta until 0.17), so v1 and v2 can be compared within one cell."""
-from scenarios import _augment
+from . import _augment
 
 
 def _v2():

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
 
 RUNS = 10
 

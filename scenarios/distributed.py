@@ -19,9 +19,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
-from scenarios import _dist, _train
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
+from . import _dist, _train
 
 SAMPLES = 11  # not divisible by the 2 ranks: the sampler pads (or drops) one
 EPOCHS = 3

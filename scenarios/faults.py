@@ -28,7 +28,7 @@ import signal
 import sys
 import time
 
-from harness.cell.registry import NotApplicable, scenario
+from ..harness.cell.registry import NotApplicable, scenario
 
 ENABLED = os.environ.get("RNGDRIFT_FAULTS") == "1"
 CHUNK = 256 << 20
@@ -87,7 +87,7 @@ def _exit_7():
 
 
 def _ranks(ctx, fault, deadline):
-    from scenarios import _dist
+    from . import _dist
     return {"ranks": len(_dist.run_ranks(ctx, _rank_fault, args=(fault,), deadline=deadline))}
 
 

@@ -7,10 +7,10 @@ spelling for the installed torchvision (``pretrained=False`` before 0.13,
 import torch
 import torchvision
 
-from harness.cell import versions
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
-from scenarios import _train
+from ..harness.cell import versions
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
+from . import _train
 
 MULTI_WEIGHT_API = ">=0.13"  # weights=/weights_backbone= replaced pretrained=
 

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
 
-from harness.cell import versions
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
+from ..harness.cell import versions
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
 
 SAMPLES = 100
 EPOCHS = 2

@@ -1,8 +1,8 @@
 """NumPy: the legacy global RandomState and the Generator API next to it."""
 import numpy as np
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
 
 
 @scenario("numpy.legacy_multinomial")

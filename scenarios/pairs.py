@@ -6,8 +6,8 @@ generator the program reseeds: torchvision 0.7 moved from ``random`` to
 import numpy as np
 import torchvision.transforms as T
 
-from harness.cell.registry import scenario
-from scenarios._data import image_and_mask, nearest, same_geometry
+from ..harness.cell.registry import scenario
+from ._data import image_and_mask, nearest, same_geometry
 
 PAIRS = 200
 

@@ -3,8 +3,8 @@ import random
 import sys
 import warnings
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import NotApplicable, scenario
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import NotApplicable, scenario
 
 WORDS = ("cat", "dog", "owl", "eel", "yak", "emu", "ant", "bee", "cod", "elk")
 

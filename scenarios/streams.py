@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
 
 N = 1000  # large enough for torch's vectorised paths (16+ elements)
 

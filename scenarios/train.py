@@ -12,9 +12,9 @@ import torch.nn as nn
 import torchvision.transforms as T
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from harness.cell.fingerprint import fingerprint
-from harness.cell.registry import scenario
-from scenarios import _train
+from ..harness.cell.fingerprint import fingerprint
+from ..harness.cell.registry import scenario
+from . import _train
 
 EPOCHS = 3
 LR = 0.1

@@ -3,7 +3,7 @@
 ``cell_python(cell_id)`` returns the interpreter of a venv holding exactly that
 cell's pins, built with uv under .nox/_testcells (hard-linked from uv's cache,
 so a warm rebuild takes seconds). ``run_cell(python, ...)`` runs
-``python -m harness.cell`` there and returns the CSV rows.
+``python -m _rngdrift.harness.cell`` there and returns the CSV rows.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import compat, interpreters
-from harness.cell import schema
+from _rngdrift.harness.matrix import compat, interpreters
+from _rngdrift.harness.cell import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +43,7 @@ def build_cell(cell_id: str, pytest: bool = False) -> Path:
     assert cell is not None, f"unknown cell {cell_id}"
     requirements = list(cell.requirements)
     if pytest:
-        from harness.cellsession import pytest_requirement
+        from _rngdrift.harness.runs.cellsession import pytest_requirement
         requirements.append(pytest_requirement(cell.python))
     venv = TESTCELLS / (cell.id + ("+pytest" if pytest else ""))
     python = venv / "bin" / "python"
@@ -78,10 +78,10 @@ def data_rows(path: Path) -> list[schema.Row]:
 
 def run_cell(python: Path, out: Path, *args: str, cell: str = "test-cell",
              timeout: float = 900) -> list[schema.Row]:
-    """Run ``python -m harness.cell`` and return the rows it wrote (after the manifest)."""
+    """Run ``python -m _rngdrift.harness.cell`` and return the rows it wrote (after the manifest)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [str(python), "-m", "harness.cell", "--out", str(out), "--cell", cell,
+        [str(python), "-m", "_rngdrift.harness.cell", "--out", str(out), "--cell", cell,
          "--run-id", "pytest", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -126,7 +126,7 @@ def full_run(cell_id: str, tmp_dir: Path) -> list[dict]:
 def listed(cell_id: str) -> list[str]:
     """Every canonical scenario the cell registers (``--list``), once per session."""
     if cell_id not in _LISTED:
-        proc = subprocess.run([str(build_cell(cell_id)), "-m", "harness.cell", "--list"],
+        proc = subprocess.run([str(build_cell(cell_id)), "-m", "_rngdrift.harness.cell", "--list"],
                               cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
@@ -154,7 +154,7 @@ def family_cells(tmp_path_factory, globs, modes, repeats) -> dict:
 @pytest.fixture
 def fresh_registry(monkeypatch):
     """Each test registers into an empty table and leaves sys.path/sys.modules as found."""
-    from harness.cell import registry
+    from _rngdrift.harness.cell import registry
     monkeypatch.setattr(registry, "SCENARIOS", {})
     monkeypatch.setattr(sys, "path", list(sys.path))
     before = set(sys.modules)

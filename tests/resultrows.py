@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.cell import schema
+from _rngdrift.harness.cell import schema
 
 OLD = "py3.8-torch1.5.0-tv0.6.0"
 TV07 = "py3.8-torch1.6.0-tv0.7.0"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from harness.cell import schema
+from _rngdrift.harness.cell import schema
 
 MODES = ("python", "torch", "all")
 REPEATS = 2

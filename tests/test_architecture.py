@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("harness", "scenarios", "benchmarks")
+# harness/ and scenarios/ import as _rngdrift.harness and _rngdrift.scenarios (_rngdrift/)
+PREFIX = {"harness": "_rngdrift.", "scenarios": "_rngdrift.", "benchmarks": ""}
+CELL = "_rngdrift.harness.cell"
 MAX_LINES = 400
 
 
@@ -19,7 +22,7 @@ def _modules() -> dict[str, Path]:
     mods = {}
     for top in PACKAGES:
         for path in sorted((ROOT / top).rglob("*.py")):
-            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            name = PREFIX[top] + ".".join(path.relative_to(ROOT).with_suffix("").parts)
             mods[name.removesuffix(".__init__")] = path
     return mods
 
@@ -28,7 +31,7 @@ MODULES = _modules()
 
 
 def _cell_side(name: str) -> bool:
-    return name == "harness.cell" or name.startswith("harness.cell.")
+    return name == CELL or name.startswith(CELL + ".")
 
 
 def _imports(name: str, path: Path) -> set[str]:
@@ -81,19 +84,20 @@ def test_no_import_cycles():
 @pytest.mark.parametrize("name", sorted(filter(_cell_side, MODULES)))
 def test_the_cell_side_imports_only_the_cell_side(name):
     """harness.cell runs inside matrix venvs: never the host side, never the scenarios
-    package (built-in scenarios are loaded by path, like a user's)."""
+    package (the canonical scenarios are imported by name, not by an import here)."""
     assert {n for n in GRAPH[name] if not _cell_side(n)} == set()
 
 
-@pytest.mark.parametrize("name", ["harness.report.markdown", "harness.report.html_page"])
+@pytest.mark.parametrize("name", ["_rngdrift.harness.report.markdown",
+                                  "_rngdrift.harness.report.html_page"])
 def test_renderers_depend_on_the_model_not_on_each_other(name):
-    others = {"harness.report.markdown", "harness.report.html_page", "harness.report.tables",
-              "harness.report"} - {name}
+    others = {"_rngdrift.harness.report.markdown", "_rngdrift.harness.report.html_page",
+              "_rngdrift.harness.report.tables", "_rngdrift.harness.report"} - {name}
     assert GRAPH[name] & others == set()
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES
-                                        if n.startswith(("harness", "benchmarks"))))
+                                        if n.startswith(("_rngdrift.harness", "benchmarks"))))
 def test_no_module_is_too_large_to_read(name):
     lines = len(MODULES[name].read_text().splitlines())
     assert lines <= MAX_LINES, f"{MODULES[name]} has {lines} lines; split it by role"
@@ -104,7 +108,7 @@ def test_rows_are_built_by_the_schema_alone():
     or spells out the columns of one."""
     offenders = []
     for name, path in MODULES.items():
-        if name == "harness.cell.schema":
+        if name == CELL + ".schema":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("Row",):

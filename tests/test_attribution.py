@@ -14,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.cell import attribution, tracing  # noqa: E402
-from harness.cell.attribution import Attribution  # noqa: E402
+from _rngdrift.harness.cell import attribution, tracing  # noqa: E402
+from _rngdrift.harness.cell.attribution import Attribution  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -25,7 +25,7 @@ SPAWN_DATASET = textwrap.dedent("""
 """)
 SPAWN_SCENARIO = textwrap.dedent("""
     from torch.utils.data import DataLoader
-    from harness.cell.registry import scenario
+    from _rngdrift.harness.cell.registry import scenario
     from spawn_dataset import Draws
 
     @scenario("attr.spawn_workers")

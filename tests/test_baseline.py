@@ -5,9 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import baseline, cellsession, cli, compat
-from harness.cell import schema
-from harness.errors import UserError
+from _rngdrift.harness.results import baseline
+from _rngdrift.harness.runs import cellsession
+from _rngdrift.harness import cli
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness.cell import schema
+from _rngdrift.harness.errors import UserError
 
 
 def row(cell: compat.Cell, scenario="pairs.hflip", status="ok", run_id="r1"):

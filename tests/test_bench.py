@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import bench, records
-from harness import compat
+from _rngdrift.harness.matrix import compat
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD = compat.DEFAULT[0].id

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import cells
-from harness import compat
+from _rngdrift.harness.matrix import compat
 
 
 def test_representative_cells_span_the_history():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import logs
-from harness import compat
-from harness.cell import schema
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness.cell import schema
 
 OLD_ID = compat.DEFAULT[0].id
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from benchmarks import records, tables
-from harness import compat
+from _rngdrift.harness.matrix import compat
 
 OLD = compat.DEFAULT[0].id
 

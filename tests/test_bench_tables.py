@@ -5,7 +5,7 @@ import pytest
 
 from benchmarks import tables
 from benchmarks.records import MATRIX as M
-from harness import compat
+from _rngdrift.harness.matrix import compat
 
 
 def recs(*triples):

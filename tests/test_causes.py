@@ -34,7 +34,7 @@ def _baseline_scenarios() -> set[str]:
 def _traced_names() -> set[str]:
     """Every API name tracing.py counts."""
     pytest.importorskip("torch")
-    from harness.cell import tracing
+    from _rngdrift.harness.cell import tracing
     return set(tracing.api_names())
 
 

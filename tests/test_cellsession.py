@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from harness import cellsession, compat, runoptions
-from harness.cell import schema
+from _rngdrift.harness.runs import cellsession, runoptions
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness.cell import schema
 
 
 class Skipped(Exception):
@@ -106,7 +107,7 @@ def test_check_user_code_missing_requirements_file(tmp_path):
 
 
 def test_check_user_code_with_the_cells_python(tmp_path):
-    from harness import interpreters
+    from _rngdrift.harness.matrix import interpreters
     python = interpreters.find("3.8")
     if python is None:
         pytest.skip(interpreters.missing_hint("3.8"))

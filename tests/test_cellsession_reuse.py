@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import cellsession, compat, platforms, resultkey, reuse, runoptions, runs
-from harness.cell import environment
-from harness.errors import UserError
+from _rngdrift.harness.runs import cellsession, resultkey, reuse, runoptions, rundirs
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness.results import platforms
+from _rngdrift.harness.cell import environment
+from _rngdrift.harness.errors import UserError
 from resultrows import everywhere, write_run
 
 OLD = compat.find("py3.8-torch1.5.0-tv0.6.0")
@@ -93,7 +95,7 @@ def test_a_reused_cell_is_copied_and_nothing_installs(tmp_path):
     session = FakeSession(args, tmp_path)
     cellsession.run_cell(session, OLD, "r", [OLD], plan=plan, interpreter_found=False)
     run = tmp_path / "results" / "night-42"
-    assert runs.cell_is_complete(runs.cell_csv(run, OLD.id), OLD.id)
+    assert rundirs.cell_is_complete(rundirs.cell_csv(run, OLD.id), OLD.id)
     assert reuse.plan_of(run)[OLD.id]["action"] == "reuse"
     assert session.ran == [] and session.notified == [("report", [str(run)])]
     assert any("reuse from night-41" in line for line in session.logged)

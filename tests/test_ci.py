@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import ci, cli, compat
-from harness.cell import schema
-from harness.errors import UserError
+from _rngdrift.harness.runs import ci
+from _rngdrift.harness import cli
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness.cell import schema
+from _rngdrift.harness.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,8 +130,9 @@ def _listing(*cells):
 
 
 def _previous(tmp_path, cell_id, *posargs):
-    from harness import platforms, resultkey, runoptions
-    from harness.cell import environment
+    from _rngdrift.harness.results import platforms
+    from _rngdrift.harness.runs import resultkey, runoptions
+    from _rngdrift.harness.cell import environment
     from resultrows import everywhere, write_run
     run = write_run(tmp_path / "previous", everywhere(cell_id, "pairs.hflip",
                                                       {"pair_consistency": 1.0},
@@ -166,7 +169,7 @@ def test_plan_gives_jobs_only_to_cells_that_must_run(tmp_path, capsys):
 
 
 def test_reuse_copies_what_the_plan_reuses_and_notes_why_the_rest_ran(tmp_path, capsys):
-    from harness import reuse
+    from _rngdrift.harness.runs import reuse
     from resultrows import everywhere, write_run
     previous = _previous(tmp_path, OLD)
     listing = tmp_path / "sessions.json"

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT, _uv
-from harness import cli
+from _rngdrift.harness import cli
 
 
 def test_every_subcommand_has_help_that_says_what_it_does(capsys):
@@ -31,7 +31,7 @@ def test_a_user_error_is_one_line_and_exit_2(tmp_path, capsys):
 
 
 def test_python_m_harness_is_the_same_command():
-    proc = subprocess.run([sys.executable, "-m", "harness", "compare", "--help"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "rngdrift", "compare", "--help"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("usage: rngdrift compare")
 

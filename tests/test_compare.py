@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from harness import cli, compare
-from harness.cell import schema
+from _rngdrift.harness import cli
+from _rngdrift.harness.results import compare
+from _rngdrift.harness.cell import schema
 from resultrows import NEW, OLD, TV07, everywhere, install_failure, meta, write_run
 
 
@@ -244,7 +245,7 @@ def test_md_escapes_values(tmp_path):
 
 def test_module_entry_point_exit_codes(tmp_path, baseline):
     changed = _run(tmp_path, "cand", _base_rows(value=7.0))
-    run = [sys.executable, "-m", "harness", "compare"]
+    run = [sys.executable, "-m", "rngdrift", "compare"]
     same = subprocess.run(run + [str(baseline), str(_run(tmp_path, "same", _base_rows()))],
                           cwd=ROOT, capture_output=True, text=True)
     differs = subprocess.run(run + [str(baseline), str(changed)], cwd=ROOT, capture_output=True,
@@ -256,7 +257,7 @@ def test_module_entry_point_exit_codes(tmp_path, baseline):
 
 
 def test_help_documents_the_categories_and_the_default():
-    proc = subprocess.run([sys.executable, "-m", "harness", "compare", "--help"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "rngdrift", "compare", "--help"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0
     for category in compare.CATEGORIES:

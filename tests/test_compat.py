@@ -1,6 +1,6 @@
 import json
 
-from harness import compat
+from _rngdrift.harness.matrix import compat
 
 
 def test_default_matrix_brackets_the_history():

@@ -14,8 +14,8 @@ dist = pytest.importorskip("torch.distributed")
 if not dist.is_available():
     pytest.skip("torch.distributed is not built in", allow_module_level=True)
 
-from harness.cell.seeding import Context  # noqa: E402
-from scenarios import _dist  # noqa: E402
+from _rngdrift.harness.cell.seeding import Context  # noqa: E402
+from _rngdrift.scenarios import _dist  # noqa: E402
 
 DEADLINE = 4.0
 

@@ -1,7 +1,7 @@
 """harness/cell/environment.py: what the platform column records about the CPU."""
 from pathlib import Path
 
-from harness.cell import environment
+from _rngdrift.harness.cell import environment
 
 DATA = Path(__file__).parent / "data" / "cpuinfo"
 

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT, value
-from harness.cell import schema
+from _rngdrift.harness.cell import schema
 
 pytestmark = pytest.mark.slow
 

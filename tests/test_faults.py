@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT, data_rows, value
-from harness import cellsession, ci
-from harness.cell import schema
+from _rngdrift.harness.runs import cellsession, ci
+from _rngdrift.harness.cell import schema
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def run_faults(python: Path, out: Path, *args: str) -> tuple[list[dict], str]:
     token = uuid.uuid4().hex
     env = dict(os.environ, PYTHONPATH=str(ROOT), RNGDRIFT_FAULTS="1", RNGDRIFT_TEST_TOKEN=token)
     proc = subprocess.run(
-        [str(python), "-m", "harness.cell", "--out", str(out), "--cell", "faults",
+        [str(python), "-m", "_rngdrift.harness.cell", "--out", str(out), "--cell", "faults",
          "--run-id", "faults", "--seeding", "none", "--repeats", "1", "--jobs", "1",
          "--timeout", str(TIMEOUT), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)

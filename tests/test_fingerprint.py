@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.cell.fingerprint import Fingerprint, fingerprint
+from _rngdrift.harness.cell.fingerprint import Fingerprint, fingerprint
 
 
 def test_equal_content_equal_fingerprint_regardless_of_layout():

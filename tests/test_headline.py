@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness import headline, reuse
-from harness.results import load
+from _rngdrift.harness.results import headline
+from _rngdrift.harness.runs import reuse
+from _rngdrift.harness.results.frames import load
 from resultrows import NEW, OLD, TV07, TV08, everywhere, install_failure, write_run
 
 NEWER = "py3.11-torch2.16.0-tv0.30.0"

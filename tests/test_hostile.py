@@ -19,14 +19,15 @@ import pandas as pd
 import pytest
 
 from conftest import OLD_CELL, ROOT, run_cell
-from harness import cellsession, cli, runs
-from harness.cell import schema
-from harness.errors import UserError
+from _rngdrift.harness.runs import cellsession, rundirs
+from _rngdrift.harness import cli
+from _rngdrift.harness.cell import schema
+from _rngdrift.harness.errors import UserError
 from resultrows import NEW, OLD, everywhere, write_run
 
 HOSTILE = textwrap.dedent('''
     import os, subprocess, sys, time
-    from harness.cell.registry import scenario
+    from _rngdrift.harness.cell.registry import scenario
 
     SPOOL = os.environ["HOSTILE_SPOOL"]
 
@@ -336,14 +337,14 @@ def test_a_planted_symlink_is_not_followed_by_atomic_writes(tmp_path):
 def test_a_second_run_of_the_same_cell_refuses_and_deletes_nothing(tmp_path):
     """Two `nox -s matrix(<cell>)` with one run id: the second stops with one line while
     the first holds the cell's lock, and the first's in-flight files stay."""
-    run = runs.run_dir("same", tmp_path)
+    run = rundirs.run_dir("same", tmp_path)
     (run / "cells").mkdir(parents=True)
     part = run / "cells" / f"{OLD_CELL}.log.none-r1-1.part"
     part.write_text("the first run's child log")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from harness import cellsession
+        from _rngdrift.harness.runs import cellsession
         with cellsession.cell_lock(Path({str(run)!r}), {OLD_CELL!r}):
             print("locked", flush=True)
             time.sleep(60)
@@ -375,7 +376,7 @@ def test_a_cell_whose_folder_vanishes_mid_run_still_writes_its_csv(tmp_path, cel
     source = tmp_path / "vanish.py"
     source.write_text(textwrap.dedent("""
         import os, shutil
-        from harness.cell.registry import scenario
+        from _rngdrift.harness.cell.registry import scenario
 
         @scenario("vanish.cells")
         def cells(ctx):
@@ -385,7 +386,7 @@ def test_a_cell_whose_folder_vanishes_mid_run_still_writes_its_csv(tmp_path, cel
     out = tmp_path / "run" / "cells" / f"{OLD_CELL}.csv"
     env = dict(os.environ, PYTHONPATH=str(ROOT), VANISH_DIR=str(out.parent))
     proc = subprocess.run(
-        [str(cell_python(OLD_CELL)), "-m", "harness.cell", "--out", str(out), "--cell", OLD_CELL,
+        [str(cell_python(OLD_CELL)), "-m", "_rngdrift.harness.cell", "--out", str(out), "--cell", OLD_CELL,
          "--scenarios", str(source), "--only", "vanish.*", "--only", "pairs.hflip",
          "--seeding", "python", "--repeats", "1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import interpreters
+from _rngdrift.harness.matrix import interpreters
 
 HERE = "%d.%d" % sys.version_info[:2]
 

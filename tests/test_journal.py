@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-from harness.cell import schema
-from harness.cell.__main__ import build_rows
-from harness.cell.journal import Journal
-from harness.cell.supervisor import Job
+from _rngdrift.harness.cell import schema
+from _rngdrift.harness.cell.__main__ import build_rows
+from _rngdrift.harness.cell.journal import Journal
+from _rngdrift.harness.cell.supervisor import Job
 
 HEADER = {"cell": "c", "run_id": "r", "names": ["a", "b"]}
 

@@ -1,7 +1,7 @@
 """harness.cell.limits: memory sizes and the default limit per child."""
 import pytest
 
-from harness.cell import limits
+from _rngdrift.harness.cell import limits
 
 @pytest.mark.parametrize("text, expected", [
     ("8G", 8 << 30), ("512m", 512 << 20), ("1.5GiB", 3 << 29), ("1048576", 1 << 20),

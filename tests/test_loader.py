@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from conftest import OLD_CELL, ROOT
-from harness import interpreters
-from harness.cell import codeid, loader, registry
-from harness.cell.registry import scenario
+from _rngdrift.harness.matrix import interpreters
+from _rngdrift.harness.cell import codeid, loader, registry
+from _rngdrift.harness.cell.registry import scenario
 
 pytestmark = pytest.mark.usefixtures("fresh_registry")
-HEADER = "from harness.cell.registry import scenario\n"
+HEADER = "from rngdrift import scenario\n"
 
 
 def write(path: Path, text: str, header: bool = False) -> Path:
@@ -285,7 +285,7 @@ def test_cell_prints_one_line_and_exits_2(tmp_path, cell_python):
     path = write(tmp_path / "broken.py", "import torch\n\nMODEL = torch.nn.Linear(2, 2)\n"
                                          "OUT = MODEL(torch.zeros(3))\n")
     proc = subprocess.run(
-        [str(cell_python(OLD_CELL)), "-m", "harness.cell", "--out", str(tmp_path / "x.csv"),
+        [str(cell_python(OLD_CELL)), "-m", "_rngdrift.harness.cell", "--out", str(tmp_path / "x.csv"),
          "--cell", OLD_CELL, "--scenarios", str(path)],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
     assert proc.returncode == 2
@@ -306,7 +306,7 @@ def _python(xy):
 
 def _check(python, *paths):
     return subprocess.run(
-        [str(python), "-m", "harness.cell.loader", "--check", *map(str, paths),
+        [str(python), "-m", "_rngdrift.harness.cell.loader", "--check", *map(str, paths),
          "--context", "cell test"],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import compat, index, lock
+from _rngdrift.harness.matrix import compat, index, lock
 
 DATA = Path(__file__).resolve().parent / "data" / "pypi"
 INDEX = "https://pypi.org/simple/"

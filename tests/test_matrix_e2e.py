@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT
-from harness.cell import schema
+from _rngdrift.harness.cell import schema
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 from PIL import Image  # noqa: E402
 
-from harness.cell import metrics, worker  # noqa: E402
-from harness.cell.fingerprint import Fingerprint, fingerprint  # noqa: E402
+from _rngdrift.harness.cell import metrics, worker  # noqa: E402
+from _rngdrift.harness.cell.fingerprint import Fingerprint, fingerprint  # noqa: E402
 
 
 def rows(value, **kwargs):

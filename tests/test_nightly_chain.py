@@ -26,8 +26,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import ci, cellsession, cli, compat
-from harness.cell import schema
+from _rngdrift.harness.runs import ci, cellsession
+from _rngdrift.harness import cli
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness.cell import schema
 
 from conftest import NEW_CELL, OLD_CELL
 

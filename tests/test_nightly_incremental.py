@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness import ci, compat, headline, lock, platforms, resultkey, reuse, runoptions
-from harness.cell import environment
-from harness.results import load
+from _rngdrift.harness.runs import ci, resultkey, reuse, runoptions
+from _rngdrift.harness.matrix import compat, lock
+from _rngdrift.harness.results import headline, platforms
+from _rngdrift.harness.cell import environment
+from _rngdrift.harness.results.frames import load
 from resultrows import everywhere, write_run
 from test_lock import RecordedIndex
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import value
-from harness import compat
+from _rngdrift.harness.matrix import compat
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import compare, platforms
-from harness.cell import schema
-from harness.results import Loaded, Tolerance, load
+from _rngdrift.harness.results import compare, platforms
+from _rngdrift.harness.cell import schema
+from _rngdrift.harness.results.frames import Loaded, Tolerance, load
 from resultrows import OLD, TV07, everywhere, meta
 
 DATA = Path(__file__).parent / "data" / "platform"

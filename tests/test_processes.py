@@ -1,5 +1,5 @@
 """harness.cell.processes: how a child ended and where it was."""
-from harness.cell import processes
+from _rngdrift.harness.cell import processes
 
 def test_describe_exit():
     assert processes.describe_exit(-11) == "killed by SIGSEGV"

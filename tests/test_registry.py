@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from harness.cell import registry
-from harness.cell.registry import scenario
+from _rngdrift.harness.cell import registry
+from _rngdrift.harness.cell.registry import scenario
 
 pytestmark = pytest.mark.usefixtures("fresh_registry")
 

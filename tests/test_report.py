@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT, run_cell
-from harness import cli
-from harness.report import advice, model
-from harness.report.model import DISAGREE, changes_at
-from harness.report.tables import group_labels, letter
-from harness.results import Tolerance
+from _rngdrift.harness import cli
+from _rngdrift.harness.report import advice, model
+from _rngdrift.harness.report.model import DISAGREE, changes_at
+from _rngdrift.harness.report.tables import group_labels, letter
+from _rngdrift.harness.results.frames import Tolerance
 from resultrows import NEW, OLD, TV07, TV08, Text, everywhere, install_failure, write_run
 
 OUTPUTS = ("matrix.csv", "findings.csv", "drift.csv", "reproducibility.csv", "sources.csv",
@@ -378,7 +378,7 @@ def test_a_baseline_directory_with_only_matrix_csv(story):
 
 
 def test_module_entry_point(story):
-    proc = subprocess.run([sys.executable, "-m", "harness", "report", str(story)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "rngdrift", "report", str(story)], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "4 cells" in proc.stdout
@@ -426,7 +426,7 @@ def test_reports_and_compare_from_a_real_two_cell_run(cell_python, tmp_path, cap
     ("A 0.981506", "A"), ("~ 0.45…0.5", "~"), ("n/a needs torch>=1.6; cell has 1.5.0", "n/a"),
     ("err ValueError: boom (at f.py:1)", "err"), ("timeout after 120 s", "timeout"), ("B", "B")])
 def test_a_heatmap_cell_shows_its_label_and_keeps_the_rest_on_hover(value, shown):
-    from harness.report import html_page
+    from _rngdrift.harness.report import html_page
     cell = html_page._short(value)
     assert cell.endswith(">" + shown.replace(">", "&gt;"))
     assert ("title=" in cell) == (value != shown)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT
-from harness import browser, cli
+from _rngdrift.harness.report import browser
+from _rngdrift.harness import cli
 from resultrows import NEW, OLD, TV07, everywhere, write_run
 
 pytestmark = pytest.mark.skipif(browser.chromium() is None,

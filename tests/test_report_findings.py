@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness import cli
-from harness.errors import UserError
-from harness.report import advice, catalog, findings, upgrade
-from harness.report.evidence import Evidence, Observation
-from harness.report.tables import build
-from harness.results import Tolerance, load_run
+from _rngdrift.harness import cli
+from _rngdrift.harness.errors import UserError
+from _rngdrift.harness.report import advice, catalog, findings, upgrade
+from _rngdrift.harness.report.evidence import Evidence, Observation
+from _rngdrift.harness.report.tables import build
+from _rngdrift.harness.results.frames import Tolerance, load_run
 from resultrows import NEW, OLD, TV07, TV08, Text, everywhere, write_run
 
 GOAL = {"goal.pair_consistency": Text("up")}

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import compat, resultkey, runoptions
-from harness.cell import environment
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness.runs import resultkey, runoptions
+from _rngdrift.harness.cell import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD = compat.Cell("3.8", "1.5.0", "0.6.0")

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from harness import results
-from harness.cell import schema
-from harness.errors import UserError
-from harness.results import Tolerance
+from _rngdrift.harness.results import frames
+from _rngdrift.harness.cell import schema
+from _rngdrift.harness.errors import UserError
+from _rngdrift.harness.results.frames import Tolerance
 from resultrows import NEW, OLD, TV07, everywhere, install_failure, rows, write_run
 
 
@@ -34,7 +34,7 @@ def _col(name):
 
 def _error(run):
     with pytest.raises(UserError) as info:
-        results.load_run(run)
+        frames.load_run(run)
     message = str(info.value)
     assert "\n" not in message
     return message
@@ -42,15 +42,15 @@ def _error(run):
 
 def test_a_valid_run_merges_oldest_cell_first(tmp_path):
     run = _run(tmp_path)
-    loaded = results.load_run(run)
+    loaded = frames.load_run(run)
     assert list(loaded.frame["cell"].unique()) == [OLD, NEW]  # file names sort NEW first
     assert list(loaded.frame.columns) == list(schema.COLUMNS)
     assert loaded.notes == [] and loaded.interrupted == []
-    assert results.merge(run).equals(loaded.frame)
+    assert frames.merge(run).equals(loaded.frame)
 
 
 def test_seeding_modes_come_from_the_cell_side():
-    assert results.SEEDING_MODES == ("none", "python", "torch", "all", "full")
+    assert frames.SEEDING_MODES == ("none", "python", "torch", "all", "full")
 
 
 @pytest.mark.parametrize("make, problem", [
@@ -179,7 +179,7 @@ def test_stray_temp_and_other_files_are_ignored_with_a_note(tmp_path):
     (cells / "notes.txt").write_text("hello")
     (cells / f"{OLD}.freeze.txt").write_text("torch==1.5.0\n")
     (cells / f"{TV07}.log").write_text("=== child ...")   # started, never wrote its CSV
-    loaded = results.load_run(run)
+    loaded = frames.load_run(run)
     assert set(loaded.frame["cell"]) == {OLD, NEW}
     assert loaded.interrupted == [TV07]
     text = "\n".join(loaded.notes)
@@ -190,20 +190,20 @@ def test_stray_temp_and_other_files_are_ignored_with_a_note(tmp_path):
 
 def test_a_run_without_cells_is_read_through_its_matrix(tmp_path):
     run = _run(tmp_path)
-    frame = results.load_run(run).frame
+    frame = frames.load_run(run).frame
     baseline = tmp_path / "baseline"
     baseline.mkdir()
     (baseline / "matrix.csv").write_text(frame.to_csv(index=False, lineterminator="\n"))
-    assert results.load_run(baseline).frame.equals(frame)
-    assert results.load(baseline / "matrix.csv").frame.equals(frame)
+    assert frames.load_run(baseline).frame.equals(frame)
+    assert frames.load(baseline / "matrix.csv").frame.equals(frame)
 
 
 def test_prefer_matrix_notes_cell_csvs_newer_than_it(tmp_path):
     run = _run(tmp_path)
-    (run / "matrix.csv").write_text(results.load_run(run).frame.to_csv(index=False))
+    (run / "matrix.csv").write_text(frames.load_run(run).frame.to_csv(index=False))
     old = (run / "matrix.csv").stat().st_mtime - 100
     os.utime(run / "matrix.csv", (old, old))
-    loaded = results.load(run, prefer_matrix=True)
+    loaded = frames.load(run, prefer_matrix=True)
     assert loaded.source == run / "matrix.csv"
     assert any("older than" in note for note in loaded.notes)
 
@@ -220,19 +220,19 @@ def test_prefer_matrix_notes_cell_csvs_newer_than_it(tmp_path):
     ("text", "a", "a", True),
 ])
 def test_same(kind, a, b, equal):
-    assert results.same(kind, a, b, Tolerance()) is equal
+    assert frames.same(kind, a, b, Tolerance()) is equal
 
 
 def test_tolerance_is_configurable():
-    assert results.same("number", "1.0", "1.01", Tolerance(atol=0.05))
-    assert results.same("number", "100", "101", Tolerance(rtol=0.02))
+    assert frames.same("number", "1.0", "1.01", Tolerance(atol=0.05))
+    assert frames.same("number", "100", "101", Tolerance(rtol=0.02))
 
 
 def test_expand_gives_a_failed_scenario_every_metric_of_its_scenario(tmp_path):
-    frame = results.load_run(write_run(tmp_path / "run", (
+    frame = frames.load_run(write_run(tmp_path / "run", (
         everywhere(OLD, "s", {"a": 1.0, "b": "fp1"})
         + everywhere(NEW, "s", None, status="timeout", detail="no result after 120s")))).frame
-    expanded = results.expand(frame, Tolerance())
+    expanded = frames.expand(frame, Tolerance())
     new = expanded[expanded["cell"] == NEW]
     assert sorted(new["metric"]) == ["a", "b"]
     assert set(new["state"]) == {"timeout"}
@@ -240,9 +240,9 @@ def test_expand_gives_a_failed_scenario_every_metric_of_its_scenario(tmp_path):
 
 
 def test_expand_makes_a_failed_install_a_hole_of_errors(tmp_path):
-    frame = results.load_run(write_run(tmp_path / "run", (
+    frame = frames.load_run(write_run(tmp_path / "run", (
         everywhere(OLD, "s", {"a": 1.0}, seedings=("none", "python")) + install_failure(NEW)))).frame
-    expanded = results.expand(frame, Tolerance())
+    expanded = frames.expand(frame, Tolerance())
     hole = expanded[expanded["cell"] == NEW]
     assert len(hole) == 2 and set(hole["state"]) == {"error"}
     assert hole["detail"].str.contains("install failed").all()
@@ -250,9 +250,9 @@ def test_expand_makes_a_failed_install_a_hole_of_errors(tmp_path):
 
 def test_expand_counts_an_unreported_api_as_zero_calls_and_a_missing_repeat_as_disagreement(
         tmp_path):
-    frame = results.load_run(write_run(tmp_path / "run", (
+    frame = frames.load_run(write_run(tmp_path / "run", (
         rows(OLD, "s", repeat=1, metrics={"a": 1.0, "rng.calls.random.random": 4})
         + rows(OLD, "s", repeat=2, metrics={"rng.calls.random.random": 4})))).frame
-    expanded = results.expand(frame, Tolerance()).set_index("metric")
+    expanded = frames.expand(frame, Tolerance()).set_index("metric")
     assert expanded.at["rng.calls.random.random", "distinct"] == ("4",)
     assert expanded.at["a", "distinct"] == ("1.0", "")

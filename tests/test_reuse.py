@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import compat, resultkey, reuse, runoptions, runs
-from harness.cell import environment, schema
+from _rngdrift.harness.matrix import compat
+from _rngdrift.harness.runs import resultkey, reuse, runoptions, rundirs
+from _rngdrift.harness.cell import environment, schema
 from resultrows import everywhere, install_failure, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def test_failed_cut_or_keyless_cells_are_never_reused(tmp_path):
     made(failed, OLD, rows=install_failure(OLD.id, run_id="failed"))
     assert "no whole result" in reuse.decide(OLD, key(OLD), failed).reason
     cut = made(tmp_path / "cut", OLD)
-    csv = runs.cell_csv(cut, OLD.id)
+    csv = rundirs.cell_csv(cut, OLD.id)
     csv.write_text("".join(csv.read_text().splitlines(keepends=True)[:-1]))
     assert "no whole result" in reuse.decide(OLD, key(OLD), cut).reason
     keyless = made(tmp_path / "keyless", OLD)
@@ -99,7 +100,7 @@ def test_adopt_copies_the_cell_and_records_where_it_came_from(tmp_path):
     decision = reuse.decide(OLD, key(OLD), previous)
     run = tmp_path / "night-42"
     csv = reuse.adopt(decision, run)
-    assert csv.read_bytes() == runs.cell_csv(previous, OLD.id).read_bytes()
+    assert csv.read_bytes() == rundirs.cell_csv(previous, OLD.id).read_bytes()
     assert {r.run_id for r in schema.read_csv(csv)} == {"night-41"}  # who measured it
     assert (run / "cells" / f"{OLD.id}.log").read_text() == "log\n"
     freeze = (run / "cells" / f"{OLD.id}.freeze.txt").read_text().splitlines()
@@ -132,7 +133,7 @@ def test_plan_decides_every_cell_and_prints_one_line_each(tmp_path):
 def test_rngdrift_plan_prints_the_plan_of_the_default_matrix(tmp_path):
     previous = made(tmp_path / "night-41", OLD,
                     platform=resultkey.platforms.this_class())
-    proc = subprocess.run([sys.executable, "-m", "harness", "plan", "--reuse-from",
+    proc = subprocess.run([sys.executable, "-m", "rngdrift", "plan", "--reuse-from",
                            str(previous), "--json"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     plan = {d["cell"]: d for d in json.loads(proc.stdout)}
@@ -140,6 +141,6 @@ def test_rngdrift_plan_prints_the_plan_of_the_default_matrix(tmp_path):
     assert plan[OLD.id]["action"] == "reuse"
     assert all(d["action"] == "run" and d["reason"].startswith("new cell")
                for cell, d in plan.items() if cell != OLD.id)
-    bad = subprocess.run([sys.executable, "-m", "harness", "plan", "--reuse-from",
+    bad = subprocess.run([sys.executable, "-m", "rngdrift", "plan", "--reuse-from",
                           str(tmp_path / "nothing")], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "no such run directory" in bad.stderr

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import resultkey, reuse, runs
-from harness.cell import schema
+from _rngdrift.harness.runs import resultkey, reuse, rundirs
+from _rngdrift.harness.cell import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD = "py3.8-torch1.5.0-tv0.6.0"
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def nox(envdir: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != runs.RUN_ID_ENV}
+    env = {k: v for k, v in os.environ.items() if k != rundirs.RUN_ID_ENV}
     proc = subprocess.run([sys.executable, "-m", "nox", "--envdir", str(envdir), *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     if ok:

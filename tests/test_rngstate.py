@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.cell import rngstate  # noqa: E402
+from _rngdrift.harness.cell import rngstate  # noqa: E402
 
 
 def test_restore_replays_every_generator():

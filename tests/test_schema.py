@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from harness.cell import schema
+from _rngdrift.harness.cell import schema
 
 
 def _row(**over):

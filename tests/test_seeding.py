@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.cell import seeding, tracing  # noqa: E402
+from _rngdrift.harness.cell import seeding, tracing  # noqa: E402
 
 
 def _draws():

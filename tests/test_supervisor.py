@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cell import supervisor
-from harness.cell.launcher import Launcher
-from harness.cell.supervisor import Plan, Runner
+from _rngdrift.harness.cell import supervisor
+from _rngdrift.harness.cell.launcher import Launcher
+from _rngdrift.harness.cell.supervisor import Plan, Runner
 
 FAKE = Path(__file__).with_name("fake_child.py")
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,8 +174,8 @@ def test_jobs_from_a_journal_are_not_run_again(fake):
 DRIVER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {root!r})
-    from harness.cell.launcher import Launcher
-    from harness.cell.supervisor import Interrupted, Plan, Runner
+    from _rngdrift.harness.cell.launcher import Launcher
+    from _rngdrift.harness.cell.supervisor import Interrupted, Plan, Runner
 
     def stop(signum, frame):
         raise Interrupted("stopped")

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.cell import tracing  # noqa: E402
+from _rngdrift.harness.cell import tracing  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -49,7 +49,7 @@ def test_install_is_idempotent_and_keeps_behaviour():
 
 
 def test_a_seed_call_is_counted_and_is_not_a_draw():
-    from harness.cell import rngstate
+    from _rngdrift.harness.cell import rngstate
     draws = rngstate.Draws()
     with tracing.counting(draws) as counter:
         for seed in range(5):
@@ -61,7 +61,7 @@ def test_a_seed_call_is_counted_and_is_not_a_draw():
 
 
 def test_a_first_import_during_a_scenario_is_set_apart(tmp_path, monkeypatch):
-    from harness.cell import rngstate
+    from _rngdrift.harness.cell import rngstate
     (tmp_path / "drawing_on_import.py").write_text(
         "import random, numpy\nX = random.random()\nG = numpy.random.default_rng()\n")
     monkeypatch.syspath_prepend(str(tmp_path))

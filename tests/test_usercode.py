@@ -16,9 +16,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.cell import (adopt, attribution, codeid, datachecks, forked, geometry,  # noqa: E402
-                          registry, scripts, seeding, testrun, tracing, usercode)
-from harness.cell.loader import UserCodeError  # noqa: E402
+from _rngdrift.harness.cell import (  # noqa: E402
+    adopt, attribution, codeid, datachecks, forked, geometry, registry, scripts, seeding,
+    testrun, tracing, usercode)
+from _rngdrift.harness.cell.loader import UserCodeError  # noqa: E402
 
 
 def write(path: Path, text: str) -> Path:
@@ -236,7 +237,7 @@ class _Pairs(torch.utils.data.Dataset):
     """The canonical image/mask pair, flipped together (``joint``) or each on its own."""
 
     def __init__(self, joint):
-        from scenarios._data import image_and_mask
+        from _rngdrift.scenarios._data import image_and_mask
         self.image, self.mask = image_and_mask()
         self.joint = joint
 
@@ -261,7 +262,7 @@ def test_pair_consistency_and_geometry_agreement(joint):
 
 
 def test_same_geometry_reads_pil_tensors_and_arrays_alike():
-    from scenarios._data import image_and_mask
+    from _rngdrift.scenarios._data import image_and_mask
     image, mask = image_and_mask()
     tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1) / 255.0
     labels = torch.from_numpy(np.array(mask) > 127)
@@ -283,7 +284,7 @@ def test_code_closure_follows_the_users_imports_only(tmp_path):
         import json
         import torch
         from pkg.model import *
-        from harness.cell import schema
+        from _rngdrift.harness.cell import schema
 
         def later():
             import helpers
@@ -312,7 +313,7 @@ def test_code_digest_is_over_names_and_contents_not_places(tmp_path):
 def test_a_long_control_message_arrives_whole():
     import socket
     import threading
-    from harness.cell import protocol
+    from _rngdrift.harness.cell import protocol
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     message = {"argv": ["--scenario=pytest.tests.test_%d" % i for i in range(20000)]}
     sender = threading.Thread(target=protocol.send_message, args=(ours, message))

@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT, build_cell, run_cell, value
-from harness import cli
-from harness.cell import schema
+from _rngdrift.harness import cli
+from _rngdrift.harness.cell import schema
 
 pytestmark = pytest.mark.slow
 
@@ -179,7 +179,7 @@ OWN_INIT = '''
     import torch
     from torch.utils.data import DataLoader, Dataset, get_worker_info
 
-    from harness.cell.registry import scenario
+    from _rngdrift.harness.cell.registry import scenario
 
 
     def own_init(worker_id):
@@ -228,7 +228,7 @@ def test_scripts_that_fail_or_hang_and_files_that_import_each_other(tmp_path):
                                        "        time.sleep(0.1)\n\nwait()\n")
     checks = tmp_path / "checks"
     checks.mkdir()
-    header = "from harness.cell.registry import scenario\n"
+    header = "from rngdrift import scenario\n"
     (checks / "common.py").write_text(header + "@scenario('shared.common')\ndef common(ctx):\n"
                                       "    return {'x': 1}\n")
     (checks / "a.py").write_text(header + "import common\n\n@scenario('shared.a')\n"
@@ -248,7 +248,7 @@ def test_a_path_that_registers_nothing_stops_the_cell_with_one_line(tmp_path):
     path = tmp_path / "test_things.py"
     path.write_text("def test_one():\n    assert True\n")
     proc = subprocess.run(
-        [str(build_cell(OLD_CELL)), "-m", "harness.cell", "--out", str(tmp_path / "x.csv"),
+        [str(build_cell(OLD_CELL)), "-m", "_rngdrift.harness.cell", "--out", str(tmp_path / "x.csv"),
          "--cell", OLD_CELL, "--scenarios", str(path)],
         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
     assert proc.returncode == 2

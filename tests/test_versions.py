@@ -1,6 +1,6 @@
 import pytest
 
-from harness.cell import versions
+from _rngdrift.harness.cell import versions
 
 
 @pytest.mark.parametrize("text, parsed", [

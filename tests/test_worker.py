@@ -5,9 +5,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.cell import rngstate, seeding, tracing, worker  # noqa: E402
-from harness.cell.fingerprint import fingerprint  # noqa: E402
-from harness.cell.registry import NotApplicable, Scenario  # noqa: E402
+from _rngdrift.harness.cell import rngstate, seeding, tracing, worker  # noqa: E402
+from _rngdrift.harness.cell.fingerprint import fingerprint  # noqa: E402
+from _rngdrift.harness.cell.registry import NotApplicable, Scenario  # noqa: E402
 
 INSTALLED = {"torch": "2.0.0", "torchvision": "0.15.0", "python": "3.11.0", "numpy": "1.24.4",
              "cuda": False}

@@ -81,7 +81,7 @@ def test_cell_matrix_comes_from_the_list_jobs_plan(workflow):
     for name in ("matrix", "count", "plan"):
         assert list_job["outputs"][name] == f"${{{{ steps.list.outputs.{name} }}}}"
     producer = next(s for s in steps(list_job) if s.get("id") == "list")
-    assert "nox -l --json" in producer["run"] and "python -m harness ci plan" in producer["run"]
+    assert "nox -l --json" in producer["run"] and "python -m rngdrift ci plan" in producer["run"]
     assert "--reuse-from results/previous" in producer["run"]
     assert 'echo "matrix=$matrix"' in producer["run"] and '>> "$GITHUB_OUTPUT"' in producer["run"]
 
@@ -151,12 +151,12 @@ def test_report_job_runs_even_when_cells_fail(workflow):
                     and "pattern" in s["with"])
     assert download["with"]["pattern"] == "cell-*" and download["with"]["merge-multiple"] is True
     scripts = "\n".join(s.get("run", "") for s in report_steps)
-    for command in ("python -m harness ci reuse", "python -m harness ci holes",
+    for command in ("python -m rngdrift ci reuse", "python -m rngdrift ci holes",
                     "nox -s report", "nox -s compare",
                     "GITHUB_STEP_SUMMARY", "gh issue create", "gh issue comment"):
         assert command in scripts, command
     # reused cells are copied, then holes filled, then the merge, then compare
-    assert (scripts.index("harness ci reuse") < scripts.index("harness ci holes")
+    assert (scripts.index("rngdrift ci reuse") < scripts.index("rngdrift ci holes")
             < scripts.index("nox -s report") < scripts.index("nox -s compare"))
     summary = next(s for s in report_steps if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
     assert summary["if"] == "always()"
@@ -193,11 +193,11 @@ def test_every_nox_session_it_calls_exists(workflow):
 
 
 def test_every_rngdrift_command_it_calls_exists(workflow):
-    from harness import cli
-    commands = set(re.findall(r"python -m harness (\w+)", "\n".join(run_scripts(workflow))))
+    from _rngdrift.harness import cli
+    commands = set(re.findall(r"python -m rngdrift (\w+)", "\n".join(run_scripts(workflow))))
     assert "ci" in commands, "the workflow should call the ci command"
     assert commands <= set(cli.COMMANDS)
-    assert not re.findall(r"python -m harness\.\w+", "\n".join(run_scripts(workflow)))
+    assert not re.findall(r"python -m rngdrift\.\w+", "\n".join(run_scripts(workflow)))
 
 
 def _actionlint() -> list[str] | None:
@@ -262,7 +262,9 @@ def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str,
         f"#!/bin/bash\necho \"$*\" >> {work / 'gh-calls'}\n"
         "if [ \"$1 $2\" = 'issue list' ]; then cat " + str(work / "gh-open-issue") +
         " 2>/dev/null || true; fi\n")
-    for tool in ("nox", "gh"):
+    # `python`: setup-python's interpreter with requirements.txt installed (this one)
+    (bin_dir / "python").write_text(f"#!/bin/bash\nexec {sys.executable} \"$@\"\n")
+    for tool in ("nox", "gh", "python"):
         (bin_dir / tool).chmod(0o755)
     out, summary = work / "out", work / "summary.md"
     for path in (out, summary, work / "gh-calls"):
@@ -306,8 +308,9 @@ def checkout(tmp_path):
     """A copy of the parts of the repository the report job needs."""
     shutil.copy(ROOT / "noxfile.py", tmp_path / "noxfile.py")
     shutil.copy(ROOT / "matrix.lock.json", tmp_path / "matrix.lock.json")
-    shutil.copytree(ROOT / "harness", tmp_path / "harness",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("_rngdrift", "rngdrift", "harness", "scenarios"):
+        shutil.copytree(ROOT / folder, tmp_path / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 
 
@@ -334,7 +337,7 @@ def test_report_job_scripts_run_locally(workflow, checkout):
     assert first["summary"].startswith("# rngdrift") and first["gh"] == []  # report.md
 
     # promote it, then an unchanged night
-    subprocess.run([sys.executable, "-m", "harness", "baseline", "results/night-1", "--to",
+    subprocess.run([sys.executable, "-m", "rngdrift", "baseline", "results/night-1", "--to",
                     "results/baseline"], cwd=checkout, check=True, capture_output=True,
                    env=dict(os.environ, PYTHONPATH=str(checkout)))
     write_run(results / "night-2", night("night-2", flip=False))
@@ -375,12 +378,11 @@ def test_list_job_plan_step_runs_locally(workflow, checkout):
     """The list job's plan step, verbatim: job matrix, count and plan as GitHub outputs,
     a cell of last night's results reused, the rest to run."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from harness import compat, resultkey, runoptions
-    from harness.cell import environment
+    from _rngdrift.harness.matrix import compat
+    from _rngdrift.harness.runs import resultkey, runoptions
+    from _rngdrift.harness.cell import environment
     from resultrows import everywhere, write_run
 
-    shutil.copytree(ROOT / "scenarios", checkout / "scenarios",
-                    ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", checkout / "pyproject.toml")
     old = compat.DEFAULT[2]
     previous = write_run(checkout / "results" / "previous",
@@ -393,7 +395,9 @@ def test_list_job_plan_step_runs_locally(workflow, checkout):
     bin_dir.mkdir()
     (bin_dir / "nox").write_text(f"#!/bin/bash\nexec {sys.executable} -m nox "
                                  f"-f {checkout / 'noxfile.py'} \"$@\"\n")
-    (bin_dir / "nox").chmod(0o755)
+    (bin_dir / "python").write_text(f"#!/bin/bash\nexec {sys.executable} \"$@\"\n")
+    for tool in ("nox", "python"):
+        (bin_dir / tool).chmod(0o755)
     out = checkout / "out"
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", SESSIONS="matrix",
                KEYWORD="", CELL_ARGS="", RERUN_ALL="false", GITHUB_OUTPUT=str(out),
@@ -417,8 +421,10 @@ def test_report_job_merges_reused_and_new_cells_and_keeps_them(workflow, checkou
     newest cell from its job; the report's headline compares it with the previous newest,
     and tonight's cells become tomorrow's results/previous."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from harness import compat, platforms, resultkey, runoptions
-    from harness.cell import environment
+    from _rngdrift.harness.matrix import compat
+    from _rngdrift.harness.results import platforms
+    from _rngdrift.harness.runs import resultkey, runoptions
+    from _rngdrift.harness.cell import environment
     from resultrows import NEW, OLD, TV08, everywhere, write_run
 
     results = checkout / "results"
@@ -457,5 +463,5 @@ def test_report_job_merges_reused_and_new_cells_and_keeps_them(workflow, checkou
 
 
 def schema_rows(path: Path) -> list:
-    from harness.cell import schema
+    from _rngdrift.harness.cell import schema
     return schema.read_csv(path)

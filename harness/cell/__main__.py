@@ -1,10 +1,10 @@
-"""``python -m harness.cell``: run the selected scenarios of this venv's cell.
+"""``python -m _rngdrift.harness.cell``: run the selected scenarios of this venv's cell.
 
-    python -m harness.cell --out results/<run>/cells/<cell>.csv --cell <id> --run-id <run>
-    python -m harness.cell --list [--scenarios PATH]
+    python -m _rngdrift.harness.cell --out results/<run>/cells/<cell>.csv --cell <id> --run-id <run>
+    python -m _rngdrift.harness.cell --list [--scenarios PATH]
 
-The built-in scenarios are the ``scenarios`` folder next to ``harness``, loaded
-by path like a user's own (nothing under ``harness.cell`` imports it).
+The canonical scenarios are the package ``_rngdrift.scenarios`` (the ``scenarios``
+folder), imported by name (nothing under ``harness.cell`` imports it).
 """
 import argparse
 import os
@@ -18,12 +18,12 @@ from .journal import Journal
 from .launcher import Launcher
 from .supervisor import Interrupted, Plan, Runner
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILTIN_SCENARIOS = os.path.join(ROOT, "scenarios")
+# ``_rngdrift.scenarios``: a sibling of the package this one lives in (``_rngdrift.harness``)
+BUILTIN_SCENARIOS = __package__.split(".")[0] + ".scenarios"
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m harness.cell", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m _rngdrift.harness.cell", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     args = options.add_to(parser, "cell").parse_args(argv)
     args.jobs = args.jobs or options.default_jobs()
@@ -64,7 +64,7 @@ def main(argv=None):
     args = parse_args(argv)
     spec = usercode.from_args(args)
     try:
-        loader.load_paths([BUILTIN_SCENARIOS], user=False)
+        loader.load_builtin([BUILTIN_SCENARIOS])
         loader.load_paths(args.scenarios)
         if usercode.wanted(spec) or spec["metric"]:
             usercode.register(spec, collect=True)

@@ -21,8 +21,13 @@ import os
 import sys
 
 DIGITS = 16
+# Where _rngdrift.harness and _rngdrift.scenarios are (a checkout's root, or the
+# installed _rngdrift package), and the public ``rngdrift`` package beside ``_rngdrift``.
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
-_OWN = tuple(os.path.join(_ROOT, name) + os.sep for name in ("harness", "scenarios", "rngdrift"))
+_PACKAGE = os.path.dirname(os.path.realpath(sys.modules[__name__.split(".")[0]].__file__))
+_OWN = tuple(path + os.sep for path in (
+    os.path.join(_ROOT, "harness"), os.path.join(_ROOT, "scenarios"), _PACKAGE,
+    os.path.join(os.path.dirname(_PACKAGE), "rngdrift")))
 _PARSED = {}  # path -> (mtime, size, [(level, dotted names)])
 
 

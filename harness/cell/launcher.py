@@ -46,7 +46,7 @@ class Launcher(object):
                  usercode=None):
         self.log_path = log_path
         self.paths = protocol.paths_argv(builtin_paths, scenario_paths, usercode)
-        self.child_cmd = list(child_cmd or [sys.executable, "-m", "harness.cell.child"])
+        self.child_cmd = list(child_cmd or [sys.executable, "-m", __package__ + ".child"])
         self.child_env = child_env
         self.memory_limit = memory_limit
         self.startup_timeout = startup_timeout

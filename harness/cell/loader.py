@@ -1,6 +1,6 @@
-"""Import scenario modules by path: the built-in ``scenarios`` package and users' own.
+"""Import scenario modules: the canonical ``_rngdrift.scenarios`` package and users' own.
 
-    load_paths([".../scenarios"], user=False)   the canonical scenarios
+    load_builtin(["_rngdrift.scenarios"])       the canonical scenarios, by package name
     load_paths(["my_checks.py", "pkg/"])        users' files, packages and directories
 
 A file is imported once, by identity (``import_file``): by its own name when that
@@ -9,7 +9,7 @@ finds it (its folder is appended to sys.path), so files may import each other an
 (``rngdrift_user_<stem>``) when the name means something else here (``json.py``); a
 package by its own name, submodules included. Every problem with a user's path
 becomes a ``UserCodeError`` whose message is one line naming the file, the line
-and why. ``python -m harness.cell.loader --check PATH...`` is the host's syntax
+and why. ``python -m _rngdrift.harness.cell.loader --check PATH...`` is the host's syntax
 preflight, run with a cell's interpreter before anything is installed.
 """
 import importlib
@@ -234,6 +234,17 @@ def _load_package(path):
             importlib.import_module(info.name)
 
 
+def load_builtin(packages):
+    """Import the canonical scenario packages by name (``_rngdrift.scenarios``), every
+    module of them but the ``_helpers``. They import as rngdrift's own, never by a
+    folder put on sys.path: a user's ``scenarios`` package stays the user's."""
+    for name in packages:
+        package = importlib.import_module(name)
+        for info in pkgutil.walk_packages(package.__path__, name + "."):
+            if not info.name.rsplit(".", 1)[-1].startswith("_"):
+                importlib.import_module(info.name)
+
+
 def load_paths(paths, user=True):
     """Import scenario files and packages (each registers its scenarios).
 
@@ -286,13 +297,13 @@ file_sha256 = codeid.file_sha256
 
 
 def main(argv=None):
-    """``python -m harness.cell.loader --check PATH...``: the host's syntax preflight.
+    """``python -m _rngdrift.harness.cell.loader --check PATH...``: the host's syntax preflight.
 
     Run with a cell's interpreter (nothing but the standard library needed): prints
     one line per file that interpreter cannot compile; exit code 2 when any.
     """
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m harness.cell.loader")
+    parser = argparse.ArgumentParser(prog="python -m _rngdrift.harness.cell.loader")
     parser.add_argument("--check", nargs="+", metavar="PATH", required=True)
     parser.add_argument("--context", default="", help="appended to each message")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """The cell's options, declared once.
 
-``python -m harness.cell`` builds its argparse parser from ``OPTIONS``; the host
+``python -m _rngdrift.harness.cell`` builds its argparse parser from ``OPTIONS``; the host
 (``nox -s matrix -- ...``) builds the options a user may pass through from the
 same table and turns them back into arguments with ``to_argv``. An option is
 added in one place and reaches the cell by itself.

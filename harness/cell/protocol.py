@@ -127,7 +127,7 @@ def zygote_argv(control_fd, parent):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="harness.cell.child")
+    parser = argparse.ArgumentParser(prog="_rngdrift.harness.cell.child")
     parser.add_argument("--fd", type=int)
     parser.add_argument("--mode")
     parser.add_argument("--scenario", action="append", default=[])

@@ -3,7 +3,7 @@
 A scenario module registers functions with ``@scenario``; the runner does the
 rest (seeding, timing, error capture, RNG bookkeeping)::
 
-    from harness.cell.registry import scenario
+    from rngdrift import scenario          # the public name of this decorator
 
     @scenario("pairs.hflip", torchvision=">=0.3")
     def hflip(ctx):

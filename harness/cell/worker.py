@@ -155,12 +155,13 @@ def guard_process(fd, parent, memory_limit):
 
 
 def load(builtin_paths, user_paths, usercode_path=None):
+    # builtin_paths: the canonical scenario packages, by name (loader.load_builtin)
     """Import torch, torchvision and every scenario: the expensive part of a start."""
     import torch
     torch.set_num_threads(1)
     from . import attribution, loader, tracing, usercode
 
-    loader.load_paths(builtin_paths, user=False)
+    loader.load_builtin(builtin_paths)
     loader.load_paths(user_paths)
     if usercode_path:
         usercode.register(usercode.load_spec(usercode_path))

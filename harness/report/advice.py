@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.cell.schema import MODES, OK, SEEDED
+from ..cell.schema import MODES, OK, SEEDED
 
 GENERATOR_CODE = {"python": "random.seed(seed)", "numpy": "np.random.seed(seed)",
                   "torch": "torch.manual_seed(seed)", "cuda": "torch.cuda.manual_seed_all(seed)"}

@@ -14,7 +14,7 @@ import fnmatch
 from functools import lru_cache
 from pathlib import Path
 
-from harness import compat
+from ..matrix import compat
 
 CATALOG = Path(__file__).with_name("causes.csv")
 

@@ -3,7 +3,7 @@ and every draw row (sources.csv) of that scenario, cell by cell. Rows of the
 heatmap and the weakest-seeding table link here."""
 from __future__ import annotations
 
-from harness.report.model import per_cell
+from .model import per_cell
 
 
 def scenario_sections(report, anchor, esc) -> list[str]:

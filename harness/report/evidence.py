@@ -16,9 +16,9 @@ import re
 
 import pandas as pd
 
-from harness import compat
-from harness.cell.schema import GOAL_PREFIX, OK, RECIPE_METRIC, RNG_PREFIX, SEEDED
-from harness.results import Tolerance, generators_drawn
+from ..matrix import compat
+from ..cell.schema import GOAL_PREFIX, OK, RECIPE_METRIC, RNG_PREFIX, SEEDED
+from ..results.frames import Tolerance, generators_drawn
 
 # API call rows of every process role: rng.calls.X, rng.worker.calls.X, rng.process.calls.X
 _CALLS = re.compile(r"rng\.(?:(worker|process)\.)?calls\.(.+)")

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from harness.cell.schema import ERROR, NA, OK, TIMEOUT
-from harness.report import advice, catalog
-from harness.report.evidence import Evidence, Observation
-from harness.results import same
+from ..cell.schema import ERROR, NA, OK, TIMEOUT
+from . import advice, catalog
+from .evidence import Evidence, Observation
+from ..results.frames import same
 
 SEVERITIES = ("broken", "failing", "lost-repro", "drift", "improved", "regained", "new", "gone",
               "noise", "harness")

@@ -13,16 +13,15 @@ from __future__ import annotations
 import html
 import re
 
-from harness.cell.schema import MODES
-from harness.report import advice
-from harness.report.drilldown import scenario_sections
-from harness.report.findings import ACTIONABLE, FOLDED, SEVERITIES, SEVERITY_WORDS
-from harness.report.model import (
+from ..cell.schema import MODES
+from . import advice
+from .drilldown import scenario_sections
+from .findings import ACTIONABLE, FOLDED, SEVERITIES, SEVERITY_WORDS
+from .model import (
     ACCURACY_METRIC, ACCURACY_SCENARIO, STATE_LABEL, accuracy_value, failures, per_cell)
-from harness.report.plot import accuracy_svg
-from harness.report.words import (
-    HEADINGS, PLURAL, counts, finding_step, summary_rows, title, transition, verdict,
-    version_step)
+from .plot import accuracy_svg
+from .words import (
+    HEADINGS, PLURAL, counts, finding_step, summary_rows, title, transition, verdict, version_step)
 
 TOP_FINDINGS = 8
 SEVERITY_COLOURS = {"broken": "#d7263d", "failing": "#8e0e25", "lost-repro": "#f46036",

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 
-from harness.cell.schema import MODES
-from harness.report import advice
-from harness.report.findings import ACTIONABLE, FOLDED, SEVERITY_WORDS
-from harness.report.model import (
-    ACCURACY_METRIC, ACCURACY_SCENARIO, accuracy_value, failures, runs)
-from harness.report.words import (
+from ..cell.schema import MODES
+from . import advice
+from .findings import ACTIONABLE, FOLDED, SEVERITY_WORDS
+from .model import ACCURACY_METRIC, ACCURACY_SCENARIO, accuracy_value, failures, runs
+from .words import (
     HEADINGS, counts, finding_step, summary_rows, title, transition, verdict, version_step)
-from harness.text import code, plural, table, text, wrap
+from ..text import code, plural, table, text, wrap
 
 TOP_FINDINGS = 8
 MAX_TABLE_ROWS = 200

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.cell.schema import ERROR, NA, TIMEOUT
-from harness.results import Tolerance
+from ..cell.schema import ERROR, NA, TIMEOUT
+from ..results.frames import Tolerance
 
 ACCURACY_SCENARIO = "train.segmentation_pairs"
 ACCURACY_METRIC = "pixel_accuracy"

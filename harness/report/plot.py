@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 
-from harness.report.model import accuracy_column, accuracy_value
+from .model import accuracy_column, accuracy_value
 
 MODE_COLOURS = {"none": "#7f7f7f", "python": "#1f77b4", "torch": "#d62728", "all": "#2ca02c",
                 "full": "#9467bd"}

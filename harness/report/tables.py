@@ -7,15 +7,13 @@ import statistics
 
 import pandas as pd
 
-from harness import compat
-from harness.cell.schema import (ERROR, GOAL_PREFIX, NA, OK, RECIPE_METRIC, RNG_PREFIX,
-                                 TIMEOUT)
-from harness.report import advice, findings
-from harness.report.evidence import Evidence
-from harness.report.model import (
-    ACCURACY_METRIC, ACCURACY_SCENARIO, DISAGREE, GENERATORS, NOT_MEASURED, NO, STATE_LABEL,
-    TOP_CALLS, UNTESTED, YES, Report, accuracy_column, changes_at, short_value)
-from harness.results import SEEDING_MODES, Loaded, Tolerance, cell_failures, expand, same
+from ..matrix import compat
+from ..cell.schema import ERROR, GOAL_PREFIX, NA, OK, RECIPE_METRIC, RNG_PREFIX, TIMEOUT
+from . import advice, findings
+from .evidence import Evidence
+from .model import (
+    ACCURACY_METRIC, ACCURACY_SCENARIO, DISAGREE, GENERATORS, NOT_MEASURED, NO, STATE_LABEL, TOP_CALLS, UNTESTED, YES, Report, accuracy_column, changes_at, short_value)
+from ..results.frames import SEEDING_MODES, Loaded, Tolerance, cell_failures, expand, same
 
 
 # -- groups -------------------------------------------------------------------

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness import compat
-from harness.errors import UserError
-from harness.report import findings, markdown
-from harness.report.evidence import Evidence
-from harness.report.words import verdict, where
-from harness.results import Tolerance, expand
-from harness.text import code, table
+from ..matrix import compat
+from ..errors import UserError
+from . import findings, markdown
+from .evidence import Evidence
+from .words import verdict, where
+from ..results.frames import Tolerance, expand
+from ..text import code, table
 
 
 def resolve(spec: str, cells: list[str], versions: dict[str, dict[str, str]], option: str) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from harness.cell.schema import OK
-from harness.report.evidence import Observation
-from harness.report.findings import ACTIONABLE, FOLDED, Finding, Transition
-from harness.report.model import STATE_LABEL, short_value
+from ..cell.schema import OK
+from .evidence import Observation
+from .findings import ACTIONABLE, FOLDED, Finding, Transition
+from .model import STATE_LABEL, short_value
 
 HEADINGS = {
     "broken": "Broken", "failing": "Now fails", "lost-repro": "Lost reproducibility",

@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from harness import lock  # noqa: E402
+from _rngdrift.harness.matrix import lock  # noqa: E402
 
 KEEP = {
     "torch": ["1.0.0", "1.1.0", "1.2.0", "1.3.1", "1.5.0", "1.10.0", "2.0.0", "2.0.1",

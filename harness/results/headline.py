@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import compat, platforms, reuse
-from harness.cell import schema
-from harness.resultfiles import read_cell
-from harness.results import Tolerance, fold, same
-from harness.text import code, plural
+from ..matrix import compat
+from . import platforms
+from ..runs import reuse
+from ..cell import schema
+from .resultfiles import read_cell
+from .frames import Tolerance, fold, same
+from ..text import code, plural
 
 MAX_NAMED = 5
 

@@ -19,7 +19,6 @@ what two runs of different classes show.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import io
@@ -28,13 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import compat, runs
-from harness.cell import environment, schema
-from harness.errors import UserError
-from harness.results import Tolerance, fold, load, same
-from harness.text import code, plural
+from ..matrix import compat
+from ..cell import environment, schema
+from ..errors import UserError
+from .frames import Tolerance, fold, same
+from ..text import code, plural
 
-HELP = "which results depend on the CPU (learn it from two runs of different CPU classes)"
 
 DATA = Path(__file__).resolve().parent / "platform_dependence.csv"
 DATA_COLUMNS = ("scenario", "metric", "classes", "seedings", "differ_in", "agree_in")
@@ -240,23 +238,3 @@ def describe(frame: pd.DataFrame, dependence: Dependence | None = None) -> list[
 
 
 # -- rngdrift platform BASE CAND ------------------------------------------------------
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("baseline", help="run directory or matrix.csv (one CPU class)")
-    parser.add_argument("candidate", help="run directory or matrix.csv (another class, "
-                                          "same pins)")
-    parser.add_argument("--update", action="store_true",
-                        help=f"merge what they show into {DATA.relative_to(runs.RESULTS.parent)}")
-
-
-def run(args: argparse.Namespace) -> int:
-    # A run's cell CSVs (its matrix.csv only where it has none, as in results/baseline/).
-    base = load(runs.resolve(args.baseline)).frame
-    cand = load(runs.resolve(args.candidate)).frame
-    learnt = learn(base, cand, Tolerance())
-    print(to_csv(learnt), end="")
-    if args.update:
-        merged = merge(Dependence.load().rows, learnt)
-        runs.write_files(DATA.parent, {DATA.name: to_csv(merged)})
-        print(f"rngdrift platform: {DATA}: {len(merged)} rows ({len(learnt)} learnt now)")
-    return 0

@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from harness import lock as lockfile
+from . import lock as lockfile
 
 # The matrix's pins on Python >= 3.8 (Python 3.7 cells hold the newest it has wheels
 # for; every cell's own pins are in the lock and on the Cell).

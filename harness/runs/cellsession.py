@@ -1,6 +1,6 @@
 """What one matrix session does for its cell (called from noxfile.py).
 
-install exact pins -> run ``python -m harness.cell`` in the venv -> queue the report.
+install exact pins -> run ``python -m _rngdrift.harness.cell`` in the venv -> queue the report.
 A failed install becomes an error row in the cell's CSV, so the hole is visible
 in every report instead of a silently missing cell.
 """
@@ -19,11 +19,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import compat, interpreters, reuse, runoptions, runs
-from harness.cell import environment, options, schema
-from harness.errors import UserError
+from ..matrix import compat, interpreters
+from . import importroot, reuse, runoptions, rundirs
+from ..cell import environment, options, schema
+from ..errors import UserError
 
-ROOT = Path(__file__).resolve().parent.parent
+CELL_MODULE = "_rngdrift.harness.cell"
 INSTALL_TAIL_LINES = 6
 EXTRA_CELLS_ENV = "RNGDRIFT_EXTRA_CELLS"
 
@@ -50,7 +51,7 @@ def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
 
 
 def cell_args(args: argparse.Namespace) -> list[str]:
-    """Options passed through to ``python -m harness.cell`` (user paths made absolute;
+    """Options passed through to ``python -m _rngdrift.harness.cell`` (user paths made absolute;
     ``--workdir``: where the relative paths in --call/--script/--pytest/... are from)."""
     forwarded = argparse.Namespace(**vars(args))
     forwarded.scenarios = [str(Path(p).resolve()) for p in args.scenarios]
@@ -69,7 +70,8 @@ def pytest_requirement(python: str) -> str:
     return "pytest>=8.3"
 
 
-def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | Path | None) -> str | None:
+def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | Path | None,
+                    import_root: Path | None = None) -> str | None:
     """One line saying why the user's files cannot run in ``cell``, or None.
 
     Runs before anything is installed: a missing path, a requirements file that is
@@ -88,10 +90,12 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
         return None
     if python is None:
         return f"{cell.id}: {interpreters.missing_hint(cell.python)}"
+    import_root = import_root or importroot.make(Path.cwd() / ".nox")
     proc = subprocess.run(
-        [str(python), "-m", "harness.cell.loader", "--check", *args.scenarios, *files,
+        [str(python), "-m", CELL_MODULE + ".loader", "--check", *args.scenarios, *files,
          "--context", f"cell {cell.id}"],
-        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        capture_output=True, text=True, cwd=import_root,
+        env=dict(os.environ, PYTHONPATH=str(import_root)))
     if proc.returncode == 0:
         return None
     lines = [line.removeprefix("rngdrift: ") for line in proc.stderr.splitlines() if line.strip()]
@@ -99,7 +103,7 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
     return (lines[0] if lines else f"syntax check failed with code {proc.returncode}") + more
 
 
-cell_is_complete = runs.cell_is_complete
+cell_is_complete = rundirs.cell_is_complete
 
 
 def remove_leftovers(out: Path) -> list[Path]:
@@ -159,6 +163,14 @@ def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> li
     return schema.with_manifest([schema.cell_row(meta, scenario, detail)])
 
 
+def _import_root(session) -> Path:
+    """The cell's PYTHONPATH: rngdrift's two names only (``importroot``), next to the
+    session venvs (nox's envdir)."""
+    location = getattr(getattr(session, "virtualenv", None), "location", None)
+    base = Path(location).parent if location else rundirs.RESULTS.parent / ".nox"
+    return importroot.make(base)
+
+
 def _cell_interpreter(session, cell: compat.Cell) -> Path | None:
     """The cell venv's interpreter (nox made the venv before calling us), else the
     Python the cell needs."""
@@ -195,14 +207,14 @@ def record_missing_interpreter(cell: compat.Cell, posargs: list[str], default_ru
         return None
     if args.shard and shard_of(cell, cells, args.shard[1]) != args.shard[0]:
         return None
-    out = runs.cell_csv(runs.run_dir(args.run_id, Path(args.results)), cell.id)
+    out = rundirs.cell_csv(rundirs.run_dir(args.run_id, Path(args.results)), cell.id)
     if args.resume and cell_is_complete(out, cell.id):
         return None
     hint = interpreters.missing_hint(cell.python)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     schema.write_csv(out, error_rows(cell, args.run_id, schema.CELL_INTERPRETER, hint))
-    runs.point_latest(out.parent.parent)
+    rundirs.point_latest(out.parent.parent)
     print(f"rngdrift: {cell.id}: {hint}; recorded as an error row in {out}", file=sys.stderr)
     return out
 
@@ -232,10 +244,10 @@ def plan_cells(posargs: list[str], default_run_id: str, cells: list[compat.Cell]
         return None
     runoptions.resolve_user_paths(args, invoked_from or os.getcwd())
     if args.reuse_from:
-        previous = runs.resolve(args.reuse_from)
+        previous = rundirs.resolve(args.reuse_from)
         if not previous.is_dir():
             raise UserError(f"--reuse-from {args.reuse_from}: no such run directory")
-        if previous == runs.run_dir(args.run_id, Path(args.results)).resolve():
+        if previous == rundirs.run_dir(args.run_id, Path(args.results)).resolve():
             raise UserError(f"--reuse-from {args.reuse_from}: that is this run ({args.run_id}); "
                             "name a previous one")
     return {d.cell: d for d in reuse.plan(cells, args)}
@@ -272,17 +284,18 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
     if not decision.reused:
         if not interpreter_found:
             skip_missing_interpreter(session, cell, default_run_id, cells or [cell])
-        problem = check_user_code(args, cell, _cell_interpreter(session, cell))
+        problem = check_user_code(args, cell, _cell_interpreter(session, cell),
+                                  _import_root(session))
         if problem:
             # Bad user input fails the whole nox run at once, like a bad option would.
             print(f"rngdrift: {problem}", file=sys.stderr)
             raise SystemExit(2)
-    run_path = runs.run_dir(args.run_id, Path(args.results))
-    out = runs.cell_csv(run_path, cell.id)
+    run_path = rundirs.run_dir(args.run_id, Path(args.results))
+    out = rundirs.cell_csv(run_path, cell.id)
     with contextlib.ExitStack() as held:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            runs.point_latest(run_path)
+            rundirs.point_latest(run_path)
             held.enter_context(cell_lock(run_path, cell.id))
         except UserError as exc:
             session.error(str(exc))
@@ -315,7 +328,7 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
         requirements.append(pytest_requirement(cell.python))
     cmd = install_command(session, requirements, runoptions.index_args(args))
     session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(requirements):]))
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_import_root(session))
     if proc.returncode != 0:
         lines = [l.strip() for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
         detail = " | ".join(lines[-INSTALL_TAIL_LINES:])
@@ -324,7 +337,7 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
         session.error(f"{cell.id}: install failed: {lines[-1] if lines else proc.returncode}")
 
     notes = [*decision.key.header(), decision.note(), *runoptions.index_notes(args)]
-    session.run("python", "-m", "harness.cell", "--out", str(out), "--cell", cell.id,
+    session.run("python", "-m", CELL_MODULE, "--out", str(out), "--cell", cell.id,
                 "--run-id", args.run_id, *cell_args(args),
                 *[a for note in notes for a in ("--freeze-note", note)],
-                env={"PYTHONPATH": str(ROOT)})
+                env={"PYTHONPATH": str(_import_root(session))})

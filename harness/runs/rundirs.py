@@ -15,11 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.cell import schema
-from harness.cell.schema import TMP_MARK
-from harness.errors import UserError
+from .. import paths
+from ..cell import schema
+from ..cell.schema import TMP_MARK
+from ..errors import UserError
 
-RESULTS = Path(__file__).resolve().parent.parent / "results"
+RESULTS = paths.default_results()
 RUN_ID_ENV = "RNGDRIFT_RUN_ID"
 _VALID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 

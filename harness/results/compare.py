@@ -46,26 +46,19 @@ baseline's.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 
-from harness import compat, headline, platforms, reuse, runs
-from harness.cell.schema import ERROR, OK, STATUS_METRIC
-from harness.changes import (
-    CATEGORIES, COLUMNS, DEFAULT_FAIL_ON, ENV_COLUMNS, PIN_COLUMNS, Change, as_platform,
-    as_unseeded, numbers_detail, shown, under_code_changes, unseeded_draws)
-from harness.errors import UserError
-from harness.report import add_tolerance, upgrade
-from harness.report.evidence import cell_versions
-from harness.results import (
-    SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, load, same)
-from harness.text import code, csv_for_people, plural, table, text
+from ..matrix import compat
+from . import headline, platforms
+from ..runs import reuse
+from ..cell.schema import ERROR, OK, STATUS_METRIC
+from .changes import (
+    CATEGORIES, COLUMNS, ENV_COLUMNS, PIN_COLUMNS, Change, as_platform, as_unseeded, numbers_detail, shown, under_code_changes, unseeded_draws)
+from .frames import SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, same
+from ..text import code, plural, table, text
 
-HELP = "compare two runs, or two cells (exit 1 when something changed)"
 
 MAX_MD_ROWS = 100
 
@@ -224,99 +217,5 @@ def render(result: pd.DataFrame, head: list[str]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _fail_on(value: str) -> tuple[str, ...]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    if names == ["all"]:
-        return CATEGORIES
-    if names == ["none"]:
-        return ()
-    unknown = [n for n in names if n not in CATEGORIES]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown category {', '.join(unknown)}; choose from {', '.join(CATEGORIES)}, "
-            "'all' or 'none'")
-    return tuple(names)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("baseline", nargs="?", default=str(runs.RESULTS / "baseline"),
-                        help="run directory, run id or matrix.csv (default: results/baseline)")
-    parser.add_argument("candidate", nargs="?", default=str(runs.RESULTS / "latest"),
-                        help="run directory, run id or matrix.csv (default: results/latest)")
-    parser.add_argument("--fail-on", type=_fail_on, default=DEFAULT_FAIL_ON,
-                        metavar="CATS",
-                        help="comma-separated categories that make the exit status 1, or "
-                             f"'all' or 'none' (default: {','.join(DEFAULT_FAIL_ON)}); "
-                             "e.g. --fail-on lost-repro to fail only on lost reproducibility")
-    add_tolerance(parser)
-    parser.add_argument("--out", type=Path,
-                        help="directory for compare.csv and compare.md (default: the "
-                             "candidate's run directory)")
-    parser.add_argument("--from", dest="old", metavar="CELL",
-                        help="with --to: compare one cell of the baseline (a cell id, torch or "
-                             "torchvision version) with one of the candidate, as an upgrade: "
-                             "findings with why and fix; exit 1 on broken, failing or lost "
-                             "reproducibility")
-    parser.add_argument("--to", dest="new", metavar="CELL", help="the candidate's cell")
-
-
 def _run_dir(side: Loaded) -> Path:
     return side.source.parent if side.source.is_file() else side.source
-
-
-def compare_cells(baseline: Loaded, candidate: Loaded, args: argparse.Namespace,
-                  tol: Tolerance) -> int:
-    """One cell of each run, as an upgrade (harness.report.upgrade)."""
-    if (args.old is None) != (args.new is None):
-        raise UserError("--from and --to go together")
-    b_cells = compat.order(baseline.frame["cell"].unique())
-    c_cells = compat.order(candidate.frame["cell"].unique())
-    old = upgrade.resolve(args.old, b_cells, cell_versions(baseline.frame, b_cells), "--from")
-    new = upgrade.resolve(args.new, c_cells, cell_versions(candidate.frame, c_cells), "--to")
-    evidence, old, new = upgrade.two_runs(baseline.frame, old, candidate.frame, new, tol)
-    found = upgrade.upgrade(evidence, old, new)
-    answer = upgrade.render(SimpleNamespace(evidence=evidence), found, old, new)
-    print(answer, end="")
-    if args.out:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"--out {args.out}: cannot create ({exc.strerror})") from None
-        runs.write_files(args.out, {"compare.md": answer})
-    return 1 if any(f.severity in ("broken", "failing", "lost-repro") for f in found) else 0
-
-
-def run(args: argparse.Namespace) -> int:
-    """Compare, write compare.csv/compare.md; 1 when a --fail-on category has rows."""
-    tol = Tolerance(args.atol, args.rtol)
-    baseline = load(runs.resolve(args.baseline), prefer_matrix=True)
-    candidate = load(runs.resolve(args.candidate), prefer_matrix=True)
-    if args.old is not None or args.new is not None:
-        return compare_cells(baseline, candidate, args, tol)
-    base_dir = _run_dir(baseline).resolve()
-    out = (args.out or _run_dir(candidate)).resolve()
-    inside_baseline = out == base_dir or base_dir in out.parents
-    if args.out and inside_baseline:
-        raise UserError(f"--out {args.out}: inside the baseline's directory {base_dir}; "
-                        "compare never writes there")
-    if args.out and out.exists() and not out.is_dir():
-        raise UserError(f"--out {args.out}: not a directory")
-    result = compare(baseline, candidate, tol)
-    for side in (baseline, candidate):
-        for note in side.notes:
-            print(f"rngdrift compare: note: {note}", file=sys.stderr)
-    head = summary(result, baseline, candidate, tol, args.fail_on)
-    if inside_baseline:
-        print("\n".join(head))
-        print(f"rngdrift compare: not writing into the baseline's directory {out}; "
-              "pass --out DIR to keep compare.csv and compare.md", file=sys.stderr)
-    else:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"--out {out}: cannot create ({exc.strerror})") from None
-        runs.write_files(out, {"compare.csv": csv_for_people(result),
-                               "compare.md": render(result, head)})
-        print("\n".join(head))
-        print(f"\nrngdrift compare: wrote {out / 'compare.csv'} and {out / 'compare.md'}")
-    return 1 if result["category"].isin(args.fail_on).any() else 0

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.cell import schema
-from harness.cell.schema import CELL_LEVEL, OK
-from harness.errors import UserError
-from harness.text import is_number
+from ..cell import schema
+from ..cell.schema import CELL_LEVEL, OK
+from ..errors import UserError
+from ..text import is_number
 
 MATRIX = "matrix.csv"
 # What a cell directory holds besides its CSV (see harness/runs.py); a journal is

@@ -1,6 +1,6 @@
 """The lock: which torch/torchvision pairs exist, on which Pythons, with which pins.
 
-    python -m harness.lock [--index-url URL] [--out matrix.lock.json]   (nox -s lock)
+    python -m _rngdrift.harness.matrix.lock [--index-url URL] [--out matrix.lock.json]   (nox -s lock)
 
 reads the package index and writes ``matrix.lock.json``, the file every other part
 of rngdrift reads its version facts from (``harness/compat.py``). Everything after
@@ -49,12 +49,12 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from harness.index import (  # noqa: F401  (LockError, Fetch: part of this module's use)
+from .. import paths
+from .index import (  # noqa: F401  (LockError, Fetch: part of this module's use)
     Fetch, File, LockError, Version, http_fetch, linux_x86_64, read_metadata, read_project,
     satisfies, torch_requirement, vkey, wheel_pythons)
 
-ROOT = Path(__file__).resolve().parent.parent
-LOCK_PATH = ROOT / "matrix.lock.json"
+LOCK_PATH = paths.LOCK
 DEFAULT_INDEX = "https://pypi.org/simple/"
 FORMAT = 1
 OLDEST_TORCH = "1.0.0"
@@ -238,7 +238,7 @@ def build(index: str = DEFAULT_INDEX, fetch: Fetch = http_fetch, workers: int = 
     return {
         "format": FORMAT,
         "made": made or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "made_by": "nox -s lock (python -m harness.lock)",
+        "made_by": "nox -s lock (python -m _rngdrift.harness.matrix.lock)",
         "index": index,
         "pins": [{"python": p, **pins[p]} for p in sorted(pins, key=vkey)],
         "torch": [{"version": t.version, "pythons": t.pythons,
@@ -286,7 +286,7 @@ def changes(old: dict | None, new: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None, fetch: Fetch = http_fetch) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.lock",
+    parser = argparse.ArgumentParser(prog="python -m _rngdrift.harness.matrix.lock",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--index-url", default=DEFAULT_INDEX,
                         help=f"simple-API index to read (default {DEFAULT_INDEX})")

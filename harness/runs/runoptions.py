@@ -15,9 +15,9 @@ import re
 import shlex
 from pathlib import Path
 
-from harness import runs
-from harness.cell import options
-from harness.errors import UserError
+from . import rundirs
+from ..cell import options
+from ..errors import UserError
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -59,8 +59,8 @@ def add_reuse_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_to(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--run-id", help=f"results/<run-id>/ to write into (env {runs.RUN_ID_ENV})")
-    parser.add_argument("--results", default=str(runs.RESULTS), help=argparse.SUPPRESS)
+    parser.add_argument("--run-id", help=f"results/<run-id>/ to write into (env {rundirs.RUN_ID_ENV})")
+    parser.add_argument("--results", default=str(rundirs.RESULTS), help=argparse.SUPPRESS)
     parser.add_argument("--shard", type=parse_shard, metavar="K/N",
                         help="run only shard K of N (cells dealt round-robin by their "
                              "position in the session's cell list)")
@@ -80,7 +80,7 @@ def parse(posargs: list[str], default_run_id: str,
           prog: str = "nox -s matrix --") -> argparse.Namespace:
     parser = add_to(argparse.ArgumentParser(prog=prog, add_help=True))
     args = parser.parse_args(posargs)
-    args.run_id = args.run_id or os.environ.get(runs.RUN_ID_ENV)
+    args.run_id = args.run_id or os.environ.get(rundirs.RUN_ID_ENV)
     if not args.run_id and args.resume:
         args.run_id = latest_run_id(Path(args.results))
         if args.run_id is None:
@@ -88,7 +88,7 @@ def parse(posargs: list[str], default_run_id: str,
                          "exist); name it with --run-id")
     args.run_id = args.run_id or default_run_id
     try:
-        runs.check_run_id(args.run_id)
+        rundirs.check_run_id(args.run_id)
     except UserError as exc:
         parser.error(f"--run-id: {exc}")
     if len(args.index_url) > 1:

@@ -11,9 +11,9 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from harness import platforms
-from harness.cell.schema import CODE_METRICS, STATUS_METRIC
-from harness.results import SEEDED, generators_drawn
+from . import platforms
+from ..cell.schema import CODE_METRICS, STATUS_METRIC
+from .frames import SEEDED, generators_drawn
 
 CATEGORIES = ("changed", "lost-repro", "gained-repro", "vanished", "appeared",
               "missing-cell", "new-cell", "pins-changed", "env-changed", "platform", "unseeded",

@@ -23,12 +23,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness import compat, resultkey, runoptions, runs
-from harness.errors import UserError
-from harness.resultkey import ResultKey
-from harness.text import code, text
+from ..matrix import compat
+from . import resultkey, rundirs
+from .resultkey import ResultKey
+from ..text import code, text
 
-HELP = "say which cells would be reused from a previous run and which would run"
 
 PLAN_LINE = "# rngdrift-plan: "
 PART_NAMES = {"pins": "pins", "options": "options", "code": "harness/scenario code",
@@ -85,13 +84,13 @@ def decide(cell: compat.Cell, key: ResultKey, previous: Path | None, rerun_all: 
         return run("no previous run given (--reuse-from)")
     if rerun_all:
         return run("--rerun all")
-    csv = runs.cell_csv(previous, cell.id)
+    csv = rundirs.cell_csv(previous, cell.id)
     if not csv.exists():
         cells = {p.name[:-len(".csv")] for p in (previous / "cells").glob("*.csv")}
         if _pair(cell.id) not in {_pair(c) for c in cells}:
             return run(f"new cell: not in {previous.name}")
         return run(f"not in {previous.name} (another Python or pins for this pair there)")
-    if not runs.cell_is_complete(csv, cell.id):
+    if not rundirs.cell_is_complete(csv, cell.id):
         return run(f"{previous.name} has no whole result of it (failed, cut or interrupted)")
     old = resultkey.read_key(freeze_path(previous, cell.id))
     if old is None:
@@ -112,7 +111,7 @@ def decide(cell: compat.Cell, key: ResultKey, previous: Path | None, rerun_all: 
 def plan(cells: list[compat.Cell], args: argparse.Namespace,
          platform: str | None = None) -> list[Decision]:
     """A decision per cell for the host options ``args`` (``harness.runoptions``)."""
-    previous = runs.resolve(args.reuse_from) if getattr(args, "reuse_from", None) else None
+    previous = rundirs.resolve(args.reuse_from) if getattr(args, "reuse_from", None) else None
     return [decide(cell, resultkey.key_for(cell, args, platform), previous,
                    args.rerun == "all", args.reuse_across_platforms) for cell in cells]
 
@@ -150,8 +149,8 @@ def adopt(decision: Decision, run_path: Path) -> Path:
     at = next((i + 1 for i, line in enumerate(kept) if line.startswith(resultkey.PARTS_LINE)), 0)
     kept.insert(at, "# " + decision.note())
     _copy(None, freeze_path(run_path, decision.cell), "\n".join(kept) + "\n")
-    target = runs.cell_csv(run_path, decision.cell)
-    _copy(runs.cell_csv(decision.previous, decision.cell), target)
+    target = rundirs.cell_csv(run_path, decision.cell)
+    _copy(rundirs.cell_csv(decision.previous, decision.cell), target)
     return target
 
 
@@ -227,25 +226,3 @@ def table(decisions: list[Decision]) -> str:
 
 
 # -- rngdrift plan [--cells SET] [the options after nox -s matrix --] ---------------------
-
-CELL_SETS = {"matrix": lambda: compat.DEFAULT, "exhaustive": lambda: compat.EXHAUSTIVE,
-             "patches": lambda: compat.PATCHES}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cells", choices=tuple(CELL_SETS), default="matrix",
-                        help="which session's cells (default: matrix, the default matrix)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per cell")
-    runoptions.add_to(parser)
-
-
-def run(args: argparse.Namespace) -> int:
-    runoptions.resolve_user_paths(args, Path.cwd())
-    if args.reuse_from and not runs.resolve(args.reuse_from).is_dir():
-        raise UserError(f"--reuse-from {args.reuse_from}: no such run directory")
-    decisions = plan(CELL_SETS[args.cells](), args)
-    if args.json:
-        print(json.dumps([d.to_json() for d in decisions], indent=1))
-    else:
-        print(table(decisions))
-    return 0

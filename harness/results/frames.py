@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness import compat
-from harness.cell import schema
-from harness.cell.schema import CELL_LEVEL, ERROR, NA, OK, RECIPE_METRIC, RNG_PREFIX, TIMEOUT
-from harness.errors import UserError
-from harness.resultfiles import MATRIX, check_manifest, read_cell, read_csv, scan_cells, validate
+from ..matrix import compat
+from ..cell import schema
+from ..cell.schema import CELL_LEVEL, ERROR, NA, OK, RECIPE_METRIC, RNG_PREFIX, TIMEOUT
+from ..errors import UserError
+from .resultfiles import MATRIX, check_manifest, read_cell, read_csv, scan_cells, validate
 
 # Weakest first: none < python < torch < all < full; mode -> the generators it seeds.
 SEEDING_MODES = schema.MODES

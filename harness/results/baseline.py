@@ -12,18 +12,15 @@ by a rename, so a half-copied baseline never exists.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from harness import runs
-from harness.cell import schema
-from harness.errors import UserError
+from ..cell import schema
+from ..errors import UserError
 
-HELP = "make a run the committed baseline (results/baseline/)"
 
 # Files a run directory's report writes that belong in the baseline; compare.*
 # describes another comparison and is left out.
@@ -77,18 +74,3 @@ def promote(run_path: Path, baseline: Path, allow_holes: bool = False) -> list[P
     os.replace(staging, baseline)
     shutil.rmtree(retired, ignore_errors=True)
     return written
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", nargs="?", default="latest", help="run directory or run id")
-    parser.add_argument("--allow-holes", action="store_true",
-                        help="promote even when some cells have no results")
-    parser.add_argument("--to", type=Path, default=runs.RESULTS / "baseline",
-                        help=argparse.SUPPRESS)
-
-
-def run(args: argparse.Namespace) -> int:
-    written = promote(runs.resolve(args.run), args.to, args.allow_holes)
-    print(f"rngdrift baseline: {args.to}: {len(written)} files from {runs.resolve(args.run)}; "
-          f"commit them: git add {args.to} && git commit")
-    return 0

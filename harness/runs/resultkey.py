@@ -31,13 +31,15 @@ import hashlib
 import json
 import os
 import re
-import tomllib
 from pathlib import Path
 
-from harness import compat, platforms, runoptions
-from harness.cell import codeid, loader, options, schema
+from .. import paths
+from ..matrix import compat
+from ..results import platforms
+from . import runoptions
+from ..cell import codeid, loader, options, schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.SOURCE  # holds harness/ and scenarios/ (a checkout, or the installed package)
 CODE_DIRS = ("harness/cell", "scenarios")
 PARTS = ("pins", "options", "code", "user", "index", "harness")
 # How a cell runs, not what it computes: left out so that they never force a rerun.
@@ -69,13 +71,10 @@ def code_digest(root: Path = ROOT) -> str:
     return _digest(files)
 
 
-@functools.lru_cache(maxsize=None)
 def harness_version(root: Path = ROOT) -> str:
-    try:
-        version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        version = "?"
-    return f"{version}/{schema.SCHEMA_VERSION}"
+    """rngdrift's version and the CSV schema's (``root`` is kept for the callers' sake:
+    the version is the package's, wherever its files are)."""
+    return f"{paths.VERSION}/{schema.SCHEMA_VERSION}"
 
 
 def option_values(args: argparse.Namespace) -> dict:

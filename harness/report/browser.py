@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.errors import UserError
+from ..errors import UserError
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -156,7 +156,7 @@ def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> bytearra
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.browser",
+    parser = argparse.ArgumentParser(prog="python -m _rngdrift.harness.report.browser",
                                      description="Screenshots of a report.html for the README.")
     parser.add_argument("page", type=Path)
     parser.add_argument("--out", type=Path, default=Path("docs"))
