@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("candidate", help="run directory or matrix.csv (another class, "
                                           "same pins)")
     parser.add_argument("--update", action="store_true",
-                        help=f"merge what they show into {DATA.relative_to(rundirs.RESULTS.parent)}")
+                        help=f"merge what they show into {DATA.name} (the measured data rngdrift ships)")
 
 
 def run(args: argparse.Namespace) -> int:
