@@ -158,6 +158,7 @@ def tests(session):
     # the cell modules (seeding, tracing, ...) run in-process.
     # check-jsonschema validates .github/workflows against GitHub's schema (vendored).
     session.install("pytest>=8", "pandas>=2", "nox[uv]>=2025.5.1", "check-jsonschema>=0.29",
+                    "mkdocs>=1.6,<2",
                     *compat.DEFAULT[-1].requirements)
     session.run("python", "-m", "pytest", *(session.posargs or ["-ra"]))
 
@@ -177,3 +178,10 @@ def bench(session):
     # the uv nox uses) and only the standard library. Run as a module from the repository
     # root (nox's working directory), so `benchmarks` and `harness` import as packages.
     session.run(sys.executable, "-m", "benchmarks.bench", *session.posargs)
+
+
+@nox.session
+def docs(session):
+    """Build the docs site (MkDocs, strict: a warning fails) into build/site."""
+    session.install("mkdocs>=1.6,<2")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "build/site", *session.posargs)
