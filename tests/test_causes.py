@@ -218,6 +218,8 @@ BASELINE_STEPS = [
      "py3.8-torch1.7.1-tv0.8.2", "torch", "torch-1.7-randomsampler-seed-draw"),
     ("train.deepcopy_optimizer", "torch", "py3.8-torch1.6.0-tv0.7.0",
      "py3.8-torch1.7.1-tv0.8.2", "torch", "torch-1.7-cascade-sum"),
+    ("inference.eval_determinism", "torch", "py3.8-torch1.13.1-tv0.14.1",
+     "py3.8-torch2.0.1-tv0.15.2", "torch", "torch-2.0-mkl-2022-gemm"),
 ]
 
 
