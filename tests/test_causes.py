@@ -105,9 +105,9 @@ def _lock_versions() -> dict[str, set[str]]:
 
 def test_versions_are_releases():
     """A row's version is the first release with the change: a torch or torchvision version
-    the lock knows (or the X.Y.0 of a series the lock has, for the few .0 releases that
-    went to PyTorch's own index but not to PyPI: torchvision 0.11.0, 0.15.0), a CPython
-    feature release (3.N.0) or a NumPy feature release (X.Y.0)."""
+    the lock knows (or the X.Y.0 of a series the lock has from X.Y.1 on: torchvision 0.11.0
+    and 0.15.0 are GitHub releases that PyPI does not carry), a CPython feature release
+    (3.N.0) or a NumPy feature release (X.Y.0)."""
     released = _lock_versions()
     for row in _rows():
         package, version = row["package"], row["version"]
