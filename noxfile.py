@@ -52,7 +52,7 @@ POSARGS = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 
 # `-- --vary pillow=9.5.0,10.4.0` runs every cell of a session once per version, each a
 # session of its own named by its cell id (harness/matrix/envs.py); the cells of one
-# pair carry its plain id as a tag: `nox -s matrix -t py3.8-torch1.5.0-tv0.6.0 -- --vary ...`.
+# pair carry its plain id as a tag: `nox -k matrix -t py3.8-torch1.5.0-tv0.6.0 -- --vary ...`.
 try:
     VARY = runoptions.vary_axes(POSARGS)
 except UserError as _exc:

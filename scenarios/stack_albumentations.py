@@ -97,3 +97,59 @@ def compose_seed(ctx):
     except TypeError as exc:  # a build without Compose(seed=)
         raise NotApplicable("A.Compose has no seed=: %s" % exc)
     return {"output": fingerprint(_batch(transform))}
+
+
+class _Augmented(object):
+    """A Dataset whose every item is the same image through the transform: two items
+    alike mean the transform drew the same parameters for both."""
+
+    def __init__(self, transform, image, size=16):
+        self.transform, self.image, self.size = transform, image, size
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        import torch
+        info = torch.utils.data.get_worker_info()
+        out = self.transform(image=self.image)["image"]
+        return -1 if info is None else info.id, torch.from_numpy(np.ascontiguousarray(out))
+
+
+class _ReseedWorker(object):
+    """worker_init_fn: the pipeline's own generators from the seed plus the worker id."""
+
+    def __init__(self, dataset, seed):
+        self.dataset, self.seed = dataset, seed
+
+    def __call__(self, worker_id):
+        self.dataset.transform.set_random_seed(self.seed + worker_id)
+
+
+def _worker_duplicates(dataset, **loader_kwargs):
+    """Fraction of items that another DataLoader worker also produced, byte for byte."""
+    import torch
+    loader = torch.utils.data.DataLoader(dataset, batch_size=2, num_workers=2,
+                                         multiprocessing_context="fork", **loader_kwargs)
+    by_worker = {}
+    for workers, batch in loader:
+        for worker, item in zip(workers.tolist(), batch):
+            by_worker.setdefault(worker, []).append(fingerprint(item))
+    seen = [(w, f) for w, found in by_worker.items() for f in found]
+    repeated = sum(1 for w, f in seen if any(f in by_worker[o] for o in by_worker if o != w))
+    return repeated / float(len(seen))
+
+
+@scenario("albumentations.compose_seed_workers", requires=OWN_SEED,
+          goals={"duplicate_fraction": "down", "duplicate_fraction_reseeded": "down"})
+def compose_seed_workers(ctx):
+    """Compose(seed=) in a Dataset behind DataLoader workers: every worker holds a copy
+    of the same seeded generators and augments alike, until a worker_init_fn reseeds
+    the pipeline per worker (transform.set_random_seed(seed + worker_id))."""
+    import albumentations as A
+    image = np.asarray(images(1, size=48)[0])
+    seeded = _Augmented(_training(A, seed=SEED), image)
+    reseeded = _Augmented(_training(A, seed=SEED), image)
+    return {"duplicate_fraction": _worker_duplicates(seeded),
+            "duplicate_fraction_reseeded": _worker_duplicates(
+                reseeded, worker_init_fn=_ReseedWorker(reseeded, SEED))}

@@ -76,7 +76,7 @@ def add_vary_option(parser: argparse.ArgumentParser) -> None:
                              "albumentations, pytorch-lightning ...), its id naming the version "
                              "(py3.8-torch1.5.0-tv0.6.0-pillow9.5.0); repeat for another package "
                              "(one package at a time, no cross product); select the cells of one "
-                             "pair with nox -t py3.8-torch1.5.0-tv0.6.0")
+                             "pair with nox -k matrix -t py3.8-torch1.5.0-tv0.6.0")
 
 
 def vary_axes(posargs: list[str]) -> list[envs.Axis]:
