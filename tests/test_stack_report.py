@@ -73,3 +73,13 @@ def test_a_plain_run_names_no_pins_in_its_column_heads(tmp_path):
     report = _report(tmp_path, rows)
     assert report.upgrade_steps == [(OLD, NEW)]
     assert moving_pins(report.evidence.versions, OLD) == []
+
+
+def test_a_cell_that_failed_to_install_is_no_python_move():
+    versions = {"a": {"python": "3.8.18", "torch": "1.5.0", "torchvision": "0.6.0",
+                      "albumentations": "1.4.18"},
+                "b": {"python": "3.8", "torch": "1.5.0", "torchvision": "0.6.0",
+                      "albumentations": "1.4.20"},
+                "c": {"python": "3.9.2", "torch": "1.5.0", "torchvision": "0.6.0"}}
+    assert version_step(versions, "a", "b") == "albumentations 1.4.18 → 1.4.20"
+    assert version_step(versions, "b", "c") == "python 3.8 → 3.9.2, albumentations 1.4.20 → (none)"

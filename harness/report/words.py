@@ -29,8 +29,17 @@ def version_step(versions: dict[str, dict[str, str]], before: str, after: str) -
     b, a = versions[before], versions[after]
     others = sorted((set(b) | set(a)) - set(VERSION_FIELDS))  # pins a cell id names
     moved = [f"{name} {b.get(name) or '(none)'} → {a.get(name) or '(none)'}"
-             for name in (*VERSION_FIELDS, *others) if b.get(name) != a.get(name)]
+             for name in (*VERSION_FIELDS, *others) if not _same_release(b.get(name), a.get(name))]
     return ", ".join(moved) or "same versions"
+
+
+def _same_release(old: str | None, new: str | None) -> bool:
+    """'3.8' and '3.8.18' are one Python: a cell that failed to install knows only the X.Y
+    its id names."""
+    if not old or not new:
+        return old == new
+    shorter, longer = sorted((old.split("."), new.split(".")), key=len)
+    return longer[:len(shorter)] == shorter
 
 
 def finding_step(evidence, finding: Finding) -> str:
