@@ -239,3 +239,14 @@ def test_uv_says_which_real_environments_cannot_be_installed():
     refused = resolve(old.moved({"albumentations": "1.4.21"}))
     assert not refused.ok and "3.9" in refused.detail
     assert not resolve(old.moved({"pillow": "11.0.0"})).ok
+
+
+def test_the_result_key_covers_a_varied_pin():
+    from _rngdrift.harness.runs import resultkey
+    args = runoptions.parse([], "run")
+    plain, pillow = OLD, envs.varied([OLD], [envs.Axis.parse("pillow=9.5.0")])[0]
+    same = envs.varied([OLD], [envs.Axis.parse(f"pillow={OLD.pillow}")])[0]
+    key = resultkey.key_for(plain, args, platform="x")
+    assert resultkey.key_for(pillow, args, platform="x").changed(key) == ["pins"]
+    # the lock's own Pillow named in the id is the same environment: the same key
+    assert resultkey.key_for(same, args, platform="x").digest == key.digest
