@@ -11,6 +11,7 @@
     nox -s matrix -- --reuse-from results/<prev>   reuse every cell whose result key is unchanged
     nox -s matrix -- --reuse-from <prev> --plan    say what would run and what would be reused
     nox -s matrix -- --find-links DIR              other wheel indexes (--index-url, --extra-index-url)
+    nox -s matrix -- --vary pillow=9.5.0,10.4.0    every cell once per Pillow (any package; one at a time)
     nox -k "matrix and torch2"                     nox's own selection: -k keywords, -t tags
     nox -s exhaustive                              the newest patch of every torchvision minor
     nox -t tv0.17                                  every patch release of torchvision 0.17
@@ -36,8 +37,8 @@ if (_HERE / "_rngdrift" / "__init__.py").is_file():
     sys.path.insert(0, str(_HERE))
 
 from _rngdrift.harness.errors import UserError  # noqa: E402
-from _rngdrift.harness.matrix import compat, interpreters, lock as lockfile  # noqa: E402
-from _rngdrift.harness.runs import cellsession, rundirs  # noqa: E402
+from _rngdrift.harness.matrix import compat, envs, interpreters, lock as lockfile  # noqa: E402
+from _rngdrift.harness.runs import cellsession, rundirs, runoptions  # noqa: E402
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["matrix"]
@@ -46,9 +47,23 @@ nox.options.sessions = ["matrix"]
 # `-- --run-id` share one across invocations (CI shards).
 RUN_ID = rundirs.new_run_id()
 
+# The options after `--`, read once here (see PLAN below).
+POSARGS = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+
+# `-- --vary pillow=9.5.0,10.4.0` runs every cell of a session once per version, each a
+# session of its own named by its cell id (harness/matrix/envs.py); the cells of one
+# pair carry its plain id as a tag: `nox -k matrix -t py3.8-torch1.5.0-tv0.6.0 -- --vary ...`.
+try:
+    VARY = runoptions.vary_axes(POSARGS)
+except UserError as _exc:
+    print(f"rngdrift: {_exc}", file=sys.stderr)
+    raise SystemExit(2) from None
+
 # RNGDRIFT_EXTRA_CELLS=<id>,... adds cells to the default matrix (test-only: a pair
 # that cannot be installed, a Python that is not there).
-DEFAULT_CELLS = compat.DEFAULT + cellsession.extra_cells()
+DEFAULT_CELLS = envs.varied(compat.DEFAULT + cellsession.extra_cells(), VARY)
+EXHAUSTIVE_CELLS = envs.varied(compat.EXHAUSTIVE, VARY)
+PATCH_CELLS = envs.varied(compat.PATCHES, VARY)
 if compat.PROBLEM:
     print(f"rngdrift: {compat.PROBLEM}", file=sys.stderr)
 
@@ -64,9 +79,8 @@ for _xy, _exe in _FOUND.items():
 # The options after `--`, read once here: with --reuse-from (or --plan) every cell's
 # decision is made now, before any session moves results/latest, and a cell that is
 # reused gets no venv (nox makes a session's venv before the session runs: 1-3 s a cell).
-POSARGS = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 try:
-    PLAN = cellsession.plan_cells(POSARGS, RUN_ID, compat.all_cells() + DEFAULT_CELLS)
+    PLAN = cellsession.plan_cells(POSARGS, RUN_ID, envs.varied(compat.all_cells(), VARY) + DEFAULT_CELLS)
 except UserError as _exc:  # bad user input stops the run before anything starts
     print(f"rngdrift: {_exc}", file=sys.stderr)
     raise SystemExit(2) from None
@@ -80,8 +94,8 @@ def _params(cells, tags=False):
     `nox -t torch2.2` every torch 2.2.x pair."""
     return [nox.param((c.python if _FOUND.get(c.python) else None)
                       if cellsession.needs_venv(PLAN, c.id, POSARGS) else False, c.id, id=c.id,
-                      tags=[f"tv{compat.minor(c.torchvision)}", f"torch{compat.minor(c.torch)}"]
-                      if tags else None)
+                      tags=([f"tv{compat.minor(c.torchvision)}", f"torch{compat.minor(c.torch)}"]
+                            if tags else []) + ([c.base_id] if c.pins else []) or None)
             for c in cells]
 
 
@@ -99,17 +113,17 @@ def matrix(session, cell):
 
 
 @nox.session(tags=["exhaustive"])
-@nox.parametrize("python,cell", _params(compat.EXHAUSTIVE))
+@nox.parametrize("python,cell", _params(EXHAUSTIVE_CELLS))
 def exhaustive(session, cell):
     """Run every scenario in one cell of the exhaustive set (newest patch of each tv minor)."""
-    _run(session, cell, compat.EXHAUSTIVE)
+    _run(session, cell, EXHAUSTIVE_CELLS)
 
 
 @nox.session
-@nox.parametrize("python,cell", _params(compat.PATCHES, tags=True))
+@nox.parametrize("python,cell", _params(PATCH_CELLS, tags=True))
 def patches(session, cell):
     """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17)."""
-    _run(session, cell, compat.PATCHES)
+    _run(session, cell, PATCH_CELLS)
 
 
 @nox.session(venv_backend="none")

@@ -75,6 +75,23 @@ def test_the_users_worker_init_fn_still_runs():
     assert rows["rng.worker.numpy"] == "1"
 
 
+def test_a_loader_keeps_the_worker_init_fn_the_program_gave_it():
+    """Counting wraps it only while an iterator starts its workers: code that fills in a
+    worker_init_fn where there is none (Lightning's Trainer under
+    seed_everything(workers=True)) sees None, and the function it sets runs."""
+    def init(worker_id):
+        np.random.seed(worker_id)
+
+    with Attribution() as attr:
+        loader = torch.utils.data.DataLoader(Flips(), batch_size=4, num_workers=2)
+        assert loader.worker_init_fn is None
+        loader.worker_init_fn = init  # what a library does before iterating
+        list(loader)
+        assert loader.worker_init_fn is init
+    rows = rows_of(attr)
+    assert rows["rng.worker.calls.numpy.random.seed"] == "2"
+
+
 def _rank(queue):
     queue.put(random.random() + float(torch.rand(1)))
 

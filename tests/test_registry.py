@@ -105,3 +105,15 @@ NAMES = ["pairs.hflip", "pairs.rotation", "loader.shuffle_global", "example.seg_
 ])
 def test_select(only, skip, expected):
     assert registry.select(NAMES, only, skip) == expected
+
+
+def test_a_gate_on_another_distribution_reads_what_is_installed():
+    scenario("gated.stack", requires={"Typing_Extensions": ">=3.7"})(lambda ctx: {})
+    scenario("gated.absent", requires={"albumentations-not-here": ">=1.4.21"})(lambda ctx: {})
+    scenario("gated.newer", requires={"typing-extensions": ">=999"})(lambda ctx: {})
+    assert registry.SCENARIOS["gated.stack"].requires == {"typing-extensions": ">=3.7"}
+    assert registry.SCENARIOS["gated.stack"].unmet({"python": "3.8"}) is None
+    assert registry.SCENARIOS["gated.absent"].unmet({}) == \
+        "needs albumentations-not-here >=1.4.21; not installed"
+    assert registry.SCENARIOS["gated.newer"].unmet({}).startswith("needs typing-extensions>=999; "
+                                                                  "cell has ")

@@ -130,15 +130,23 @@ def install():
     from multiprocessing import util
     util.register_after_fork(install, _after_fork)
     from torch.utils.data import DataLoader
-    original = DataLoader.__init__
+    original = DataLoader.__iter__
 
+    # Only while the iterator starts its workers: the loader's own attribute stays what
+    # the program set, so code that fills in a worker_init_fn where there is none
+    # (Lightning's seed_everything(workers=True) under a Trainer) still does.
     @functools.wraps(original)
-    def __init__(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        if os.environ.get(SPOOL_ENV) and getattr(self, "num_workers", 0) > 0 \
-                and not isinstance(self.worker_init_fn, WorkerInit):
-            self.worker_init_fn = WorkerInit(self.worker_init_fn)
-    DataLoader.__init__ = __init__
+    def __iter__(self):
+        own = self.worker_init_fn
+        if not os.environ.get(SPOOL_ENV) or getattr(self, "num_workers", 0) <= 0 \
+                or isinstance(own, WorkerInit):
+            return original(self)
+        self.worker_init_fn = WorkerInit(own)
+        try:
+            return original(self)
+        finally:
+            self.worker_init_fn = own
+    DataLoader.__iter__ = __iter__
     install.done = True
 
 

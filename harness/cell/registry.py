@@ -21,6 +21,11 @@ from . import versions
 from .schema import GOALS, name_problem
 
 
+# What every cell reports of itself (``environment.installed_versions``); the scenario
+# gates on any other distribution look it up.
+OWN_PACKAGES = ("python", "torch", "torchvision", "numpy", "pillow")
+
+
 class NotApplicable(Exception):
     """Raise from a scenario when this version/environment lacks what it needs."""
 
@@ -64,9 +69,12 @@ class Scenario(object):
         return self.name.split(".", 1)[0]
 
     def unmet(self, installed):
-        """Reason this scenario cannot run here, or None."""
+        """Reason this scenario cannot run here, or None. ``installed``: the cell's
+        python/torch/torchvision/numpy/pillow; any other distribution a scenario
+        requires (albumentations, pytorch-lightning) is looked up as installed."""
         for package, spec in sorted(self.requires.items()):
-            have = installed.get(package)
+            have = installed.get(package) if package in installed or package in OWN_PACKAGES \
+                else versions.distribution(package)
             if have is None:
                 return "needs %s %s; not installed" % (package, spec)
             if not versions.satisfies(have, spec):
@@ -80,16 +88,19 @@ SCENARIOS = {}  # name -> Scenario, in registration order (dicts keep order on 3
 
 
 def scenario(name, torch=None, torchvision=None, python=None, numpy=None,
-             cuda=False, timeout=None, goals=None):
-    """Register a scenario. Version specs like '>=0.8' or '>=1.6,<2.0'.
+             cuda=False, timeout=None, goals=None, pillow=None, requires=None):
+    """Register a scenario. Version specs like '>=0.8' or '>=1.6,<2.0'; ``requires``
+    gates on any other distribution, e.g. ``requires={"albumentations": ">=1.4.21"}``
+    (without it installed, or older, the scenario is ``n/a`` with the reason).
 
     ``goals`` names the metrics that measure correctness and which way is good,
     e.g. ``{"pair_consistency": "up", "duplicate_fraction": "down"}``: a change the
     wrong way is reported as broken, not as drift, and the seeding advice keeps them.
     """
-    requires = {}
+    requires = dict((versions.normalize(package), spec)
+                    for package, spec in sorted((requires or {}).items()))
     for package, spec in (("torch", torch), ("torchvision", torchvision),
-                          ("python", python), ("numpy", numpy)):
+                          ("python", python), ("numpy", numpy), ("pillow", pillow)):
         if spec:
             requires[package] = spec
 

@@ -45,3 +45,36 @@ def satisfies(version, spec):
         else:
             raise ValueError("bad version clause %r in %r" % (clause, spec))
     return True
+
+
+def normalize(name):
+    """PEP 503: 'Pillow' -> 'pillow', 'pytorch_lightning' -> 'pytorch-lightning'."""
+    return re.sub(r"[-_.]+", "-", str(name)).lower()
+
+
+_DISTRIBUTIONS = {}
+
+
+def distribution(name):
+    """The installed version of distribution ``name``, or None (looked up once)."""
+    key = normalize(name)
+    if key not in _DISTRIBUTIONS:
+        _DISTRIBUTIONS[key] = _lookup(key)
+    return _DISTRIBUTIONS[key]
+
+
+def _lookup(name):
+    try:
+        from importlib import metadata
+    except ImportError:  # Python 3.7
+        import pkg_resources
+        try:
+            return pkg_resources.get_distribution(name).version
+        except pkg_resources.DistributionNotFound:
+            return None
+    for spelling in (name, name.replace("-", "_")):
+        try:
+            return metadata.version(spelling)
+        except metadata.PackageNotFoundError:
+            continue
+    return None

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from ..matrix import compat
+from ..matrix import compat, envs
 from ..runs import rundirs, runoptions
 from ..runs.reuse import plan, table
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     runoptions.resolve_user_paths(args, Path.cwd())
     if args.reuse_from and not rundirs.resolve(args.reuse_from).is_dir():
         raise UserError(f"--reuse-from {args.reuse_from}: no such run directory")
-    decisions = plan(CELL_SETS[args.cells](), args)
+    decisions = plan(envs.varied(CELL_SETS[args.cells](), args.vary), args)
     if args.json:
         print(json.dumps([d.to_json() for d in decisions], indent=1))
     else:

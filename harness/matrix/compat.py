@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 from . import lock as lockfile
@@ -57,25 +58,73 @@ class Cell:
     torchvision: str
     numpy: str | None = None   # None: the lock's pins for this cell, else for its Python
     pillow: str | None = None
+    # Pins beyond the lock's, named in the id: ``(("albumentations", "1.4.21"),)`` or a
+    # NumPy/Pillow of the user's choice (``--vary``, ``harness.matrix.envs``). Names are
+    # PEP 503 normalized; a numpy/pillow pin here sets that field.
+    pins: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
+        pins = tuple(sorted((normalize(name), str(version)) for name, version in self.pins))
+        object.__setattr__(self, "pins", pins)
+        named = dict(pins)
+        if len(named) != len(pins) or not OWN_AXES.isdisjoint(named):
+            raise ValueError(f"pins {pins}: a package twice, or torch/torchvision/python "
+                             "(the cell's own fields)")
+        for field in ("numpy", "pillow"):
+            if field in named:
+                if getattr(self, field) not in (None, named[field]):
+                    raise ValueError(f"{field} {getattr(self, field)} and pin {named[field]}")
+                object.__setattr__(self, field, named[field])
         if self.numpy is None or self.pillow is None:
             numpy, pillow = pins_for(self.python, self.torch, self.torchvision)
             object.__setattr__(self, "numpy", self.numpy or numpy)
             object.__setattr__(self, "pillow", self.pillow or pillow)
 
     @property
-    def id(self) -> str:
+    def base_id(self) -> str:
+        """The id of the torch/torchvision pair on its Python, without the named pins."""
         return f"py{self.python}-torch{self.torch}-tv{self.torchvision}"
+
+    @property
+    def id(self) -> str:
+        return self.base_id + "".join(f"-{id_name(n)}{v}" for n, v in self.pins)
+
+    @property
+    def named(self) -> dict[str, str]:
+        """The pins the id names, {package: version}."""
+        return dict(self.pins)
 
     @property
     def requirements(self) -> list[str]:
         """Exact pins installed into the cell's venv."""
-        return lockfile.requirements(self.torch, self.torchvision, self.numpy, self.pillow)
+        extra = [f"{n}=={v}" for n, v in self.pins if n not in ("numpy", "pillow")]
+        return lockfile.requirements(self.torch, self.torchvision, self.numpy, self.pillow) + extra
 
     @property
     def sort_key(self) -> tuple:
-        return (_version(self.torch), _version(self.torchvision), _version(self.python))
+        return (_version(self.torch), _version(self.torchvision), _version(self.python),
+                tuple((n, _version(v), v) for n, v in self.pins))
+
+
+# The cell id's grammar: py<X.Y>-torch<V>-tv<V>, then -<name><V> for each named pin,
+# names sorted; '-' in a name is written '_', and a name ending in a digit is followed
+# by '_' (pyqt5_5.15.0), so the name ends where the version starts.
+OWN_AXES = frozenset({"python", "torch", "torchvision"})
+VERSION = r"[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?(?:\+[a-z0-9.]+)?"
+_ID = re.compile(r"py([0-9]+\.[0-9]+)-torch([\w.+]+)-tv([\w.+]+?)((?:-[a-z][a-z0-9_]*?_?"
+                 + VERSION + r")*)", re.ASCII)
+_PIN = re.compile(r"-([a-z][a-z0-9_]*?)_?(" + VERSION + r")(?=-|$)", re.ASCII)
+
+
+def normalize(name: str) -> str:
+    """PEP 503: 'Pillow' -> 'pillow', 'pytorch_lightning' -> 'pytorch-lightning'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def id_name(name: str) -> str:
+    """How a package's name is written in a cell id."""
+    written = normalize(name).replace("-", "_")
+    return written + "_" if written[-1:].isdigit() else written
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -179,18 +228,55 @@ def python_for(torch: str, torchvision: str | None = None) -> str | None:
 
 
 def parse_id(cell_id: str) -> Cell | None:
-    """A Cell from an id like 'py3.8-torch1.5.0-tv0.6.0' (also for ids not in the table)."""
-    import re
-    match = re.fullmatch(r"py([0-9]+\.[0-9]+)-torch([\w.+]+)-tv([\w.+]+)", cell_id, re.ASCII)
-    return Cell(*match.groups()) if match else None
+    """A Cell from an id like 'py3.8-torch1.5.0-tv0.6.0' or 'py3.8-torch1.5.0-tv0.6.0-pillow9.5.0'
+    (also for ids not in the table); None for anything else, an id whose pins are out of
+    order or repeated included (one cell, one id)."""
+    match = _ID.fullmatch(cell_id)
+    if not match:
+        return None
+    pins = tuple((normalize(name), version) for name, version in _PIN.findall(match[4]))
+    try:
+        cell = Cell(match[1], match[2], match[3], pins=pins)
+    except ValueError:
+        return None
+    return cell if cell.id == cell_id else None
 
 
 def order(cell_ids) -> list[str]:
-    """Cell ids oldest first (by torch, torchvision, python); unknown ids last, by name."""
+    """Cell ids oldest first (by torch, torchvision, python, then named pins); unknown
+    ids last, by name."""
     def key(cell_id):
         cell = parse_id(cell_id)
         return (0, cell.sort_key, cell_id) if cell else (1, (), cell_id)
     return sorted(cell_ids, key=key)
+
+
+def steps(cell_ids) -> list[tuple[str, str]]:
+    """The upgrade steps between the cells of a run, each moving as little as the cells
+    allow: along the matrix, between cells that name the same pins (the plain cells,
+    or every cell pinned to Pillow 9.5.0), oldest first; and along each package, between
+    cells alike but for that package's version (``--vary``; a plain cell stands in
+    its chains with its lock's NumPy and Pillow). A run without named pins gets its
+    cells' consecutive pairs, as ever; unknown ids join the plain chain, last."""
+    ordered = order(set(cell_ids))
+    rank = {cell_id: i for i, cell_id in enumerate(ordered)}
+    matrix: dict[tuple, list[str]] = {}            # named pins -> cells, oldest first
+    packages: dict[tuple, list[tuple]] = {}        # (base, other pins, package) -> cells
+    for cell_id in ordered:
+        cell = parse_id(cell_id)
+        matrix.setdefault(cell.pins if cell else (), []).append(cell_id)
+        if cell is None:
+            continue
+        for name, version in {"numpy": cell.numpy, "pillow": cell.pillow, **cell.named}.items():
+            rest = tuple(p for p in cell.pins if p[0] != name)
+            packages.setdefault((cell.base_id, rest, name), []).append(
+                (_version(version), rank[cell_id], cell_id))
+    found = {pair for chain in matrix.values() for pair in zip(chain, chain[1:])}
+    for chain in packages.values():
+        chain.sort()
+        # two cells of one environment (a plain cell and its -pillow10.4.0) are no step
+        found.update((a[2], b[2]) for a, b in zip(chain, chain[1:]) if a[0] != b[0])
+    return sorted(found, key=lambda s: (rank[s[1]], rank[s[0]]))
 
 
 def pythons_needed() -> list[str]:

@@ -169,13 +169,14 @@ def pick_pin(target: str, candidates: list[Release], python: str, allowed: str =
 
 def requirements(torch: str, torchvision: str, numpy: str, pillow: str) -> list[str]:
     """The exact pins installed into a cell's venv."""
-    reqs = [f"torch=={torch}", f"torchvision=={torchvision}", f"numpy=={numpy}",
-            f"pillow=={pillow}"]
-    if vkey(torch) < vkey("2.0"):
-        # uv venvs carry no setuptools, and torch 1.x imports pkg_resources
-        # (removed from setuptools 70).
-        reqs.append("setuptools<70")
-    return reqs
+    return [f"torch=={torch}", f"torchvision=={torchvision}", f"numpy=={numpy}",
+            f"pillow=={pillow}", *constraints(torch)]
+
+
+def constraints(torch: str) -> list[str]:
+    """What a torch release needs besides its pins: uv venvs carry no setuptools, and
+    torch 1.x imports pkg_resources (removed from setuptools 70)."""
+    return ["setuptools<70"] if vkey(torch) < vkey("2.0") else []
 
 
 def _parallel(func, items: list, workers: int) -> list:

@@ -1,6 +1,7 @@
 """The cause catalog: known upstream changes that move random streams (``causes.csv``).
 
-Each row names a release of torch, torchvision, NumPy or CPython, the scenarios
+Each row names a release of torch, torchvision, NumPy, Pillow, CPython or another
+package of the stack (albumentations, pytorch-lightning: a cell id names its pin), the scenarios
 where its change shows, the random APIs the draws moved between, one line on what
 changed and what to do, and the release note, issue or PR that documents it
 (``causes.md`` says how every entry was checked). A change that matches no row is
@@ -22,7 +23,7 @@ CATALOG = Path(__file__).with_name("causes.csv")
 @dataclasses.dataclass(frozen=True)
 class Cause:
     id: str
-    package: str          # torch, torchvision, numpy, python, pillow
+    package: str          # torch, torchvision, numpy, python, pillow, or any PEP 503 name
     version: str          # the first release with the change
     apis: tuple[str, ...]
     draws_before: tuple[str, ...]

@@ -4,12 +4,14 @@ heatmap and the weakest-seeding table link here."""
 from __future__ import annotations
 
 from .model import per_cell
+from .words import moving_pins
 
 
 def scenario_sections(report, anchor, esc) -> list[str]:
     cells = report.cells
     versions = report.evidence.versions
-    head = "".join(f"<th>{esc(versions[c]['torch'])}<br>{esc(versions[c]['torchvision'])}</th>"
+    head = "".join(f"<th>{esc(versions[c]['torch'])}<br>{esc(versions[c]['torchvision'])}"
+                   + "".join(f"<br>{esc(pin)}" for pin in moving_pins(versions, c)) + "</th>"
                    for c in cells)
     values: dict[str, list[str]] = {}
     for row, shown in per_cell(report.shown, cells):

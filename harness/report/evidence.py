@@ -114,7 +114,9 @@ class Evidence:
 
 def cell_versions(frame: pd.DataFrame, cells: list[str]) -> dict[str, dict[str, str]]:
     """Per cell: torch/torchvision as the cell id names them (no '+cu117'), python,
-    numpy and pillow as installed."""
+    numpy and pillow as installed, and every other package the id pins
+    (``-albumentations1.4.21``: installed exactly, or the cell is a ``cell.install``
+    error), by PEP 503 name."""
     meta = frame.groupby("cell", sort=False)[["python", "torch", "torchvision", "numpy",
                                               "pillow"]].first()
     out = {}
@@ -124,5 +126,6 @@ def cell_versions(frame: pd.DataFrame, cells: list[str]) -> dict[str, dict[str, 
         parsed = compat.parse_id(cell)
         if parsed:
             found.update(torch=parsed.torch, torchvision=parsed.torchvision)
+            found.update((name, v) for name, v in parsed.pins if name not in VERSION_FIELDS)
         out[cell] = found
     return out

@@ -200,7 +200,7 @@ def findings(evidence: Evidence, changes: list[Transition]) -> list[Finding]:
             if t.severity != "broken":
                 t = dataclasses.replace(t, severity="harness")
         family = t.scenario.split(".", 1)[0]
-        key = ((t.first_cell or t.after_cell), cause.id if cause else None,
+        key = (t.before_cell, (t.first_cell or t.after_cell), cause.id if cause else None,
                None if cause else (t.severity, family))
         found = groups.get(key)
         if found is None:

@@ -21,7 +21,8 @@ from .model import (
     ACCURACY_METRIC, ACCURACY_SCENARIO, STATE_LABEL, accuracy_value, failures, per_cell)
 from .plot import accuracy_svg
 from .words import (
-    HEADINGS, PLURAL, counts, finding_step, summary_rows, title, transition, verdict, version_step)
+    HEADINGS, PLURAL, counts, finding_step, moving_pins, summary_rows, title, transition, verdict,
+    version_step)
 
 TOP_FINDINGS = 8
 SEVERITY_COLOURS = {"broken": "#d7263d", "failing": "#8e0e25", "lost-repro": "#f46036",
@@ -109,7 +110,7 @@ def _verdict(report) -> list[str]:
     out = ['<section id="verdict">',
            '<p class="badges">' + "".join(badge(s, f"{found[s]} {PLURAL[s]}") for s in SEVERITIES
                                           if found[s]) + "</p>",
-           f'<p class="verdict"><b>{esc(verdict(report.findings, len(report.cells) - 1))}</b></p>',
+           f'<p class="verdict"><b>{esc(verdict(report.findings, len(report.upgrade_steps)))}</b></p>',
            '<ol class="findings">']
     top = [f for f in report.findings if f.severity in ACTIONABLE][:TOP_FINDINGS]
     out += [finding_item(report, f) for f in top]
@@ -159,8 +160,8 @@ def _by_step(report) -> list[str]:
     out = ['<h2 id="steps">All findings by upgrade step</h2>']
     versions = report.evidence.versions
     shown = [f for f in report.findings if f.severity not in FOLDED]
-    for before, after in zip(report.cells, report.cells[1:]):
-        here = [f for f in shown if f.first_seen == after]
+    for before, after in report.upgrade_steps:
+        here = [f for f in shown if f.first_seen == after and f.before_cell == before]
         if not here:
             continue
         found = counts(here)
@@ -195,8 +196,11 @@ def _heatmap(report) -> list[str]:
             quiet += 1
             continue
         changed.append((key, values, marks))
-    head = "".join(f'<th class="v">torch {esc(report.evidence.versions[c]["torch"])}<br>'
-                   f'tv {esc(report.evidence.versions[c]["torchvision"])}</th>' for c in cells)
+    versions = report.evidence.versions
+    head = "".join(f'<th class="v">torch {esc(versions[c]["torch"])}<br>'
+                   f'tv {esc(versions[c]["torchvision"])}'
+                   + "".join(f"<br>{esc(pin)}" for pin in moving_pins(versions, c)) + "</th>"
+                   for c in cells)
     out = ['<h2 id="heatmap">Heatmap: the rows that change</h2>',
            f'<p class="muted">{len(changed)} rows (scenario, seeding, metric) with a change; '
            f"{quiet} more only change by noise or availability, or never (drift.csv has them "

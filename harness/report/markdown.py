@@ -50,7 +50,7 @@ def _head(report) -> list[str]:
 
 
 def _verdict(report) -> list[str]:
-    steps = max(len(report.cells) - 1, 0)
+    steps = len(report.upgrade_steps)
     lines = ["## Verdict", "", *wrap(f"**{verdict(report.findings, steps)}**"), ""]
     top = [f for f in report.findings if f.severity in ACTIONABLE][:TOP_FINDINGS]
     for number, finding in enumerate(top, 1):
@@ -101,8 +101,8 @@ def _by_step(report) -> list[str]:
     shown = [f for f in report.findings if f.severity not in FOLDED]
     if not shown:
         return lines + ["Nothing changed from one cell to the next.", ""]
-    for before, after in zip(report.cells, report.cells[1:]):
-        here = [f for f in shown if f.first_seen == after]
+    for before, after in report.upgrade_steps:
+        here = [f for f in shown if f.first_seen == after and f.before_cell == before]
         if not here:
             continue
         found = counts(here)

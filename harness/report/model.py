@@ -52,6 +52,9 @@ class Report:
     evidence: Any = None          # evidence.Evidence: what findings are made from
     findings: list = dataclasses.field(default_factory=list)   # findings.Finding, ranked
     background: float | None = None   # accuracy of predicting background everywhere
+    # (before, after) cell pairs the findings walk: consecutive cells, or with --vary one
+    # package a step (compat.steps)
+    upgrade_steps: list = dataclasses.field(default_factory=list)
 
 
 # -- from one cell to the next --------------------------------------------------------

@@ -258,7 +258,7 @@ def build(loaded: Loaded, tol: Tolerance) -> Report:
     repro = reproducibility_table(expanded, cells, modes)
     accuracy, accuracy_present = accuracy_table(expanded, meta, modes)
     repeats = ran["repeat"].astype(int).max() if not ran.empty else 0
-    steps_ = list(zip(cells, cells[1:]))
+    steps_ = compat.steps(cells)  # one package at a time where --vary made the cells
     changes = [t for before, after in steps_ for t in findings.transitions(evidence, before, after)]
     return Report(
         run_id=", ".join(sorted(frame["run_id"].unique())), cells=cells, meta=meta, modes=modes,
@@ -268,7 +268,8 @@ def build(loaded: Loaded, tol: Tolerance) -> Report:
         minimal_seeding=minimal_seeding_table(evidence, repro, cells, modes), accuracy=accuracy,
         accuracy_present=accuracy_present, failures=cell_failures(frame),
         interrupted=loaded.interrupted, notes=loaded.notes, evidence=evidence,
-        findings=findings.findings(evidence, changes), background=background_accuracy(expanded))
+        findings=findings.findings(evidence, changes), background=background_accuracy(expanded),
+        upgrade_steps=steps_)
 
 
 def background_accuracy(expanded: pd.DataFrame) -> float | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ..cell.schema import OK
-from .evidence import Observation
+from .evidence import VERSION_FIELDS, Observation
 from .findings import ACTIONABLE, FOLDED, Finding, Transition
 from .model import STATE_LABEL, short_value
 
@@ -27,19 +27,48 @@ MAX_ROWS_IN_SUMMARY = 3
 def version_step(versions: dict[str, dict[str, str]], before: str, after: str) -> str:
     """'torchvision 0.6.0 → 0.7.0, torch 1.5.0 → 1.6.0' (what moved between two cells)."""
     b, a = versions[before], versions[after]
-    moved = [f"{name} {b[name]} → {a[name]}"
-             for name in ("torchvision", "torch", "python", "numpy", "pillow")
-             if b.get(name) != a.get(name)]
+    others = sorted((set(b) | set(a)) - set(VERSION_FIELDS))  # pins a cell id names
+    moved = [f"{name} {b.get(name) or '(none)'} → {a.get(name) or '(none)'}"
+             for name in (*VERSION_FIELDS, *others) if not _same_release(b.get(name), a.get(name))]
     return ", ".join(moved) or "same versions"
+
+
+def _same_release(old: str | None, new: str | None) -> bool:
+    """'3.8' and '3.8.18' are one Python: a cell that failed to install knows only the X.Y
+    its id names."""
+    if not old or not new:
+        return old == new
+    shorter, longer = sorted((old.split("."), new.split(".")), key=len)
+    return longer[:len(shorter)] == shorter
 
 
 def finding_step(evidence, finding: Finding) -> str:
     """The upgrade step where a finding first shows: its previous cell to that cell."""
     cells, first = evidence.cells, finding.first_seen
     before = finding.before_cell
-    if first in cells and before in cells and cells.index(first) - 1 > cells.index(before):
+    if finding.transitions[0].first_cell and first in cells and before in cells \
+            and cells.index(first) - 1 > cells.index(before):  # an upgrade question's walk
         before = cells[cells.index(first) - 1]
     return version_step(evidence.versions, before, first)
+
+
+def moving_pins(versions: dict[str, dict[str, str]], cell: str) -> list[str]:
+    """['pillow 9.5.0'] for a column head: what a cell has besides torch and torchvision
+    where cells of the run differ in it. NumPy and Pillow only where two cells of one
+    torch/torchvision pair differ (a --vary axis; along the matrix they move with the
+    Python), any other package wherever the cells differ."""
+    every = list(versions.values())
+    pairs = len({(v["torch"], v["torchvision"]) for v in every})
+    out = []
+    for name in sorted({n for v in every for n in v} - {"torch", "torchvision", "python"}):
+        value = versions[cell].get(name)
+        if name in ("numpy", "pillow"):
+            varied = len({(v["torch"], v["torchvision"], v.get(name)) for v in every}) > pairs
+        else:
+            varied = len({v.get(name) for v in every}) > 1
+        if value and varied:
+            out.append(f"{name} {value}")
+    return out
 
 
 def where(versions: dict[str, dict[str, str]], cell: str) -> str:

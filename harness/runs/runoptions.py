@@ -6,6 +6,7 @@ takes them (the matrix sessions, ``rngdrift plan``, ``rngdrift ci plan``).
     which index installs        --index-url, --extra-index-url, --find-links (uv/pip)
     what is reused              --reuse-from RUN, --rerun all, --reuse-across-platforms,
                                 --plan (say what would run and reuse; run nothing)
+    which cells                 --vary PACKAGE=V1,V2 (every cell once per version)
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import shlex
 from pathlib import Path
 
 from . import rundirs
+from ..matrix import envs
 from ..cell import options
 from ..errors import UserError
 
@@ -58,6 +60,34 @@ def add_reuse_options(parser: argparse.ArgumentParser) -> None:
                        help="print per cell what would run and what would be reused; run nothing")
 
 
+# -- --vary (harness.matrix.envs): the stack around torch as an axis of the matrix ------
+
+def _axis(text: str) -> envs.Axis:
+    try:
+        return envs.Axis.parse(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_vary_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vary", action="append", default=[], type=_axis,
+                        metavar="PACKAGE=V1,V2,...",
+                        help="run every chosen cell once per version of PACKAGE (pillow, numpy, "
+                             "albumentations, pytorch-lightning ...), its id naming the version "
+                             "(py3.8-torch1.5.0-tv0.6.0-pillow9.5.0); repeat for another package "
+                             "(one package at a time, no cross product); select the cells of one "
+                             "pair with nox -k matrix -t py3.8-torch1.5.0-tv0.6.0")
+
+
+def vary_axes(posargs: list[str]) -> list[envs.Axis]:
+    """The --vary axes among the options after ``--``, read before the sessions exist
+    (they decide which sessions there are); UserError for a bad one."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--vary", action="append", default=[])
+    known, _ = parser.parse_known_args(posargs)
+    return envs.combine(envs.Axis.parse(text) for text in known.vary)
+
+
 def add_to(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--run-id", help=f"results/<run-id>/ to write into (env {rundirs.RUN_ID_ENV})")
     parser.add_argument("--results", default=str(rundirs.RESULTS), help=argparse.SUPPRESS)
@@ -67,6 +97,7 @@ def add_to(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     options.add_to(parser, "both")
     add_index_options(parser)
     add_reuse_options(parser)
+    add_vary_option(parser)
     return parser
 
 
