@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from . import environment, limits, loader, options, registry, schema, usercode
+from . import environment, keeper, limits, loader, options, registry, schema, usercode
 from .journal import Journal
 from .launcher import Launcher
 from .supervisor import Interrupted, Plan, Runner
@@ -62,6 +62,17 @@ def build_rows(jobs, names, modes, meta):
 
 def main(argv=None):
     args = parse_args(argv)
+    # The keeper first: nothing of the user's is imported before it is a subreaper.
+    log_path = os.path.splitext(args.out)[0] + ".log" if args.out else None
+    return keeper.keep(args.cell or "rngdrift", log_path, lambda restart: _main(args, restart))
+
+
+def _main(args, restart):
+    """The runner (a fork of the keeper; ``restart``: what an earlier runner's death taught)."""
+    if restart.count:
+        args.resume = True  # what finished before the death is kept
+    if restart.serial:
+        args.jobs = 1
     spec = usercode.from_args(args)
     try:
         loader.load_builtin([BUILTIN_SCENARIOS])
@@ -92,13 +103,13 @@ def main(argv=None):
         os.close(handle)
         usercode.save(spec, spec_file)
     try:
-        return _run(args, names, spec, spec_file)
+        return _run(args, names, spec, spec_file, restart)
     finally:
         if spec_file:
             os.unlink(spec_file)
 
 
-def _run(args, names, spec, spec_file):
+def _run(args, names, spec, spec_file, restart):
 
     installed = environment.installed_versions()
     meta = schema.cell_meta(
@@ -142,8 +153,9 @@ def _run(args, names, spec, spec_file):
     launcher = Launcher(base + ".log", builtin_paths=[BUILTIN_SCENARIOS],
                         scenario_paths=[os.path.abspath(p) for p in args.scenarios],
                         start=args.start, memory_limit=args.memory_bytes,
-                        usercode=spec_file)
-    work = Runner(plan, launcher, parallel=args.jobs, default_timeout=args.timeout, done=kept)
+                        usercode=spec_file, inflight_dir=restart.inflight)
+    work = Runner(plan, launcher, parallel=args.jobs, default_timeout=args.timeout, done=kept,
+                  blamed=restart.blamed)
     try:
         with _signals_interrupt():
             jobs = work.run(progress=progress)
