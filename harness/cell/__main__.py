@@ -122,10 +122,10 @@ def _run(args, names, spec, spec_file, restart):
     # Finished jobs are journalled as they end, so an interrupted cell resumes mid-way.
     journal = Journal(base + ".journal", dict(meta._asdict(), names=names))
     kept = journal.load() if args.resume else []
+    freeze = environment.freeze_text(args.scenarios, args.cell_requirements, args.freeze_note,
+                                     spec, [registry.SCENARIOS[n] for n in names])
     try:
-        schema.write_atomic(base + ".freeze.txt", environment.freeze_text(
-            args.scenarios, args.cell_requirements, args.freeze_note, spec,
-            [registry.SCENARIOS[n] for n in names]))
+        schema.write_atomic(base + ".freeze.txt", freeze)
         journal.start(kept)
     except (IOError, OSError) as exc:
         sys.stderr.write("rngdrift: %s: cannot write next to %s (%s); nothing ran\n"
@@ -166,13 +166,20 @@ def _run(args, names, spec, spec_file, restart):
                          % (args.cell, why, args.out, journal.path))
         return 130 if isinstance(exc, KeyboardInterrupt) else 143
     rows = schema.with_manifest(build_rows(jobs, names, args.modes, meta))
+    text = schema.rows_to_csv_text(rows)
     try:
-        schema.write_csv(args.out, rows)
+        schema.write_atomic(args.out, text)
     except (IOError, OSError) as exc:
         sys.stderr.write("rngdrift: %s: cannot write %s (%s); finished jobs are kept in %s "
                          "(run again with --resume once there is room)\n"
                          % (args.cell, args.out, exc.strerror or exc, journal.path))
         return 2
+    try:  # the CSV's checksum beside its key: --reuse-from copies only what this run wrote
+        schema.write_atomic(base + ".freeze.txt", environment.sealed_freeze_text(freeze, text))
+    except (IOError, OSError) as exc:
+        sys.stderr.write("rngdrift: %s: cannot record the CSV's checksum in its freeze file "
+                         "(%s); a later --reuse-from will run this cell again\n"
+                         % (args.cell, exc.strerror or exc))
     journal.remove()
     sys.stdout.write("[%s] wrote %s (%d rows, %.0fs)\n"
                      % (args.cell, args.out, len(rows), time.time() - started))

@@ -17,7 +17,7 @@ that would give more than ``MAX_METRICS`` metrics. The result feeds
 from collections import OrderedDict
 
 from .fingerprint import Fingerprint, fingerprint
-from .schema import RNG_PREFIX, name_problem
+from .userargs import metric_name  # noqa: F401  (metrics.metric_name: its old home)
 
 MAX_ITEMS = 16
 MAX_KEYS = 1024      # a model's state_dict (ResNet-50: 320 tensors) is taken apart
@@ -45,17 +45,6 @@ def _scalar(value):
 
 def _is_image(value):
     return hasattr(value, "getdata") and hasattr(value, "mode") and hasattr(value, "size")
-
-
-def metric_name(path):
-    """``path`` as a metric name; rngdrift's own names (``seconds``, ``rng.*``) get a
-    ``value.`` prefix instead of failing the user's code. ValueError when unusable."""
-    problem = name_problem(path, "metric")
-    if problem and ("rngdrift's own" in problem or path.startswith(RNG_PREFIX)):
-        path, problem = "value." + path, name_problem("value." + path, "metric")
-    if problem:
-        raise ValueError(problem)
-    return path
 
 
 def _walk(value, path, out, limit=MAX_METRICS):

@@ -187,8 +187,15 @@ def _mark(inflight, name):
     log (for people and error rows) and the ``inflight`` file (``keeper.py``: a scenario
     that kills the runner is told from the one running alongside it)."""
     if name:
-        sys.stdout.write("\n" + MARKER % name + "\n")
-        sys.stdout.flush()
+        for stream in (sys.stdout, sys.stderr):  # what the last scenario printed comes first
+            try:
+                stream.flush()
+            except (IOError, OSError, ValueError, AttributeError):
+                pass
+        try:
+            os.write(1, ("\n" + MARKER % name + "\n").encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass
     if inflight:
         try:
             with open(inflight, "w") as handle:
