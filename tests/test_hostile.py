@@ -1,7 +1,7 @@
 """What a hostile user's scenario, a full disk or a second run can do, through the real
 code paths: a real torch 1.5 cell for what happens on the cell side, the real report,
 compare and nox sessions for the rest. Each case checks the behaviour promised in the
-README's Fault tolerance table and that nothing measured before it is lost.
+fault tables of docs/hardening.md and that nothing measured before it is lost.
 """
 from __future__ import annotations
 
