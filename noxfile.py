@@ -38,7 +38,7 @@ if (_HERE / "_rngdrift" / "__init__.py").is_file():
 
 from _rngdrift.harness.errors import UserError  # noqa: E402
 from _rngdrift.harness.matrix import compat, envs, interpreters, lock as lockfile  # noqa: E402
-from _rngdrift.harness.runs import cellsession, rundirs, runoptions  # noqa: E402
+from _rngdrift.harness.runs import cellsession, invocation, rundirs, runoptions  # noqa: E402
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["matrix"]
@@ -80,7 +80,9 @@ for _xy, _exe in _FOUND.items():
 # decision is made now, before any session moves results/latest, and a cell that is
 # reused gets no venv (nox makes a session's venv before the session runs: 1-3 s a cell).
 try:
-    PLAN = cellsession.plan_cells(POSARGS, RUN_ID, envs.varied(compat.all_cells(), VARY) + DEFAULT_CELLS)
+    PLAN = cellsession.plan_cells(POSARGS, RUN_ID,
+                                  envs.varied(compat.all_cells(), VARY) + DEFAULT_CELLS,
+                                  invoked_from=invocation.nox_invoked_from())
 except UserError as _exc:  # bad user input stops the run before anything starts
     print(f"rngdrift: {_exc}", file=sys.stderr)
     raise SystemExit(2) from None
@@ -105,21 +107,24 @@ def _run(session, cell_id, cells):
                          interpreter_found=_FOUND.get(cell.python) is not None)
 
 
-@nox.session
+# reuse_venv=True: nox never deletes a cell's venv itself; the session makes it afresh
+# once it holds the venv's lock (harness/runs/venvguard.py), so a second run cannot
+# empty the venv a first one is using.
+@nox.session(reuse_venv=True)
 @nox.parametrize("python,cell", _params(DEFAULT_CELLS))
 def matrix(session, cell):
     """Run every scenario in one cell of the default matrix."""
     _run(session, cell, DEFAULT_CELLS)
 
 
-@nox.session(tags=["exhaustive"])
+@nox.session(tags=["exhaustive"], reuse_venv=True)
 @nox.parametrize("python,cell", _params(EXHAUSTIVE_CELLS))
 def exhaustive(session, cell):
     """Run every scenario in one cell of the exhaustive set (newest patch of each tv minor)."""
     _run(session, cell, EXHAUSTIVE_CELLS)
 
 
-@nox.session
+@nox.session(reuse_venv=True)
 @nox.parametrize("python,cell", _params(PATCH_CELLS, tags=True))
 def patches(session, cell):
     """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from _rngdrift.harness.cell import schema
+from _rngdrift.harness.matrix import compat
 
 OLD = "py3.8-torch1.5.0-tv0.6.0"
 TV07 = "py3.8-torch1.6.0-tv0.7.0"
@@ -39,8 +40,10 @@ def _kind(value) -> tuple[str, str]:
 def meta(cell: str, run_id: str = "t") -> schema.CellMeta:
     python, torch, tv = cell[2:].split("-torch")[0], cell.split("-torch")[1].split("-tv")[0], \
         cell.split("-tv")[1]
+    pinned = compat.find(cell)  # the lock's pins where it has the cell (Python 3.7's differ)
     return schema.cell_meta(run_id=run_id, cell=cell, python=python, torch=torch,
-                            torchvision=tv, numpy="1.24.4", pillow="10.4.0",
+                            torchvision=tv, numpy=pinned.numpy if pinned else "1.24.4",
+                            pillow=pinned.pillow if pinned else "10.4.0",
                             platform="Linux test", device="cpu")
 
 
@@ -84,3 +87,14 @@ def write_run(run_dir: Path, all_rows: list[schema.Row]) -> Path:
     for cell, cell_rows in by_cell.items():
         schema.write_csv(str(run_dir / "cells" / f"{cell}.csv"), schema.with_manifest(cell_rows))
     return run_dir
+
+
+def write_freeze(run_dir: Path, cell: str, notes: list[str]) -> Path:
+    """The cell's freeze file as its run writes it: ``notes`` (its key, plan), sealed
+    with the checksum of the cell CSV already in ``run_dir`` (``--reuse-from`` checks it)."""
+    from _rngdrift.harness.cell import environment
+    csv_path = run_dir / "cells" / f"{cell}.csv"
+    path = run_dir / "cells" / f"{cell}.freeze.txt"
+    path.write_text(environment.sealed_freeze_text(environment.freeze_text(notes=notes),
+                                                   csv_path.read_text(encoding="utf-8")))
+    return path

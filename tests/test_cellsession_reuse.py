@@ -10,7 +10,7 @@ from _rngdrift.harness.matrix import compat
 from _rngdrift.harness.results import platforms
 from _rngdrift.harness.cell import environment
 from _rngdrift.harness.errors import UserError
-from resultrows import everywhere, write_run
+from resultrows import everywhere, write_freeze, write_run
 
 OLD = compat.find("py3.8-torch1.5.0-tv0.6.0")
 TV07 = compat.find("py3.8-torch1.6.0-tv0.7.0")
@@ -56,8 +56,7 @@ def previous_run(tmp_path, *posargs) -> Path:
                               run_id="night-41"))
     args = runoptions.parse(list(posargs), "x")
     key = resultkey.key_for(OLD, args, platforms.this_class())
-    (run / "cells" / f"{OLD.id}.freeze.txt").write_text(environment.freeze_text(
-        notes=key.header()))
+    write_freeze(run, OLD.id, key.header())
     return run
 
 

@@ -133,14 +133,13 @@ def _previous(tmp_path, cell_id, *posargs):
     from _rngdrift.harness.results import platforms
     from _rngdrift.harness.runs import resultkey, runoptions
     from _rngdrift.harness.cell import environment
-    from resultrows import everywhere, write_run
+    from resultrows import everywhere, write_freeze, write_run
     run = write_run(tmp_path / "previous", everywhere(cell_id, "pairs.hflip",
                                                       {"pair_consistency": 1.0},
                                                       run_id="nightly-41"))
     key = resultkey.key_for(compat.find(cell_id), runoptions.parse(list(posargs), "x"),
                             platforms.this_class())
-    (run / "cells" / f"{cell_id}.freeze.txt").write_text(environment.freeze_text(
-        notes=key.header()))
+    write_freeze(run, cell_id, key.header())
     return run
 
 
@@ -170,7 +169,7 @@ def test_plan_gives_jobs_only_to_cells_that_must_run(tmp_path, capsys):
 
 def test_reuse_copies_what_the_plan_reuses_and_notes_why_the_rest_ran(tmp_path, capsys):
     from _rngdrift.harness.runs import reuse
-    from resultrows import everywhere, write_run
+    from resultrows import everywhere, write_freeze, write_run
     previous = _previous(tmp_path, OLD)
     listing = tmp_path / "sessions.json"
     listing.write_text(_listing(OLD, TV07))

@@ -1,7 +1,7 @@
 """What a hostile user's scenario, a full disk or a second run can do, through the real
 code paths: a real torch 1.5 cell for what happens on the cell side, the real report,
 compare and nox sessions for the rest. Each case checks the behaviour promised in the
-README's Fault tolerance table and that nothing measured before it is lost.
+fault tables of docs/hardening.md and that nothing measured before it is lost.
 """
 from __future__ import annotations
 
@@ -288,7 +288,7 @@ def test_an_old_csv_without_a_manifest_loads_with_a_note(tmp_path, capsys):
 
 @pytest.mark.parametrize("field, value, problem", [
     ("repeat", "99999999999999999999999", "repeat"),
-    ("cell", "py3.8-torch1.5.0-tv0.6.0²", None),
+    ("cell", "py3.8-torch1.5.0-tv0.6.0²", "is not a cell id like"),
     ("value", "1e999999", None),
 ])
 def test_hand_edited_numbers_and_ids_are_one_line(tmp_path, capsys, field, value, problem):

@@ -15,7 +15,7 @@ from _rngdrift.harness.matrix import compat, lock
 from _rngdrift.harness.results import headline, platforms
 from _rngdrift.harness.cell import environment
 from _rngdrift.harness.results.frames import load
-from resultrows import everywhere, write_run
+from resultrows import everywhere, write_freeze, write_run
 from test_lock import RecordedIndex
 
 NEWEST = "py3.11-torch2.15.0-tv0.29.2"
@@ -36,7 +36,7 @@ def night(run: Path, cells: list[compat.Cell], platform: str, dropout: dict | No
     write_run(run, rows)
     for cell in cells:
         notes = resultkey.key_for(cell, args, platform).header()
-        (run / "cells" / f"{cell.id}.freeze.txt").write_text(environment.freeze_text(notes=notes))
+        write_freeze(run, cell.id, notes)
 
 
 def test_a_new_release_costs_one_cell_and_leads_the_headline(tmp_path, capsys):

@@ -11,7 +11,7 @@ import pytest
 from _rngdrift.harness.matrix import compat
 from _rngdrift.harness.runs import resultkey, reuse, runoptions, rundirs
 from _rngdrift.harness.cell import environment, schema
-from resultrows import everywhere, install_failure, write_run
+from resultrows import everywhere, install_failure, write_freeze, write_run
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD = compat.find("py3.8-torch1.5.0-tv0.6.0")
@@ -35,8 +35,7 @@ def made(run_dir: Path, cell, *posargs, platform=PLATFORM, rows=None, log="log\n
                                           run_id=run_dir.name))
     notes = key(cell, *posargs, platform=platform).header() + [
         'rngdrift-plan: {"action": "run", "previous": "", "reason": "first"}']
-    (run_dir / "cells" / f"{cell.id}.freeze.txt").write_text(
-        environment.freeze_text(notes=notes))
+    write_freeze(run_dir, cell.id, notes)
     if log is not None:
         (run_dir / "cells" / f"{cell.id}.log").write_text(log)
     return run_dir
@@ -104,7 +103,8 @@ def test_adopt_copies_the_cell_and_records_where_it_came_from(tmp_path):
     assert {r.run_id for r in schema.read_csv(csv)} == {"night-41"}  # who measured it
     assert (run / "cells" / f"{OLD.id}.log").read_text() == "log\n"
     freeze = (run / "cells" / f"{OLD.id}.freeze.txt").read_text().splitlines()
-    assert freeze[:2] == [f"# {line}" for line in key(OLD).header()]
+    assert freeze[0].startswith(environment.CSV_SHA_LINE)  # the CSV's checksum, kept
+    assert freeze[1:3] == [f"# {line}" for line in key(OLD).header()]
     assert [line for line in freeze if line.startswith(reuse.PLAN_LINE)] == ["# " + decision.note()]
     assert resultkey.read_key(run / "cells" / f"{OLD.id}.freeze.txt") == key(OLD)
     assert reuse.plan_of(run) == {OLD.id: {"action": "reuse", "previous": str(previous),

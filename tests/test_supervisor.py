@@ -225,3 +225,37 @@ def test_the_runner_stops_when_its_parent_is_killed(tmp_path):
     proc.kill()
     proc.wait()
     assert wait_dead(pids(tmp_path / "pids"), 5) == []
+
+
+def test_a_result_still_in_the_pipe_when_the_child_exits_goes_to_its_own_scenario(tmp_path):
+    """The child says 'start ok.a', 'result ok.a', 'start exit3' and exits 3 before the
+    runner reads past the first line: ok.a keeps its one ok row, exit3 gets the error,
+    ok.c runs in a new child (before, ok.a got a second, error row and the duplicate
+    key made the report refuse the run)."""
+    from _rngdrift.harness.cell import protocol
+    from _rngdrift.harness.cell.processes import has_exited
+    names = ["ok.a", "exit3", "ok.c"]
+    work = Runner(Plan(names, ["none"], 1, {}), stand_in(tmp_path / "cell.log"),
+                  default_timeout=5.0, startup_timeout=10.0)
+    job = supervisor.Job("none", 1, names)
+    work._launch(job)
+    first = protocol._encode(protocol.started("ok.a"))
+    deadline = time.time() + 20
+    while not has_exited(job.child.proc):  # a busy runner: it has not looked yet
+        assert time.time() < deadline
+        time.sleep(0.05)
+    os.set_blocking(job.child.fd, True)
+    assert os.read(job.child.fd, len(first)) == first  # all it had read was the first line
+    os.set_blocking(job.child.fd, False)
+    work._handle(job, {"event": "start", "scenario": "ok.a"})
+    work._supervise(job, time.time())
+    while job.child is not None:
+        for key, _ in work.selector.select(timeout=0.1):
+            work._read(key.data)
+        work._supervise(job, time.time())
+        assert time.time() < deadline
+    results = [(r.scenario, r.status, r.detail) for r in job.results]
+    assert results == [("ok.a", "ok", ""),
+                       ("exit3", "error", "child process exited with code 3 while running "
+                                          "this scenario"),
+                       ("ok.c", "ok", "")]

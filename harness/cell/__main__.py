@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from . import environment, limits, loader, options, registry, schema, usercode
+from . import environment, keeper, limits, loader, options, registry, schema, usercode
 from .journal import Journal
 from .launcher import Launcher
 from .supervisor import Interrupted, Plan, Runner
@@ -62,6 +62,17 @@ def build_rows(jobs, names, modes, meta):
 
 def main(argv=None):
     args = parse_args(argv)
+    # The keeper first: nothing of the user's is imported before it is a subreaper.
+    log_path = os.path.splitext(args.out)[0] + ".log" if args.out else None
+    return keeper.keep(args.cell or "rngdrift", log_path, lambda restart: _main(args, restart))
+
+
+def _main(args, restart):
+    """The runner (a fork of the keeper; ``restart``: what an earlier runner's death taught)."""
+    if restart.count:
+        args.resume = True  # what finished before the death is kept
+    if restart.serial:
+        args.jobs = 1
     spec = usercode.from_args(args)
     try:
         loader.load_builtin([BUILTIN_SCENARIOS])
@@ -92,13 +103,13 @@ def main(argv=None):
         os.close(handle)
         usercode.save(spec, spec_file)
     try:
-        return _run(args, names, spec, spec_file)
+        return _run(args, names, spec, spec_file, restart)
     finally:
         if spec_file:
             os.unlink(spec_file)
 
 
-def _run(args, names, spec, spec_file):
+def _run(args, names, spec, spec_file, restart):
 
     installed = environment.installed_versions()
     meta = schema.cell_meta(
@@ -111,10 +122,10 @@ def _run(args, names, spec, spec_file):
     # Finished jobs are journalled as they end, so an interrupted cell resumes mid-way.
     journal = Journal(base + ".journal", dict(meta._asdict(), names=names))
     kept = journal.load() if args.resume else []
+    freeze = environment.freeze_text(args.scenarios, args.cell_requirements, args.freeze_note,
+                                     spec, [registry.SCENARIOS[n] for n in names])
     try:
-        schema.write_atomic(base + ".freeze.txt", environment.freeze_text(
-            args.scenarios, args.cell_requirements, args.freeze_note, spec,
-            [registry.SCENARIOS[n] for n in names]))
+        schema.write_atomic(base + ".freeze.txt", freeze)
         journal.start(kept)
     except (IOError, OSError) as exc:
         sys.stderr.write("rngdrift: %s: cannot write next to %s (%s); nothing ran\n"
@@ -142,8 +153,9 @@ def _run(args, names, spec, spec_file):
     launcher = Launcher(base + ".log", builtin_paths=[BUILTIN_SCENARIOS],
                         scenario_paths=[os.path.abspath(p) for p in args.scenarios],
                         start=args.start, memory_limit=args.memory_bytes,
-                        usercode=spec_file)
-    work = Runner(plan, launcher, parallel=args.jobs, default_timeout=args.timeout, done=kept)
+                        usercode=spec_file, inflight_dir=restart.inflight)
+    work = Runner(plan, launcher, parallel=args.jobs, default_timeout=args.timeout, done=kept,
+                  blamed=restart.blamed)
     try:
         with _signals_interrupt():
             jobs = work.run(progress=progress)
@@ -154,13 +166,20 @@ def _run(args, names, spec, spec_file):
                          % (args.cell, why, args.out, journal.path))
         return 130 if isinstance(exc, KeyboardInterrupt) else 143
     rows = schema.with_manifest(build_rows(jobs, names, args.modes, meta))
+    text = schema.rows_to_csv_text(rows)
     try:
-        schema.write_csv(args.out, rows)
+        schema.write_atomic(args.out, text)
     except (IOError, OSError) as exc:
         sys.stderr.write("rngdrift: %s: cannot write %s (%s); finished jobs are kept in %s "
                          "(run again with --resume once there is room)\n"
                          % (args.cell, args.out, exc.strerror or exc, journal.path))
         return 2
+    try:  # the CSV's checksum beside its key: --reuse-from copies only what this run wrote
+        schema.write_atomic(base + ".freeze.txt", environment.sealed_freeze_text(freeze, text))
+    except (IOError, OSError) as exc:
+        sys.stderr.write("rngdrift: %s: cannot record the CSV's checksum in its freeze file "
+                         "(%s); a later --reuse-from will run this cell again\n"
+                         % (args.cell, exc.strerror or exc))
     journal.remove()
     sys.stdout.write("[%s] wrote %s (%d rows, %.0fs)\n"
                      % (args.cell, args.out, len(rows), time.time() - started))

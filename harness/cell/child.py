@@ -17,7 +17,7 @@ def main(argv=None):
                                   args.scenarios_path, args.usercode)
     worker.guard_process(args.fd, args.parent, args.memory_limit)
     worker.load(args.builtin_path, args.scenarios_path, args.usercode)
-    return worker.serve(args.fd, args.mode, args.scenario)
+    return worker.serve(args.fd, args.mode, args.scenario, args.inflight)
 
 
 if __name__ == "__main__":

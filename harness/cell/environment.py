@@ -116,6 +116,18 @@ def device_text(installed):
     return "cuda:" + torch.cuda.get_device_name(0)
 
 
+# The freeze file's record of the cell CSV its run wrote: ``--reuse-from`` copies only a
+# CSV whose bytes still have this sha256 (harness/runs/reuse.py).
+CSV_SHA_LINE = "# rngdrift-csv-sha256: "
+
+
+def sealed_freeze_text(freeze, csv_text):
+    """``freeze`` with the sha256 of the cell CSV written as ``csv_text`` first."""
+    import hashlib
+    digest = hashlib.sha256(csv_text.encode("utf-8", "backslashreplace")).hexdigest()
+    return CSV_SHA_LINE + digest + "\n" + freeze
+
+
 def freeze_text(scenario_paths=(), requirements=(), notes=(), spec=None, scenarios=()):
     """Installed distributions as 'name==version' lines (no pip needed: uv venvs have none).
 

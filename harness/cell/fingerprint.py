@@ -54,7 +54,9 @@ def _feed(hasher, obj):
     elif isinstance(obj, float):
         hasher.update(("f%s|" % float(obj).hex()).encode())
     elif isinstance(obj, str):
-        data = obj.encode("utf-8")
+        # surrogatepass: a lone surrogate (os.fsdecode of a non-UTF-8 name) hashes too;
+        # every other string gives the same bytes as plain UTF-8.
+        data = obj.encode("utf-8", "surrogatepass")
         hasher.update(("s%d|" % len(data)).encode())
         hasher.update(data)
     elif isinstance(obj, bytes):

@@ -23,6 +23,7 @@ import io
 import json
 import os
 import random
+import select
 import signal
 import sys
 import tempfile
@@ -34,21 +35,26 @@ import rngdrift
 from . import attribution, metrics, tracing
 from .loader import where_raised
 from .processes import describe_exit, stack_summary
+from .safetext import visible
 
 # What one fork gave: ``result`` (what body returned, JSON), ``code`` (exit status:
 # SystemExit's, 1 after an exception, -N killed by signal N), ``error`` (one line for
 # an exception), ``recorded`` (rngdrift.record metrics), ``output`` (what it printed).
 Outcome = namedtuple("Outcome", "result code error recorded output")
-# What of a program's output is kept for --metric and copied to the log.
+# What of a program's output is kept for --metric and copied to the log; how often the
+# file it writes to is cut back to that while it runs.
 OUTPUT_LIMIT = 8 << 20
+CAP_INTERVAL = 0.02
 
 
 def _exit_code(exc):
+    """The status a program's interpreter would exit with: ``sys.exit(-11)`` is 245, not
+    death by SIGSEGV (the system keeps the low 8 bits)."""
     code = exc.code
     if code is None:
         return 0
     if isinstance(code, int):
-        return code
+        return code & 0xFF
     sys.stderr.write("%s\n" % (code,))  # what the interpreter prints for sys.exit("why")
     return 1
 
@@ -168,33 +174,79 @@ def _dump_on_usr1(log):
         faulthandler.register(signal.SIGUSR1, file=log, all_threads=True)
 
 
-def _read_all(fd):
-    chunks = []
+def _cap_output(path):
+    """Keep the program's output file within OUTPUT_LIMIT while it writes (it appends,
+    O_APPEND): its first and last halves stay. Returns the bytes dropped."""
+    half = OUTPUT_LIMIT // 2
+    try:
+        with open(path, "r+b") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= OUTPUT_LIMIT:
+                return 0
+            handle.seek(size - half)
+            tail_part = handle.read(half)
+            handle.truncate(half)
+            handle.seek(half)
+            handle.write(tail_part)
+            return size - half - len(tail_part)
+    except (IOError, OSError):
+        return 0
+
+
+def _wait_report(fd, pid, out_path):
+    """(what the fork sent back, output bytes dropped): read its report pipe until EOF,
+    or until the fork has exited (a process it started may hold the pipe), capping its
+    output every CAP_INTERVAL."""
+    chunks, dropped = [], 0
     while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+        dropped += _cap_output(out_path)
+        ready, _, _ = select.select([fd], [], [], CAP_INTERVAL)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        elif _exited_without_reaping(pid):
+            os.set_blocking(fd, False)
+            try:
+                while True:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            except BlockingIOError:
+                pass
+            break
+    return b"".join(chunks), dropped
 
 
-def _read_output(path):
+def _exited_without_reaping(pid):
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None and info.si_pid == pid
+
+
+def _read_output(path, dropped=0):
+    """What the program printed (capped as it wrote), with a note where output was left out."""
+    half = OUTPUT_LIMIT // 2
+    dropped += _cap_output(path)
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size > OUTPUT_LIMIT:
-            head = handle.read(OUTPUT_LIMIT // 2)
-            handle.seek(size - OUTPUT_LIMIT // 2)
-            note = ("\n[rngdrift: %d bytes of output left out here]\n"
-                    % (size - OUTPUT_LIMIT)).encode()
-            data = head + note + handle.read()
-        else:
-            data = handle.read()
+        data = handle.read()
+    if dropped:
+        note = ("\n[rngdrift: %d bytes of output left out here]\n" % dropped).encode()
+        data = data[:half] + note + data[half:]
     return data.decode("utf-8", "replace")
 
 
 def run(body, title="program", echo=True):
     """Run ``body()`` in a fork (see the module doc) and return its Outcome; ``echo``:
     copy what it printed to this process's output (the cell log)."""
-    out_fd, out_path = tempfile.mkstemp(prefix="rngdrift-output-")
+    handle, out_path = tempfile.mkstemp(prefix="rngdrift-output-")
+    os.close(handle)
+    # O_APPEND: the fork writes at the end while _cap_output cuts the middle out.
+    out_fd = os.open(out_path, os.O_WRONLY | os.O_APPEND)
     read_fd, write_fd = os.pipe()
     state = random.getstate()
     for stream in (sys.stdout, sys.stderr):
@@ -223,12 +275,12 @@ def run(body, title="program", echo=True):
     os.close(out_fd)
     try:
         with _passing_on_dumps(pid):
-            data = _read_all(read_fd)
+            data, dropped = _wait_report(read_fd, pid, out_path)
             _, status = os.waitpid(pid, 0)
     finally:
         os.close(read_fd)
     try:
-        output = _read_output(out_path)
+        output = _read_output(out_path, dropped)
     finally:
         os.unlink(out_path)
     if echo:
@@ -271,5 +323,5 @@ def failure(outcome, what="script"):
 def tail(output, lines=3, limit=300):
     """The last non-empty lines of a program's output, on one line."""
     kept = [line.strip() for line in output.splitlines() if line.strip()]
-    text = " | ".join(kept[-lines:])
+    text = visible(" | ".join(kept[-lines:]))
     return text if len(text) <= limit else "..." + text[-(limit - 3):]

@@ -20,6 +20,33 @@ LOG_HEAD = 8 << 20
 LOG_TAIL = 2 << 20
 
 
+# A child's inflight file: its log's name plus this, in the keeper's folder.
+INFLIGHT = ".inflight"
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def merge_part_logs(log_path):
+    """Append the own logs children left (their runner died before it could) to the cell
+    log; returns {part file name: its text}."""
+    folder, name = os.path.split(os.path.abspath(log_path))
+    texts = {}
+    try:
+        parts = sorted(f for f in os.listdir(folder) if f.startswith(name + ".")
+                       and f.endswith(".part"))
+    except OSError:
+        return texts
+    merger = Launcher(log_path, child_cmd=["unused"])
+    for part in parts:
+        texts[part] = merger.append_log(os.path.join(folder, part))
+    return texts
+
+
 def _ensure_folder(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -43,8 +70,9 @@ class Launcher(object):
 
     def __init__(self, log_path, builtin_paths=(), scenario_paths=(), start="fork",
                  child_cmd=None, child_env=None, memory_limit=None, startup_timeout=180.0,
-                 usercode=None):
+                 usercode=None, inflight_dir=None):
         self.log_path = log_path
+        self.inflight_dir = inflight_dir  # where children name their running scenario
         self.paths = protocol.paths_argv(builtin_paths, scenario_paths, usercode)
         self.child_cmd = list(child_cmd or [sys.executable, "-m", __package__ + ".child"])
         self.child_env = child_env
@@ -116,8 +144,15 @@ class Launcher(object):
             log.close()
         return proc, read_fd
 
+    def inflight_path(self, job):
+        """The file ``job``'s live child names its running scenario in (see keeper.py)."""
+        if not self.inflight_dir or not job.log:
+            return None
+        return os.path.join(self.inflight_dir, os.path.basename(job.log) + INFLIGHT)
+
     def _argv(self, job, fd=None):
-        return protocol.child_argv(job.mode, os.getpid(), job.pending, self.memory_limit, fd)
+        return protocol.child_argv(job.mode, os.getpid(), job.pending, self.memory_limit, fd,
+                                   self.inflight_path(job))
 
     def _spawn(self, job, write_fd, log):
         return subprocess.Popen(
@@ -179,6 +214,9 @@ class Launcher(object):
             note = ("\n[rngdrift: %d bytes of this child's output were dropped here; its log "
                     "keeps the first %d MB and the last %d MB]\n"
                     % (job.log_dropped, LOG_HEAD >> 20, LOG_TAIL >> 20)).encode()
+        inflight = self.inflight_path(job)
+        if inflight:
+            _unlink(inflight)
         text = self.append_log(job.log, note)
         job.log = None
         return text
@@ -196,10 +234,7 @@ class Launcher(object):
         _ensure_folder(self.log_path)
         with open(self.log_path, "ab") as cell_log:
             cell_log.write(b"\n" + data)
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        _unlink(path)
         return data.decode("utf-8", "replace")
 
     def note(self, text):

@@ -8,17 +8,25 @@
 Numbers (Python, NumPy and 0-dim tensors) stay numbers (compared with a
 tolerance; integers and bools are counts); tensors and arrays are fingerprinted,
 with their shape and dtype as text rows; PIL images likewise with size and mode;
-strings are text. Dicts are taken apart by key (``model.fc.weight``), lists and
-tuples by index (``value[0]``) up to ``MAX_ITEMS`` items; a longer one is
-fingerprinted whole, with its length. The result feeds ``worker.encode_metrics``.
+strings are text. Dicts are taken apart by key (``model.fc.weight``) up to
+``MAX_KEYS`` keys, lists and tuples by index (``value[0]``) up to ``MAX_ITEMS``
+items; a larger one is fingerprinted whole, with its length, and so is a whole value
+that would give more than ``MAX_METRICS`` metrics. The result feeds
+``worker.encode_metrics``.
 """
 from collections import OrderedDict
 
 from .fingerprint import Fingerprint, fingerprint
-from .schema import RNG_PREFIX, name_problem
+from .userargs import metric_name  # noqa: F401  (metrics.metric_name: its old home)
 
 MAX_ITEMS = 16
+MAX_KEYS = 1024      # a model's state_dict (ResNet-50: 320 tensors) is taken apart
+MAX_METRICS = 4096   # 300k keys would be 3M rows in a cell CSV
 MAX_TEXT = 200
+
+
+class _TooMany(Exception):
+    """More than MAX_METRICS metrics from one value: it is fingerprinted whole instead."""
 
 
 def _scalar(value):
@@ -39,18 +47,7 @@ def _is_image(value):
     return hasattr(value, "getdata") and hasattr(value, "mode") and hasattr(value, "size")
 
 
-def metric_name(path):
-    """``path`` as a metric name; rngdrift's own names (``seconds``, ``rng.*``) get a
-    ``value.`` prefix instead of failing the user's code. ValueError when unusable."""
-    problem = name_problem(path, "metric")
-    if problem and ("rngdrift's own" in problem or path.startswith(RNG_PREFIX)):
-        path, problem = "value." + path, name_problem("value." + path, "metric")
-    if problem:
-        raise ValueError(problem)
-    return path
-
-
-def _walk(value, path, out):
+def _walk(value, path, out, limit=MAX_METRICS):
     import numpy as np
     import torch
     scalar = None if isinstance(value, dict) else _scalar(value)
@@ -70,16 +67,20 @@ def _walk(value, path, out):
         out[metric_name(path)] = fingerprint(value)
         out[metric_name(path + ".size")] = "%dx%d" % tuple(value.size)
         out[metric_name(path + ".mode")] = str(value.mode)
+    elif len(out) > limit and isinstance(value, (dict, list, tuple)):
+        raise _TooMany()
+    elif isinstance(value, dict) and len(value) > MAX_KEYS:
+        _whole(value, path or "value", out)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _walk(item, "%s.%s" % (path, key) if path else str(key), out)
+            _walk(item, "%s.%s" % (path, key) if path else str(key), out, limit)
     elif isinstance(value, (list, tuple)):
         if len(value) > MAX_ITEMS:
             out[metric_name(path)] = fingerprint(list(value))
             out[metric_name(path + ".len")] = len(value)
         else:
             for i, item in enumerate(value):
-                _walk(item, "%s[%d]" % (path, i), out)
+                _walk(item, "%s[%d]" % (path, i), out, limit)
     else:
         try:
             out[metric_name(path)] = fingerprint(value)
@@ -89,11 +90,32 @@ def _walk(value, path, out):
                             % (path, type(value).__name__))
 
 
+def _whole(value, path, out):
+    out[metric_name(path)] = fingerprint(value)
+    out[metric_name(path + ".len")] = len(value)
+
+
+def _walk_capped(value, path, out):
+    """_walk into ``out``, or ``value`` fingerprinted whole where it would take ``out``
+    past MAX_METRICS."""
+    mine = OrderedDict()
+    try:
+        _walk(value, path, mine, MAX_METRICS - len(out))
+    except _TooMany:
+        mine = OrderedDict()
+        _whole(value, path, mine)
+    out.update(mine)
+
+
 def auto_metrics(value, name="value"):
     """{metric name: number, text or Fingerprint} from ``value`` (see the module doc).
     A dict at the top is taken apart without a prefix."""
     out = OrderedDict()
-    _walk(value, "" if isinstance(value, dict) else name, out)
+    if isinstance(value, dict) and len(value) <= MAX_KEYS:
+        for key, item in value.items():
+            _walk_capped(item, str(key), out)
+    else:
+        _walk_capped(value, name, out)
     return out
 
 
@@ -111,7 +133,7 @@ class Recorder(object):
         for key in [k for k in self.metrics if k == name or k.startswith(name + ".")
                     or k.startswith(name + "[")]:
             del self.metrics[key]  # the last value recorded under a name wins
-        _walk(value, name, self.metrics)
+        _walk_capped(value, name, self.metrics)
 
     def encodable(self):
         """The metrics as worker.encode_metrics takes them, JSON-safe (fingerprints

@@ -3,7 +3,12 @@ import os
 import re
 import signal
 
+from .safetext import visible
+
 DETAIL_LIMIT = 500
+# The line a child writes to its log before each scenario (worker.serve): what follows
+# is that scenario's output, the only output an error row of it quotes.
+MARKER = "--- rngdrift: scenario %s ---"
 
 
 def _signal_name(code):
@@ -22,6 +27,7 @@ def describe_exit(code):
 
 
 def clip(text, limit=DETAIL_LIMIT):
+    text = visible(text if len(text) <= 4 * limit else text[:4 * limit])
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -62,10 +68,18 @@ def stack_summary(text):
 
 
 def log_tail_text(text, lines=3):
-    """The last non-empty lines of a child's log, minus our own header line."""
+    """The last non-empty lines of a child's log, minus our own header and marker lines,
+    every character printable."""
     kept = [line.strip() for line in text.splitlines()
-            if line.strip() and not line.startswith("=== child ")]
-    return " | ".join(kept[-lines:])
+            if line.strip() and not line.startswith(("=== child ", MARKER.split("%")[0]))]
+    return visible(" | ".join(kept[-lines:]))
+
+
+def since_marker(text, scenario):
+    """A child's log from the line that says ``scenario`` started (``MARKER``, written
+    by ``worker.serve``); all of it when that line is not there (cut out of a capped log)."""
+    at = text.rfind("\n" + MARKER % scenario + "\n")
+    return text[at + 1:] if at >= 0 else text
 
 
 def kill_group(pid):

@@ -103,13 +103,16 @@ def recv_message(sock, timeout=None):
 
 
 # -- a child's command line -----------------------------------------------------------
-def child_argv(mode, parent, names, memory_limit=None, fd=None):
+def child_argv(mode, parent, names, memory_limit=None, fd=None, inflight=None):
     """Arguments of a child that runs ``names`` under ``mode`` (``fd``: its results pipe;
-    a forked child gets its pipe from the zygote instead)."""
+    a forked child gets its pipe from the zygote instead; ``inflight``: the file it
+    names its running scenario in)."""
     argv = [] if fd is None else ["--fd", str(fd)]
     argv += ["--mode", mode, "--parent", str(parent)]
     if memory_limit:
         argv += ["--memory-limit", str(memory_limit)]
+    if inflight:
+        argv += ["--inflight", inflight]
     # "--scenario=NAME": a name that starts with "-" cannot pass for an option.
     return argv + ["--scenario=" + name for name in names]
 
@@ -136,6 +139,7 @@ def _parser():
     parser.add_argument("--usercode", help="JSON file: the user's calls, scripts, tests")
     parser.add_argument("--parent", type=int, help="the runner's pid: die with it")
     parser.add_argument("--memory-limit", type=int, help="bytes of data this process may map")
+    parser.add_argument("--inflight", help="file to name the running scenario in (keeper.py)")
     parser.add_argument("--zygote", type=int, metavar="CONTROL_FD",
                         help="serve fork requests on this socket instead of running")
     return parser

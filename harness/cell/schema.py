@@ -201,7 +201,10 @@ def write_atomic(path, text):
         os.makedirs(directory)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + TMP_MARK, dir=directory)
     try:
-        with io.open(fd, "w", newline="", encoding="utf-8") as handle:
+        # A lone surrogate (os.fsdecode of a non-UTF-8 name, in a journal from an older
+        # rngdrift) is written as its escape, '\udcff', as safetext.visible writes it.
+        with io.open(fd, "w", newline="", encoding="utf-8",
+                     errors="backslashreplace") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

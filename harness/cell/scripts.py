@@ -12,57 +12,18 @@ group if the pattern has one; a number when it reads as one, else text). A scrip
 that exits non-zero or raises is an ``error`` row with the tail of its output.
 """
 import os
-import re
 import runpy
-import shlex
 import sys
 from collections import OrderedDict
 
-from . import codeid, forked, metrics, registry
+from . import codeid, forked, registry, userargs
 from .adopt import add
 from .loader import UserCodeError
 from .registry import ScenarioFailed
 
-_PYTHON = re.compile(r"^(.*/)?python[0-9.]*$")
-_IGNORED_FLAGS = ("-u", "-B")  # unbuffered output, no .pyc: no difference here
 
-
-def parse(text, workdir):
-    """(kind "file" or "module", path or module name, args) of a script command line."""
-    try:
-        argv = shlex.split(text)
-    except ValueError as exc:
-        raise UserCodeError("--script %r: %s" % (text, exc))
-    if argv and _PYTHON.match(argv[0]):
-        argv = argv[1:]  # the cell's own interpreter runs it
-    while argv and argv[0] in _IGNORED_FLAGS:
-        argv = argv[1:]
-    if not argv:
-        raise UserCodeError("--script %r: no script to run (e.g. \"python train.py --epochs 1\")"
-                            % text)
-    if argv[0] == "-m":
-        if len(argv) < 2:
-            raise UserCodeError("--script %r: -m needs a module" % text)
-        return "module", argv[1], argv[2:]
-    if argv[0].startswith("-"):
-        raise UserCodeError("--script %r: interpreter option %s is not supported (only -m, -u, "
-                            "-B)" % (text, argv[0]))
-    path = os.path.join(workdir, argv[0])
-    if not os.path.isfile(path):
-        raise UserCodeError("--script %r: %s: no such file" % (text, path))
-    return "file", path, argv[1:]
-
-
-def parse_metric(text):
-    """(name, compiled pattern) of ``NAME=REGEX``."""
-    name, sep, pattern = text.partition("=")
-    if not sep or not name or not pattern:
-        raise UserCodeError("--metric %r: expected NAME=REGEX, e.g. 'accuracy=Accuracy: "
-                            "([0-9.]+)'" % text)
-    try:
-        return metrics.metric_name(name), re.compile(pattern, re.M)
-    except (ValueError, re.error) as exc:
-        raise UserCodeError("--metric %r: %s" % (text, exc))
+parse = userargs.parse_script
+parse_metric = userargs.parse_metric
 
 
 def read_metrics(output, patterns):

@@ -30,7 +30,7 @@ from . import protocol, zygote
 from .launcher import LaunchFailed
 from .options import DEFAULT_TIMEOUT
 from .processes import (children, clip, describe_exit, has_exited, kill_group, kill_strays,
-                        log_tail_text, stack_summary)
+                        log_tail_text, since_marker, stack_summary)
 from .schema import ERROR, TIMEOUT
 
 # Importing torch 2.x from a cold disk cache on a busy runner takes tens of
@@ -102,7 +102,7 @@ class Runner(object):
     """
 
     def __init__(self, plan, launcher, parallel=2, default_timeout=DEFAULT_TIMEOUT,
-                 startup_timeout=None, done=(), watch_parent=True):
+                 startup_timeout=None, done=(), watch_parent=True, blamed=None):
         self.plan = plan
         self.launcher = launcher
         self.parallel = max(1, parallel)
@@ -111,6 +111,8 @@ class Runner(object):
                                 else max(STARTUP_TIMEOUT, default_timeout))
         launcher.startup_timeout = self.startup_timeout
         self.done = dict((job.key, job) for job in done)
+        # {(mode, repeat): {scenario: detail}}: error rows recorded, not run (keeper.py)
+        self.blamed = blamed or {}
         self.parent = os.getppid() if watch_parent else None
         self.selector = selectors.DefaultSelector()
         self.active = []
@@ -195,6 +197,8 @@ class Runner(object):
         """The child is gone: decide what its pending scenarios become."""
         if not job.pending:
             return
+        if current is not None:  # only what this scenario printed, not earlier ones
+            text = since_marker(text, current)
         where, tail = stack_summary(text), log_tail_text(text)
         said = "; at " + where if where else "; log: " + tail if tail else ""
         if current is not None:
@@ -213,6 +217,10 @@ class Runner(object):
         child = job.child
         if child is None:  # never started (its zygote failed): already recorded
             return
+        if has_exited(child.proc):
+            # What it sent before it exited is read first: a result (and the next
+            # start) still in the pipe decides which scenario its exit belongs to.
+            self._read(job)
         said_done = child.done_at is not None
         if has_exited(child.proc) or (said_done and (child.eof or now - child.done_at > EXIT_GRACE)):
             current, started_any = child.current, child.started_any
@@ -283,8 +291,12 @@ class Runner(object):
             for repeat in range(1, self.plan.repeats + 1):
                 if (mode, repeat) in self.done:
                     finished.append(self.done[(mode, repeat)])
-                else:
-                    queue.append(Job(mode, repeat, self.plan.names))
+                    continue
+                job = Job(mode, repeat, self.plan.names)
+                for name, detail in sorted(self.blamed.get((mode, repeat), {}).items()):
+                    if name in job.pending:
+                        job.record(name, ERROR, detail)
+                (queue if job.pending else finished).append(job)
         # As a subreaper the runner adopts what its children leave behind (forked
         # children, orphaned workers, setsid daemons) and can kill it at the end.
         self.preexisting = children()

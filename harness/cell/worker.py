@@ -15,6 +15,8 @@ import sys
 import time
 
 from . import protocol
+from .processes import MARKER
+from .safetext import visible
 from .schema import (CODE_METRIC, COUNT, ERROR, FINGERPRINT, GOAL_PREFIX, NA, NUMBER, OK, TEXT,
                      TIMING, TIMING_METRIC, name_problem)
 
@@ -25,7 +27,10 @@ ATTRIBUTION = os.environ.get("RNGDRIFT_ATTRIBUTION", "on") != "off"
 
 
 def _one_line(text, limit=500):
+    """One line of at most ``limit`` characters, every one of them printable (a lone
+    surrogate or an escape sequence in a message is written as its escape)."""
     text = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    text = visible(text if len(text) <= 4 * limit else text[:4 * limit])
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -47,7 +52,8 @@ def encode_metrics(metrics):
     for name, value in metrics.items():
         problem = name_problem(name, "metric")
         if problem:
-            raise ValueError(problem)
+            raise ValueError(visible(problem))
+        name = visible(name)  # a lone surrogate (a file name's) is kept as its escape
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.item()
         if isinstance(value, np.generic):
@@ -97,6 +103,12 @@ def run_one(sc, ctx, installed, snap, process=None):
         return protocol.Result(sc.name, NA, _one_line(str(exc)) or "not applicable", [])
     except ScenarioFailed as exc:
         return protocol.Result(sc.name, ERROR, _one_line(str(exc)) or "failed", [])
+    except SystemExit as exc:  # a function is not a program: its exit is its failure
+        from .loader import where_raised
+        return protocol.Result(sc.name, ERROR, _one_line(
+            "the scenario called sys.exit(%r)%s; a function run as a scenario (@scenario, "
+            "--call) must return its result (a program that exits: --script)"
+            % (exc.code, where_raised(exc))), [])
     except Exception as exc:  # the scenario's failure is a result, not ours
         return protocol.Result(sc.name, ERROR, describe_exception(exc), [])
     elapsed = time.time() - start
@@ -170,7 +182,51 @@ def load(builtin_paths, user_paths, usercode_path=None):
         attribution.install()
 
 
-def serve(fd, mode, names):
+def _mark(inflight, name):
+    """Say which scenario runs now where it survives this process and the runner: the
+    log (for people and error rows) and the ``inflight`` file (``keeper.py``: a scenario
+    that kills the runner is told from the one running alongside it)."""
+    if name:
+        for stream in (sys.stdout, sys.stderr):  # what the last scenario printed comes first
+            try:
+                stream.flush()
+            except (IOError, OSError, ValueError, AttributeError):
+                pass
+        try:
+            os.write(1, ("\n" + MARKER % name + "\n").encode("utf-8", "backslashreplace"))
+        except OSError:
+            pass
+    if inflight:
+        try:
+            with open(inflight, "w") as handle:
+                handle.write(name)
+        except (IOError, OSError):
+            pass
+
+
+def _await_read(fd):
+    """Wait until the runner has read all we sent. A runner that a scenario killed
+    reads nothing more, so this child never marks the next scenario as running: the
+    one that killed it stays named in the inflight file (PR_SET_PDEATHSIG ends us)."""
+    try:
+        import fcntl
+        import struct
+        import termios
+    except ImportError:
+        return
+    pause = 0.0002
+    while True:
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except (IOError, OSError):
+            return
+        if unread <= 0:
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+
+
+def serve(fd, mode, names, inflight=None):
     """Run ``names`` under ``mode`` and stream their results to ``fd``."""
     from . import environment, isolation, registry, rngstate, seeding
 
@@ -181,9 +237,13 @@ def serve(fd, mode, names):
     snap, process = rngstate.snapshot(), isolation.snapshot()
     ctx = seeding.Context(mode, device=device)
     for name in names:
+        _mark(inflight, name)
         protocol.send(fd, protocol.started(name))
-        protocol.send(fd, protocol.finished(
-            run_one(registry.SCENARIOS[name], ctx, installed, snap, process)))
+        result = run_one(registry.SCENARIOS[name], ctx, installed, snap, process)
+        protocol.send(fd, protocol.finished(result))
+        if inflight:
+            _await_read(fd)
+        _mark(inflight, "")
     protocol.send(fd, protocol.DONE)
     sys.stdout.flush()
     return 0

@@ -193,4 +193,4 @@ def _run_child(argv, fds, runner_pid):
     args = protocol.parse_child_args(argv + ["--fd", str(results_fd)])
     worker.guard_process(args.fd, args.parent, args.memory_limit)
     worker.fresh_entropy()
-    return worker.serve(args.fd, args.mode, args.scenario)
+    return worker.serve(args.fd, args.mode, args.scenario, args.inflight)

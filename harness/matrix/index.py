@@ -12,6 +12,8 @@ import http.client
 import io
 import json
 import re
+import socket
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +21,9 @@ import zipfile
 import zlib
 from typing import Callable, Iterable
 
-TIMEOUT_S = 30.0
+TIMEOUT_S = 30.0      # one read of the socket
+DEADLINE_S = 300.0    # one whole answer (``--timeout``); torch's JSON page is a few MB
+MAX_BODY = 32 << 20   # one answer: PyPI's torch page is under 1 MB, a wheel's tail 256 KB
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 # fetch(url, headers) -> (body, lower-cased response headers); raises on failure.
@@ -166,16 +170,80 @@ def wheel_pythons(wheel: Wheel, requires_python: str | None, known: Iterable[str
 
 # -- the index ---------------------------------------------------------------------------
 
-def http_fetch(url: str, headers: dict) -> tuple[bytes, dict]:
+class _Watched(threading.local):
+    """The sockets the current thread's request opened, for its deadline to close."""
+    sockets: list = []
+
+
+_WATCHED = _Watched()
+
+
+class _WatchedHTTP(http.client.HTTPConnection):
+    def connect(self):
+        super().connect()
+        _WATCHED.sockets.append(self.sock)
+
+
+class _WatchedHTTPS(http.client.HTTPSConnection):
+    def connect(self):
+        super().connect()
+        _WATCHED.sockets.append(self.sock)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_WatchedHTTP, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        # Python < 3.12 passes check_hostname too (3.12 moved it into the context).
+        extra = ({"check_hostname": self._check_hostname}
+                 if hasattr(self, "_check_hostname") else {})
+        return self.do_open(_WatchedHTTPS, req, context=self._context, **extra)
+
+
+_OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
+
+
+def _shut(sockets: list) -> None:
+    for sock in list(sockets):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def http_fetch(url: str, headers: dict, deadline: float = DEADLINE_S) -> tuple[bytes, dict]:
+    """The body and headers of ``url``: within ``deadline`` s for the whole answer (a server
+    trickling a byte at a time is cut off) and MAX_BODY bytes (an endless body is refused
+    once it is that long). Any failure is a LockError."""
     request = urllib.request.Request(url, headers={"User-Agent": "rngdrift-lock", **headers})
+    _WATCHED.sockets = []
+    late = threading.Event()
+    timer = threading.Timer(deadline, lambda sockets=_WATCHED.sockets: (late.set(),
+                                                                          _shut(sockets)))
+    timer.daemon = True
+    timer.start()
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return response.read(), {k.lower(): v for k, v in response.headers.items()}
+        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
+            body = response.read(MAX_BODY + 1)
+            if len(body) > MAX_BODY:
+                raise LockError(f"{url}: an answer larger than {MAX_BODY >> 20} MiB; "
+                                "not a package index page")
+            answer = body, {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as exc:
         raise LockError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        if late.is_set():
+            raise LockError(f"{url}: no complete answer within {deadline:g} s") from None
         reason = getattr(exc, "reason", None) or exc
         raise LockError(f"{url}: {reason!s:.200}") from None
+    finally:
+        timer.cancel()
+    if late.is_set():  # cut off at the deadline: what came may be short
+        raise LockError(f"{url}: no complete answer within {deadline:g} s")
+    return answer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,21 +264,27 @@ def read_project(index: str, name: str, fetch: Fetch) -> dict[str, list[File]]:
         raise LockError(f"{url}: served {kind}, not the JSON simple API (PEP 691) the lock reads")
     try:
         page = json.loads(body)
-        entries = page["files"]
-    except (ValueError, KeyError, TypeError):
-        raise LockError(f"{url}: not a PEP 691 project page (no 'files' list)") from None
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        page = None
+    entries = page.get("files") if isinstance(page, dict) else None
+    if not isinstance(entries, list):
+        raise LockError(f"{url}: not a PEP 691 project page (no 'files' list)")
     releases: dict[str, list[File]] = {}
     for entry in entries:
-        try:
-            wheel = parse_wheel(entry["filename"])
-            if wheel is None or entry.get("yanked"):
-                continue
-            releases.setdefault(wheel.version, []).append(File(
-                urllib.parse.urljoin(url, entry["url"]), wheel, entry.get("requires-python"),
-                entry.get("upload-time"),
-                bool(entry.get("core-metadata") or entry.get("data-dist-info-metadata"))))
-        except (KeyError, TypeError, AttributeError):
-            raise LockError(f"{url}: a file entry without filename/url: {entry!r:.120}") from None
+        fields = entry if isinstance(entry, dict) else {}
+        filename, link = fields.get("filename"), fields.get("url")
+        if not isinstance(filename, str) or not isinstance(link, str):
+            raise LockError(f"{url}: a file entry without filename/url: {entry!r:.120}")
+        wheel = parse_wheel(filename)
+        if wheel is None or fields.get("yanked"):
+            continue
+        requires, uploaded = fields.get("requires-python"), fields.get("upload-time")
+        if not isinstance(requires, (str, type(None))) or not isinstance(uploaded,
+                                                                       (str, type(None))):
+            raise LockError(f"{url}: {filename}: requires-python or upload-time is not text")
+        releases.setdefault(wheel.version, []).append(File(
+            urllib.parse.urljoin(url, link), wheel, requires, uploaded,
+            bool(fields.get("core-metadata") or fields.get("data-dist-info-metadata"))))
     return releases
 
 

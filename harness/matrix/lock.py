@@ -40,8 +40,8 @@ import argparse
 import concurrent.futures
 import dataclasses
 import datetime
+import functools
 import json
-import os
 import re
 import sys
 import time
@@ -50,6 +50,9 @@ from pathlib import Path
 from typing import Iterable
 
 from .. import paths
+from ..cell import schema
+from ..cell.safetext import visible
+from . import index
 from .index import (  # noqa: F401  (LockError, Fetch: part of this module's use)
     Fetch, File, LockError, Version, http_fetch, linux_x86_64, read_metadata, read_project,
     satisfies, torch_requirement, vkey, wheel_pythons)
@@ -270,9 +273,9 @@ def write(lock: dict, path: Path) -> bool:
         old = None
     if isinstance(old, dict) and _without_made(old) == _without_made(lock):
         return False
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(render(lock))
-    os.replace(tmp, path)
+    # An exclusive, unpredictable temporary name: a link planted next to the lock is
+    # never followed (a name from the pid was guessable).
+    schema.write_atomic(str(path), render(lock))
     return True
 
 
@@ -293,7 +296,12 @@ def main(argv: list[str] | None = None, fetch: Fetch = http_fetch) -> int:
                         help=f"simple-API index to read (default {DEFAULT_INDEX})")
     parser.add_argument("--out", type=Path, default=LOCK_PATH, help="lock file to write")
     parser.add_argument("--workers", type=int, default=WORKERS, help="parallel requests")
+    parser.add_argument("--timeout", type=float, default=index.DEADLINE_S, metavar="SECONDS",
+                        help="longest wait for one whole answer of the index (default "
+                             f"{index.DEADLINE_S:g})")
     args = parser.parse_args(argv)
+    if fetch is http_fetch:
+        fetch = functools.partial(http_fetch, deadline=args.timeout)
     started = time.monotonic()
     try:
         try:
@@ -302,8 +310,10 @@ def main(argv: list[str] | None = None, fetch: Fetch = http_fetch) -> int:
             old = None
         lock = build(args.index_url, fetch, args.workers)
         written = write(lock, args.out)
-    except (LockError, ValueError, OSError) as exc:
-        print(f"rngdrift lock: {exc}; {args.out} left as it was", file=sys.stderr)
+    except (LockError, ValueError, OSError, RecursionError) as exc:
+        # What the index said is shown, never obeyed: an escape sequence in a reason
+        # phrase or a file name is printed as its escape.
+        print(f"rngdrift lock: {visible(str(exc))}; {args.out} left as it was", file=sys.stderr)
         return 2
     seconds = time.monotonic() - started
     newest = lock["cells"][-1]

@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..cell import schema
+from ..cell.safetext import visible
 from ..cell.schema import CELL_LEVEL, OK
 from ..errors import UserError
+from ..matrix import compat
 from ..text import is_number
 
 MATRIX = "matrix.csv"
@@ -31,6 +33,10 @@ MAX_REPEAT = 10_000
 _REPEAT = re.compile(r"[1-9][0-9]{0,4}")
 
 SEEDING_MODES = schema.MODES
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", re.ASCII)  # rundirs' grammar
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]*", re.ASCII)
+VERSION_COLUMNS = ("python", "torch", "torchvision", "numpy", "pillow")
+FREE_TEXT = ("platform", "device", "value", "detail")
 
 
 def _regular_file(path: Path) -> None:
@@ -95,13 +101,53 @@ def _check(path: Path, frame: pd.DataFrame, mask, problem) -> None:
         raise UserError(f"{_where(path, frame, mask)}: {problem(first)}")
 
 
+def _bad(frame: pd.DataFrame, column: str, problem) -> pd.Series:
+    """Rows whose ``column`` value ``problem(value)`` finds wrong (each value judged once)."""
+    verdicts = {value: bool(problem(value)) for value in frame[column].unique()}
+    return frame[column].map(verdicts)
+
+
+def _names(path: Path, frame: pd.DataFrame) -> None:
+    """Names and ids as they are born (a hand edit cannot put markup, a formula, a control
+    character or a bidi override into a report through them): run ids and cell ids by
+    their grammar, scenario and metric names by the rules of ``schema.name_problem``
+    (rngdrift's own names allowed), versions as versions."""
+    _check(path, frame, _bad(frame, "run_id", lambda v: not _RUN_ID.fullmatch(v)),
+           lambda r: f"run_id {visible(r['run_id'])!r} is not a run id (letters, digits, '.', "
+                     "'_' or '-'); hand-edited?")
+    _check(path, frame, _bad(frame, "cell", lambda v: compat.parse_id(v) is None),
+           lambda r: f"cell {visible(r['cell'])!r} is not a cell id like "
+                     "py3.8-torch1.5.0-tv0.6.0; hand-edited?")
+    for column in ("scenario", "metric"):
+        _check(path, frame, _bad(frame, column, lambda v: v and schema.name_problem(v, "name")),
+               lambda r, c=column: f"{c} {visible(schema.name_problem(r[c], 'name'))}; "
+                                   "hand-edited?")
+    for column in VERSION_COLUMNS:
+        _check(path, frame, _bad(frame, column, lambda v: v and not _VERSION.fullmatch(v)),
+               lambda r, c=column: f"{c} {visible(r[c])!r} is not a version; hand-edited?")
+
+
+def _printable(frame: pd.DataFrame) -> None:
+    """Every other text field with its non-printable characters (NUL, escape sequences,
+    line separators, bidi overrides) as their escapes (``safetext``), in place: what a
+    CSV says stays readable and cannot act on a terminal, a page or a spreadsheet."""
+    for column in FREE_TEXT:
+        values = frame[column].unique()
+        if all(v.isprintable() for v in values):
+            continue
+        frame[column] = frame[column].map({v: visible(v) for v in values})
+
+
 def validate(path: Path, frame: pd.DataFrame) -> None:
-    """Raise UserError naming the first row of ``frame`` (read from ``path``) that breaks the schema."""
+    """Raise UserError naming the first row of ``frame`` (read from ``path``) that breaks the
+    schema; text fields are made printable in place."""
     _check(path, frame, frame["schema_version"] != schema.SCHEMA_VERSION,
            lambda r: f"schema_version {r['schema_version']!r}; this rngdrift reads "
                      f"{schema.SCHEMA_VERSION!r} (rerun the cells, or use the rngdrift that wrote it)")
     for column in ("cell", "scenario", "metric"):
         _check(path, frame, frame[column] == "", lambda r, c=column: f"empty {c}")
+    _names(path, frame)
+    _printable(frame)
     _check(path, frame, ~frame["kind"].isin(schema.KINDS),
            lambda r: f"kind {r['kind']!r} is not one of {', '.join(schema.KINDS)}")
     _check(path, frame, ~frame["status"].isin(schema.STATUSES),

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from ..matrix import compat, interpreters
-from . import importroot, reuse, runoptions, rundirs
+from . import importroot, preflight, reuse, runoptions, rundirs, venvguard
 from ..cell import environment, options, schema
 from ..errors import UserError
 
@@ -285,7 +285,8 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
         if not interpreter_found:
             skip_missing_interpreter(session, cell, default_run_id, cells or [cell])
         problem = check_user_code(args, cell, _cell_interpreter(session, cell),
-                                  _import_root(session))
+                                  _import_root(session)) or preflight.user_values_problem(
+            args, _cell_interpreter(session, cell), _import_root(session))
         if problem:
             # Bad user input fails the whole nox run at once, like a bad option would.
             print(f"rngdrift: {problem}", file=sys.stderr)
@@ -295,8 +296,9 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
     with contextlib.ExitStack() as held:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            rundirs.point_latest(run_path)
             held.enter_context(cell_lock(run_path, cell.id))
+            held.enter_context(venvguard.holding(session, cell.id))  # before it is touched
+            rundirs.point_latest(run_path)  # only by the run that holds the cell
         except UserError as exc:
             session.error(str(exc))
         except OSError as exc:
@@ -304,7 +306,10 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
                           f"({exc.strerror})")
         if decision.reused:
             session.notify("report", posargs=[str(run_path)])
-            reuse.adopt(decision, run_path)
+            try:
+                reuse.adopt(decision, run_path)
+            except UserError as exc:  # its files changed since the plan: copy nothing
+                session.error(str(exc))
             session.log(f"{cell.id}: {decision.line()}")
             return
         _run_locked(session, cell, args, run_path, out, decision)
@@ -319,6 +324,7 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
         return
     for path in remove_leftovers(out):
         session.log(f"removed {path.name}, left by an interrupted run")
+    venvguard.refresh(session)  # nox kept it (reuse_venv=True); fresh now that it is ours
     if decision.previous is not None:
         session.log(f"{cell.id}: {decision.line()}")
 

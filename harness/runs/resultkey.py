@@ -36,7 +36,7 @@ from pathlib import Path
 from .. import paths
 from ..matrix import compat
 from ..results import platforms
-from . import runoptions
+from . import runoptions, safefiles
 from ..cell import codeid, loader, options, schema
 
 ROOT = paths.SOURCE  # holds harness/ and scenarios/ (a checkout, or the installed package)
@@ -105,7 +105,8 @@ def user_digest(args: argparse.Namespace) -> str:
         scenario_files = [f"unreadable: {exc}"]
     named = runoptions.user_code_files(args) + runoptions.pytest_files(args)
     workdir = getattr(args, "workdir", None)
-    readable = [f for f in scenario_files + named if Path(f).is_file()]
+    readable = [f for f in scenario_files + named + _module_files(args, workdir)
+                if Path(f).is_file()]
     code = codeid.closure(readable, [workdir] if workdir else [])
     contents = {
         "scenarios": sorted(loader.file_sha256(f) or f for f in scenario_files),
@@ -115,6 +116,18 @@ def user_digest(args: argparse.Namespace) -> str:
                          for f in (args.cell_requirements or [])],
     }
     return _digest(contents)
+
+
+def _module_files(args: argparse.Namespace, workdir: str | None) -> list[str]:
+    """The files of the modules --call/--dataset/--pairs name as ``package.module:NAME``
+    that lie in the user's folder (an installed package's are not the user's code)."""
+    files = []
+    for text in [*(getattr(args, "call", None) or []), *(getattr(args, "dataset", None) or []),
+                 *(getattr(args, "pairs", None) or [])]:
+        target = text.rpartition(":")[0]
+        if workdir and target and not target.endswith(".py") and "/" not in target:
+            files += codeid._module_files(workdir, target)
+    return files
 
 
 def index_values(args: argparse.Namespace) -> dict:
@@ -170,13 +183,18 @@ _KEY = re.compile(r"# rngdrift-key: (?P<digest>[0-9a-f]+) platform=(?P<platform>
 
 
 def read_key(freeze: Path) -> ResultKey | None:
-    """The key a freeze file's header records, or None (no file, an older rngdrift, or
-    a header whose parts do not add up to its digest: hand-edited)."""
+    """The key a freeze file's header records, or None (no file, not a regular file
+    within 4 MiB, an older rngdrift, or a header whose parts do not add up to its
+    digest: hand-edited)."""
     try:
-        with open(freeze, encoding="utf-8") as handle:
-            head = [line.rstrip("\n") for line in handle if line.startswith("#")]
-    except (OSError, UnicodeDecodeError):
+        return key_from_text(safefiles.read_capped(freeze, 4 << 20).decode("utf-8"))
+    except (safefiles.Refused, UnicodeDecodeError):
         return None
+
+
+def key_from_text(freeze: str) -> ResultKey | None:
+    """The key a freeze file's text records (see ``read_key``)."""
+    head = [line.rstrip("\r") for line in freeze.split("\n") if line.startswith("#")]
     found = next((m for m in map(_KEY.fullmatch, head) if m), None)
     parts_line = next((h for h in head if h.startswith(PARTS_LINE)), None)
     if found is None or parts_line is None:

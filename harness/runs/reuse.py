@@ -16,20 +16,28 @@ A cell that ran says why (``"action": "run", "reason": "new cell: not in nightly
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
+import hashlib
+import io
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
+from ..cell.environment import CSV_SHA_LINE
+from ..cell.safetext import visible
+from ..errors import UserError
 from ..matrix import compat
-from . import resultkey, rundirs
+from . import resultkey, rundirs, safefiles
 from .resultkey import ResultKey
 from ..text import code, text
 
 
 PLAN_LINE = "# rngdrift-plan: "
+# What a previous run's files may weigh to be reused (a cell CSV is a few MB; a log is
+# capped at 10 MB per child) and what a freeze file may (a few KB).
+CSV_CAP, LOG_CAP, FREEZE_CAP = 256 << 20, 256 << 20, 4 << 20
 PART_NAMES = {"pins": "pins", "options": "options", "code": "harness/scenario code",
               "user": "your scenario or requirement files", "index": "indexes",
               "harness": "rngdrift version"}
@@ -84,15 +92,19 @@ def decide(cell: compat.Cell, key: ResultKey, previous: Path | None, rerun_all: 
         return run("no previous run given (--reuse-from)")
     if rerun_all:
         return run("--rerun all")
-    csv = rundirs.cell_csv(previous, cell.id)
-    if not csv.exists():
+    csv_path = rundirs.cell_csv(previous, cell.id)
+    if not os.path.lexists(csv_path):
         cells = {p.name[:-len(".csv")] for p in (previous / "cells").glob("*.csv")}
         if _pair(cell.id) not in {_pair(c) for c in cells}:
             return run(f"new cell: not in {previous.name}")
         return run(f"not in {previous.name} (another Python or pins for this pair there)")
-    if not rundirs.cell_is_complete(csv, cell.id):
+    try:  # before anything reads them: a FIFO waits forever, /dev/zero never ends
+        freeze, data = _checked_files(previous, cell.id)
+    except safefiles.Refused as exc:
+        return run(f"{visible(str(exc))}; not copied")
+    if not rundirs.cell_is_complete(csv_path, cell.id):
         return run(f"{previous.name} has no whole result of it (failed, cut or interrupted)")
-    old = resultkey.read_key(freeze_path(previous, cell.id))
+    old = resultkey.key_from_text(freeze)
     if old is None:
         return run(f"{previous.name} recorded no result key for it (older rngdrift, or "
                    "a hand-edited freeze file)")
@@ -105,7 +117,47 @@ def decide(cell: compat.Cell, key: ResultKey, previous: Path | None, rerun_all: 
         changed[changed.index("platform")] = f"CPU class ({old.platform} -> {key.platform})"
     if changed:
         return run(", ".join(PART_NAMES.get(p, p) for p in changed) + " changed")
+    problem = content_problem(cell, freeze, data)
+    if problem:
+        return run(f"{previous.name}: {problem}")
     return Decision(cell.id, "reuse", f"key {key.digest} unchanged", key, previous)
+
+
+def _checked_files(previous: Path, cell_id: str) -> tuple[str, bytes]:
+    """(freeze text, CSV bytes) of a previous cell, read only as regular files (no link,
+    FIFO or device) within their caps, its log checked the same way; Refused says why."""
+    freeze = safefiles.read_capped(freeze_path(previous, cell_id), FREEZE_CAP)
+    data = safefiles.read_capped(rundirs.cell_csv(previous, cell_id), CSV_CAP)
+    log = previous / "cells" / f"{cell_id}.log"
+    if os.path.lexists(log):
+        safefiles.check(log, LOG_CAP)
+    try:
+        return freeze.decode("utf-8"), data
+    except UnicodeDecodeError:
+        raise safefiles.Refused(f"{freeze_path(previous, cell_id)} is not UTF-8 text") from None
+
+
+def content_problem(cell: compat.Cell, freeze: str, data: bytes) -> str | None:
+    """Why a previous cell's CSV cannot stand in for its key, or None: it is not the
+    CSV its run wrote (no or another checksum in the freeze file) or its rows are not
+    of this cell's pins."""
+    recorded = next((line[len(CSV_SHA_LINE):].strip() for line in freeze.splitlines()
+                     if line.startswith(CSV_SHA_LINE)), None)
+    if recorded is None:
+        return "its freeze file records no checksum of the CSV (an older rngdrift)"
+    if hashlib.sha256(data).hexdigest() != recorded:
+        return "its CSV is not the one its run wrote (hand-edited or damaged)"
+    expected = {"cell": cell.id, "torch": cell.torch, "torchvision": cell.torchvision,
+                "numpy": cell.numpy, "pillow": cell.pillow}
+    rows = csv.DictReader(io.StringIO(data.decode("utf-8")))
+    for number, row in enumerate(rows, start=2):
+        for column, value in expected.items():
+            if row.get(column) != value:
+                return (f"line {number} of its CSV says {column} {visible(str(row.get(column)))!r}"
+                        f", not {value!r}")
+        if row.get("python", "").split(".")[:2] != cell.python.split("."):
+            return f"line {number} of its CSV says python {visible(row.get('python', ''))!r}"
+    return None
 
 
 def plan(cells: list[compat.Cell], args: argparse.Namespace,
@@ -116,16 +168,12 @@ def plan(cells: list[compat.Cell], args: argparse.Namespace,
                    args.rerun == "all", args.reuse_across_platforms) for cell in cells]
 
 
-def _copy(source: Path, target: Path, text: str | None = None) -> None:
-    """``source`` (or ``text``) to ``target`` through a temporary file and a rename."""
+def _write(target: Path, text: str) -> None:
+    """``text`` to ``target`` through a temporary file and a rename."""
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".tmp-", dir=target.parent)
     try:
         with open(fd, "wb") as handle:
-            if text is None:
-                with open(source, "rb") as src:
-                    shutil.copyfileobj(src, handle)
-            else:
-                handle.write(text.encode("utf-8"))
+            handle.write(text.encode("utf-8"))
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
@@ -136,21 +184,33 @@ def _copy(source: Path, target: Path, text: str | None = None) -> None:
 def adopt(decision: Decision, run_path: Path) -> Path:
     """Copy a reused cell's log, freeze file (its plan line replaced by this decision's)
     and CSV, in that order, into ``run_path``; returns the CSV. The CSV comes last, so a
-    cell is either wholly there or not at all."""
+    cell is either wholly there or not at all. Only regular files within their caps are
+    copied, and only the CSV bytes its freeze file's checksum names; else a UserError."""
     assert decision.reused and decision.previous is not None
     cells = run_path / "cells"
     cells.mkdir(parents=True, exist_ok=True)
     source = decision.previous / "cells"
     log = source / f"{decision.cell}.log"
-    if log.is_file():
-        _copy(log, cells / log.name)
-    freeze = freeze_path(decision.previous, decision.cell).read_text(encoding="utf-8")
-    kept = [line for line in freeze.splitlines() if not line.startswith(PLAN_LINE)]
-    at = next((i + 1 for i, line in enumerate(kept) if line.startswith(resultkey.PARTS_LINE)), 0)
-    kept.insert(at, "# " + decision.note())
-    _copy(None, freeze_path(run_path, decision.cell), "\n".join(kept) + "\n")
-    target = rundirs.cell_csv(run_path, decision.cell)
-    _copy(rundirs.cell_csv(decision.previous, decision.cell), target)
+    try:
+        freeze, data = _checked_files(decision.previous, decision.cell)
+        problem = content_problem(compat.parse_id(decision.cell), freeze, data)
+        if problem:
+            raise safefiles.Refused(problem)
+        if os.path.lexists(log):
+            safefiles.copy_capped(log, cells / log.name, LOG_CAP)
+        kept = [line for line in freeze.splitlines() if not line.startswith(PLAN_LINE)]
+        at = next((i + 1 for i, line in enumerate(kept)
+                   if line.startswith(resultkey.PARTS_LINE)), 0)
+        kept.insert(at, "# " + decision.note())
+        _write(freeze_path(run_path, decision.cell), "\n".join(kept) + "\n")
+        target = rundirs.cell_csv(run_path, decision.cell)
+        recorded = next(line[len(CSV_SHA_LINE):].strip() for line in freeze.splitlines()
+                        if line.startswith(CSV_SHA_LINE))
+        safefiles.copy_capped(rundirs.cell_csv(decision.previous, decision.cell), target,
+                              CSV_CAP, expect_sha=recorded)
+    except safefiles.Refused as exc:
+        raise UserError(f"{decision.cell}: not reused from {decision.previous.name}: "
+                        f"{visible(str(exc))}; run it again (--rerun all)") from None
     return target
 
 
@@ -159,15 +219,16 @@ def record_reason(run_path: Path, record: dict) -> bool:
     cell that ran, in place of the plan line it has (a CI cell job knows no previous run;
     the job that planned it does). False when the cell sent no freeze file."""
     freeze = freeze_path(run_path, record["cell"])
-    if not freeze.is_file():
+    try:
+        text = safefiles.read_capped(freeze, FREEZE_CAP).decode("utf-8")
+    except (safefiles.Refused, UnicodeDecodeError):
         return False
     line = PLAN_LINE + json.dumps({k: record.get(k, "") for k in ("action", "reason", "previous")},
                                   sort_keys=True)
-    lines = [x for x in freeze.read_text(encoding="utf-8").splitlines()
-             if not x.startswith(PLAN_LINE)]
+    lines = [x for x in text.splitlines() if not x.startswith(PLAN_LINE)]
     at = next((i + 1 for i, x in enumerate(lines) if x.startswith(resultkey.PARTS_LINE)), 0)
     lines.insert(at, line)
-    _copy(None, freeze, "\n".join(lines) + "\n")
+    _write(freeze, "\n".join(lines) + "\n")
     return True
 
 
@@ -176,8 +237,8 @@ def plan_of(run_path: Path) -> dict[str, dict]:
     out = {}
     for freeze in sorted((Path(run_path) / "cells").glob("*.freeze.txt")):
         try:
-            lines = freeze.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
+            lines = safefiles.read_capped(freeze, FREEZE_CAP).decode("utf-8").splitlines()
+        except (safefiles.Refused, UnicodeDecodeError):
             continue
         for line in lines:
             if line.startswith(PLAN_LINE):
