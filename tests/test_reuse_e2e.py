@@ -106,8 +106,8 @@ def test_find_links_installs_a_local_wheel_and_the_freeze_file_records_it(tmp_pa
     assert f"# find-links: {wheels}" in freeze
     assert "rngdrift-localprobe==0.1" in freeze
     key = resultkey.read_key(results / "with" / "cells" / f"{OLD}.freeze.txt")
-    plain = resultkey.key_for(__import__("harness.compat").compat.find(OLD),
-                              __import__("harness.runoptions").runoptions.parse(
-                                  [*QUICK, "--cell-requirements", str(requirements)], "x"),
-                              key.platform)
+    from _rngdrift.harness.matrix import compat
+    from _rngdrift.harness.runs import runoptions
+    plain = resultkey.key_for(compat.find(OLD), runoptions.parse(
+        [*QUICK, "--cell-requirements", str(requirements)], "x"), key.platform)
     assert key.changed(plain) == ["index"]

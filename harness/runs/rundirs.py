@@ -54,11 +54,12 @@ def point_latest(run_path: Path) -> None:
     os.replace(tmp, latest)
 
 
-def resolve(path: str | Path) -> Path:
-    """A run directory from a path or a run id ('latest' follows the pointer)."""
-    candidate = Path(path)
-    if not candidate.exists() and (RESULTS / str(path)).exists():
-        candidate = RESULTS / str(path)
+def resolve(path: str | Path, results: Path | None = None) -> Path:
+    """A run directory from a path or a run id in ``results`` (default: RESULTS;
+    'latest' follows the pointer)."""
+    candidate, results = Path(path), results or RESULTS
+    if not candidate.exists() and (results / str(path)).exists():
+        candidate = results / str(path)
     return candidate.resolve()
 
 
