@@ -33,11 +33,14 @@ def resolve_both(sides: list[Side], extra, index: list[str], cache: Path,
     torchvision have wheels for on both sides (``pythons``) and on which both resolve.
     ``extra(xy)``: what the check adds on that Python (pytest)."""
     wanted = pythons.candidates([list(s.declared.requirements) for s in sides])
-    found = pythons.installed(wanted)
+    if not wanted:
+        raise UserError(f"{sides[0]} and {sides[1]}: no Python has wheels of both sides' torch "
+                        "and torchvision (see the lock's Pythons per release)")
+    found = pythons.installed(wanted) or list(filter(None, [pythons.download(wanted[0])]))
     if not found:
         raise UserError(f"no Python that both sides' torch and torchvision have wheels for "
-                        f"is installed (they have: {', '.join(wanted) or 'none'}); install "
-                        f"one with `uv python install {wanted[0] if wanted else '3.11'}`")
+                        f"is installed ({', '.join(wanted)}), and uv could not download "
+                        f"{wanted[0]}: install it (`uv python install {wanted[0]}`)")
     first_problem = None
     for xy, interpreter in found:
         results = [build.resolve(s.declared, extra(xy, s), index=index, cache=cache,

@@ -4,7 +4,9 @@ The candidates are the Pythons torch and torchvision publish wheels for at the
 versions each side declares, from the lock (``matrix.lock.json`` records every
 release's wheel Pythons, read from the index by ``nox -s lock``): the Pythons both
 sides have, from 3.7 (the oldest the cell side runs on), newest first, and of those
-the ones installed here (pyenv, uv-managed, PATH: ``harness.matrix.interpreters``).
+the ones installed here (pyenv, uv-managed, PATH: ``harness.matrix.interpreters``);
+when none is, uv downloads the newest (``uv python install``, as nox's
+``--download-python auto`` would), so a CI runner with one Python checks any bump.
 A version the lock does not know (newer than the lock, a local ``+cpu`` build) does
 not narrow the candidates; the resolver then decides (``harness.envs.build`` tries
 them in order).
@@ -12,9 +14,11 @@ them in order).
 from __future__ import annotations
 
 import re
+import sys
 
 from ..matrix import compat, interpreters
 from ..matrix.index import satisfies, vkey
+from . import uvtool
 from .declared import canonical
 
 OLDEST = "3.7"
@@ -76,3 +80,13 @@ def installed(pythons: list[str]) -> list[tuple[str, str]]:
         if exe is not None:
             found.append((xy, str(exe)))
     return found
+
+
+def download(xy: str) -> tuple[str, str] | None:
+    """Python X.Y fetched by uv (a managed build), or None when uv cannot."""
+    sys.stderr.write(f"rngdrift check: no Python {xy} here; uv python install {xy}\n")
+    if uvtool.run(["python", "install", xy]).returncode != 0:
+        return None
+    proc = uvtool.run(["python", "find", "--managed-python", xy])
+    path = proc.stdout.strip()
+    return (xy, path) if proc.returncode == 0 and path else None
