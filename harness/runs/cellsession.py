@@ -170,9 +170,12 @@ class Setup:
     plan: dict | None = None
 
     def needs_venv(self, cell_id: str) -> bool:
-        """False for a cell that is reused or only planned (``--plan``): nox makes a
-        session's venv before the session runs (1-3 s a cell), so such a cell gets none."""
-        if self.options is None or self.plan is None or cell_id not in self.plan:
+        """False for a cell that is reused or only planned (``--plan``), and for every cell
+        when the options are unusable (its session only says why): nox makes a session's
+        venv before the session runs (1-3 s a cell, minutes for a cold torch)."""
+        if self.options is None:
+            return False
+        if self.plan is None or cell_id not in self.plan:
             return True
         return not (self.plan[cell_id].reused or self.options.plan)
 
