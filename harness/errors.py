@@ -5,8 +5,10 @@ environment that cannot be resolved) is raised as ``UserError`` with a one-line
 message naming the thing and the problem. ``guarded`` runs a command and turns a
 ``UserError`` (or an ``OSError`` such as a full disk) into that line on stderr and
 exit status 2; the ``rngdrift`` command (``harness.cli``) and the nox sessions
-(``noxfile.py``) both go through it, and nothing else catches it. Nothing is written
-once it has been raised.
+(``noxfile.py``) both go through it, and nothing else prints one. (The one other
+``except UserError`` is ``cellsession.prepare``: it keeps a bad line of options, which
+reaches every nox session, for the cell sessions to raise.) Nothing is written once it
+has been raised.
 """
 from __future__ import annotations
 

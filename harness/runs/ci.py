@@ -92,11 +92,8 @@ def plan_jobs(include: list[dict], cell_args: list[str],
     are the options every cell job gets after ``--``; ``previous`` the last night's run
     (None, or not there: the first night, or the cache was evicted: everything runs)."""
     extra = ["--reuse-from", str(previous)] if previous and previous.is_dir() else []
-    try:
-        opts = runoptions.parse([*cell_args, *extra], "plan", prog="rngdrift run",
-                                add_help=False)
-    except UserError as exc:
-        raise UserError(f"--cell-args {' '.join(cell_args)!r}: {exc}") from None
+    opts = runoptions.parse([*cell_args, *extra], "plan", prog="rngdrift run", add_help=False,
+                            context=f"--cell-args {' '.join(cell_args)!r}")
     cells = [compat.find(e["cell"]) or compat.parse_id(e["cell"]) for e in include]
     decisions = reuse.plan(cells, opts)
     to_run = {d.cell for d in decisions if not d.reused}

@@ -29,10 +29,18 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S")
 
 
-def check_run_id(run_id: str) -> str:
+def run_id_problem(run_id: str) -> str | None:
+    """Why ``run_id`` cannot name a run directory, or None."""
     if not _VALID.fullmatch(run_id) or run_id in ("latest", "baseline"):
-        raise UserError(f"run id {run_id!r} must be letters, digits, '.', '_' or '-' "
-                         "and not 'latest' or 'baseline'")
+        return (f"run id {run_id!r} must be letters, digits, '.', '_' or '-' and not "
+                "'latest' or 'baseline'")
+    return None
+
+
+def check_run_id(run_id: str) -> str:
+    problem = run_id_problem(run_id)
+    if problem:
+        raise UserError(problem)
     return run_id
 
 

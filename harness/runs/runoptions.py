@@ -33,10 +33,18 @@ INDEX_OPTIONS = ("index_url", "extra_index_url", "find_links")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are UserErrors (one line; the caller says which command)."""
+    """argparse whose errors are UserErrors (one line, after ``context`` when given)."""
+
+    def __init__(self, *args, context: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.context = context
 
     def error(self, message):
-        raise UserError(f"{message} (see {self.prog} --help)")
+        raise UserError(_said(self.context, f"{message} (see {self.prog} --help)"))
+
+
+def _said(context: str, message: str) -> str:
+    return f"{context}: {message}" if context else message
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -146,24 +154,24 @@ def latest_run_id(results: Path) -> str | None:
 
 
 def from_namespace(ns: argparse.Namespace, default_run_id: str,
-                   started_in: str | Path | None = None) -> RunOptions:
+                   started_in: str | Path | None = None, context: str = "") -> RunOptions:
     """The RunOptions of a parsed command line (``add_to``'s options); paths made absolute
-    from ``started_in`` (default: the current directory). UserError on bad input."""
+    from ``started_in`` (default: where the user started). UserError on bad input, its
+    message after ``context`` when given (``--cell-args '...'``)."""
     base = Path(started_in).resolve() if started_in else paths.started_in()
     results = (base / ns.results).resolve() if ns.results else paths.default_results(base)
     run_id = ns.run_id or os.environ.get(rundirs.RUN_ID_ENV)
     if not run_id and ns.resume:
         run_id = latest_run_id(results)
         if run_id is None:
-            raise UserError(f"--resume: no run to resume ({results / 'latest'} does not "
-                            "exist); name it with --run-id")
+            raise UserError(_said(context, f"--resume: no run to resume ({results / 'latest'} "
+                                           "does not exist); name it with --run-id"))
     run_id = run_id or default_run_id
-    try:
-        rundirs.check_run_id(run_id)
-    except UserError as exc:
-        raise UserError(f"--run-id: {exc}") from None
+    if rundirs.run_id_problem(run_id):
+        raise UserError(_said(context, f"--run-id: {rundirs.run_id_problem(run_id)}"))
     if len(ns.index_url) > 1:
-        raise UserError("--index-url: give it once (more indexes: --extra-index-url)")
+        raise UserError(_said(context, "--index-url: give it once (more indexes: "
+                                       "--extra-index-url)"))
     values = {}
     for option in options.selected("both"):
         name = options.dest(option)
@@ -181,10 +189,11 @@ def from_namespace(ns: argparse.Namespace, default_run_id: str,
 
 
 def parse(argv: list[str], default_run_id: str, started_in: str | Path | None = None,
-          prog: str = "nox -s matrix --", add_help: bool = True) -> RunOptions:
+          prog: str = "nox -s matrix --", add_help: bool = True,
+          context: str = "") -> RunOptions:
     """The options ``argv`` gives (``--help`` prints the help and exits 0)."""
-    ns = add_to(_Parser(prog=prog, add_help=add_help)).parse_args(list(argv))
-    return from_namespace(ns, default_run_id, started_in)
+    ns = add_to(_Parser(prog=prog, add_help=add_help, context=context)).parse_args(list(argv))
+    return from_namespace(ns, default_run_id, started_in, context)
 
 
 def user_code_files(opts) -> list[str]:
