@@ -120,8 +120,8 @@ if [ "$1" = check ]; then
   echo "$@" >> "$STUB_CALLS"
   echo "[cell] seeding=all repeat=1: 3 scenarios" >&2
   if [ "$STUB_EXIT" = 2 ]; then echo "rngdrift check: --to HEAD cannot be resolved: scipy" >&2; exit 2; fi
-  mkdir -p rngdrift-results/check-1 && ln -sfn check-1 rngdrift-results/latest
-  printf '# rngdrift check\\n\\n**%s**\\n' "$STUB_VERDICT" > rngdrift-results/check-1/check.md
+  while [ "$#" -gt 0 ] && [ "$1" != --out ]; do shift; done
+  printf '# rngdrift check\\n\\n**%s**\\n' "$STUB_VERDICT" > "$2"
   exit "$STUB_EXIT"
 fi
 exec {python} -c 'import sys; from _rngdrift.harness.cli import main; sys.exit(main())' "$@"
@@ -177,7 +177,8 @@ def test_a_bump_gets_one_comment_edited_on_reruns_and_fails_on_broken(repo, tmp_
             ("POST", f"/repos/{fakegithub.REPO}/issues/7/comments"),
             ("PATCH", f"/repos/{fakegithub.REPO}/issues/comments/{comment['id']}")]
     calls = (tmp_path / "calls").read_text().splitlines()
-    assert calls[0].startswith("check --from ") and calls[0].endswith(" --fail-on broken --pytest tests/")
+    assert calls[0].startswith("check --from ") and " --fail-on broken --out " in calls[0]
+    assert calls[0].endswith("/rngdrift-check.md --pytest tests/")
 
 
 def test_no_declaration_changed_skips_the_check(repo, tmp_path):

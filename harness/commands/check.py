@@ -74,6 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--envdir", type=Path, metavar="DIR",
                         help=f"where environments go (default: {run_command.STATE}/check/ in "
                              "the directory you start from)")
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help=f"also write the verdict ({ANSWER}) to FILE (the action posts it)")
     parser.add_argument("--run-id", help="the run directory's name (default: check-<time>)")
     parser.add_argument("--results", metavar="DIR",
                         help="where runs go (default: rngdrift-results/ here)")
@@ -141,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
     answer = "#" + answer if answer.startswith("# ") else answer
     text = "\n".join(checkrun.header(sides, chosen, ids)) + "\n" + answer
     rundirs.write_files(run_path, {ANSWER: text})
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        rundirs.write_files(args.out.parent, {args.out.name: text})
     print(text, end="")
     print(f"rngdrift check: {run_path / ANSWER} (and report.md, report.html, findings.csv "
           "beside it)", file=sys.stderr)
