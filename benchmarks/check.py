@@ -44,8 +44,7 @@ def _check(repo, log) -> tuple[float, str, int]:
 
 
 def measure_check(bench) -> None:
-    sys.path.insert(0, str(ROOT / "tests"))
-    import scratchproject
+    from tests import scratchproject  # the repository tests/test_upgrade_e2e.py checks
     repo = scratchproject.make(bench.work / "check" / "segmentation")
     log = bench.log("check.log")
     try:

@@ -196,3 +196,13 @@ def test_the_two_cells_are_named_by_python_torch_and_torchvision():
         "py3.8-torch1.5.0-tv0.6.0", "py3.8-torch1.5.0-tv0.6.0+numpy1.26.4"]
     assert checkrun.pin_changes([old, numpy_bump])[0] == [
         "numpy 1.24.4 → 1.26.4", "pillow 10.4.0 (removed)", "scipy 1.11.4 (added)"]
+
+
+def test_a_side_without_torchvision_is_refused_in_one_line(monkeypatch, tmp_path):
+    sides = [specs.Side("--from", "a", "pins a", Declared(("torch==2.4.1",))),
+             specs.Side("--to", "b", "pins b", Declared(("torch==2.6.0",)))]
+    monkeypatch.setattr(pythons, "installed", lambda wanted: [("3.11", "/usr/bin/python3.11")])
+    monkeypatch.setattr(build, "resolve", lambda declared, extra, **kw: resolved(
+        "3.11", torch=declared.requirements[0].split("==")[1]))
+    with pytest.raises(UserError, match=r"--from a \(pins a\) has no torchvision"):
+        checkrun.resolve_both(sides, lambda xy, side: [], [], tmp_path)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..runs import runoptions
+from ..runs.cellsession import pytest_requirement
 from ..text import code, text
 from . import build, pythons
 from .specs import Side
@@ -47,6 +48,10 @@ def resolve_both(sides: list[Side], extra, index: list[str], cache: Path,
                                  python=(xy, interpreter), refresh=refresh) for s in sides]
         problems = [(s, r) for s, r in zip(sides, results) if isinstance(r, str)]
         if not problems:
+            for side, resolved in zip(sides, results):
+                if resolved.version("torchvision") is None:  # the cell side imports it
+                    raise UserError(f"{side} ({side.what}) has no torchvision; rngdrift's cells "
+                                    "need it: name the torchvision that goes with its torch")
             return results
         first_problem = first_problem or (xy, problems[0])
     xy, (side, reason) = first_problem
@@ -58,8 +63,6 @@ def resolve_both(sides: list[Side], extra, index: list[str], cache: Path,
 def extra_requirements(opts: runoptions.RunOptions):
     """What the check adds to a side on Python X.Y: pytest for --pytest, unless the side
     declares it (then the team's pytest runs their tests)."""
-    from ..runs.cellsession import pytest_requirement
-
     def extra(xy: str, side: Side) -> list[str]:
         if opts.pytest and "pytest" not in side.declared.names():
             return [pytest_requirement(xy)]
