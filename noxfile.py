@@ -24,6 +24,8 @@
 """
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -36,9 +38,9 @@ _HERE = Path(__file__).resolve().parent
 if (_HERE / "_rngdrift" / "__init__.py").is_file():
     sys.path.insert(0, str(_HERE))
 
-from _rngdrift.harness.errors import UserError  # noqa: E402
+from _rngdrift.harness import errors, paths  # noqa: E402
 from _rngdrift.harness.matrix import compat, envs, interpreters, lock as lockfile  # noqa: E402
-from _rngdrift.harness.runs import cellsession, invocation, rundirs, runoptions  # noqa: E402
+from _rngdrift.harness.runs import cellsession, cellsets, invocation, rundirs, runoptions  # noqa: E402,E501
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["matrix"]
@@ -47,45 +49,59 @@ nox.options.sessions = ["matrix"]
 # `-- --run-id` share one across invocations (CI shards).
 RUN_ID = rundirs.new_run_id()
 
-# The options after `--`, read once here (see PLAN below).
+
+def _guarded(action) -> None:
+    """Bad user input stops the whole nox run: one line (errors.guarded), exit 2."""
+    status = errors.guarded(action)
+    if status:
+        raise SystemExit(status)
+
+
+# The cell sets (harness.runs.cellsets): one session function each, below.
+CELLS = {}
+_guarded(lambda: CELLS.update({name: cellsets.cells(name) for name in cellsets.NAMES}))
+
+# The options after `--`, as given (parsed once below, into SETUP).
 POSARGS = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+# Where the user started nox (nox changes into this file's folder before loading it):
+# relative paths in the options, and the default results folder, are taken from there.
+WHERE = Path(os.environ.get(paths.STARTED_IN_ENV) or invocation.nox_invoked_from())
 
 # `-- --vary pillow=9.5.0,10.4.0` runs every cell of a session once per version, each a
 # session of its own named by its cell id (harness/matrix/envs.py); the cells of one
 # pair carry its plain id as a tag: `nox -k matrix -t py3.8-torch1.5.0-tv0.6.0 -- --vary ...`.
-try:
-    VARY = runoptions.vary_axes(POSARGS)
-except UserError as _exc:
-    print(f"rngdrift: {_exc}", file=sys.stderr)
-    raise SystemExit(2) from None
-
-# RNGDRIFT_EXTRA_CELLS=<id>,... adds cells to the default matrix (test-only: a pair
-# that cannot be installed, a Python that is not there).
-DEFAULT_CELLS = envs.varied(compat.DEFAULT + cellsession.extra_cells(), VARY)
-EXHAUSTIVE_CELLS = envs.varied(compat.EXHAUSTIVE, VARY)
-PATCH_CELLS = envs.varied(compat.PATCHES, VARY)
+VARY: list = []
+_guarded(lambda: VARY.extend(runoptions.vary_axes(POSARGS)))
+_guarded(lambda: CELLS.update({name: envs.varied(cells, VARY) for name, cells in CELLS.items()}))
 if compat.PROBLEM:
     print(f"rngdrift: {compat.PROBLEM}", file=sys.stderr)
 
-_FOUND = interpreters.expose(sorted({*compat.pythons_needed(), *(c.python for c in DEFAULT_CELLS)},
+
+def _envdir() -> Path:
+    """nox's --envdir (default .nox in the noxfile's folder, where nox runs): the
+    interpreter links live beside the session venvs, never in the noxfile's folder
+    when that is site-packages (``rngdrift run`` passes --envdir)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--envdir", default=".nox")
+    ours = sys.argv[1:sys.argv.index("--")] if "--" in sys.argv else sys.argv[1:]
+    return Path(parser.parse_known_args(ours)[0].envdir).resolve()
+
+
+_FOUND = interpreters.expose(sorted({*compat.pythons_needed(),
+                                     *(c.python for c in CELLS["matrix"])},
                                     key=lambda v: tuple(map(int, v.split(".")))),
-                             Path.cwd() / ".nox" / "_interpreters")
+                             _envdir() / "_interpreters")
 for _xy, _exe in _FOUND.items():
     if _exe is None:
         print(f"rngdrift: {interpreters.missing_hint(_xy)}; cells needing it get an error row",
               file=sys.stderr)
 
 
-# The options after `--`, read once here: with --reuse-from (or --plan) every cell's
-# decision is made now, before any session moves results/latest, and a cell that is
-# reused gets no venv (nox makes a session's venv before the session runs: 1-3 s a cell).
-try:
-    PLAN = cellsession.plan_cells(POSARGS, RUN_ID,
-                                  envs.varied(compat.all_cells(), VARY) + DEFAULT_CELLS,
-                                  invoked_from=invocation.nox_invoked_from())
-except UserError as _exc:  # bad user input stops the run before anything starts
-    print(f"rngdrift: {_exc}", file=sys.stderr)
-    raise SystemExit(2) from None
+# Parsed once here into one RunOptions for every cell session; with --reuse-from (or
+# --plan) every cell's decision is made now, before any session moves <results>/latest,
+# and a cell that is reused gets no venv.
+SETUP = cellsession.prepare(POSARGS, RUN_ID,
+                            envs.varied(cellsets.every_cell(), VARY) + CELLS["matrix"], WHERE)
 
 
 def _params(cells, tags=False):
@@ -95,7 +111,7 @@ def _params(cells, tags=False):
     lines a cell belongs to: `nox -t tv0.17` runs every patch release of torchvision 0.17,
     `nox -t torch2.2` every torch 2.2.x pair."""
     return [nox.param((c.python if _FOUND.get(c.python) else None)
-                      if cellsession.needs_venv(PLAN, c.id, POSARGS) else False, c.id, id=c.id,
+                      if SETUP.needs_venv(c.id) else False, c.id, id=c.id,
                       tags=([f"tv{compat.minor(c.torchvision)}", f"torch{compat.minor(c.torch)}"]
                             if tags else []) + ([c.base_id] if c.pins else []) or None)
             for c in cells]
@@ -103,32 +119,32 @@ def _params(cells, tags=False):
 
 def _run(session, cell_id, cells):
     cell = next(c for c in cells if c.id == cell_id)
-    cellsession.run_cell(session, cell, RUN_ID, cells, plan=PLAN,
-                         interpreter_found=_FOUND.get(cell.python) is not None)
+    _guarded(lambda: cellsession.run_cell(session, cell, SETUP, cells,
+                                          interpreter_found=_FOUND.get(cell.python) is not None))
 
 
 # reuse_venv=True: nox never deletes a cell's venv itself; the session makes it afresh
 # once it holds the venv's lock (harness/runs/venvguard.py), so a second run cannot
 # empty the venv a first one is using.
 @nox.session(reuse_venv=True)
-@nox.parametrize("python,cell", _params(DEFAULT_CELLS))
+@nox.parametrize("python,cell", _params(CELLS["matrix"]))
 def matrix(session, cell):
     """Run every scenario in one cell of the default matrix."""
-    _run(session, cell, DEFAULT_CELLS)
+    _run(session, cell, CELLS["matrix"])
 
 
 @nox.session(tags=["exhaustive"], reuse_venv=True)
-@nox.parametrize("python,cell", _params(EXHAUSTIVE_CELLS))
+@nox.parametrize("python,cell", _params(CELLS["exhaustive"]))
 def exhaustive(session, cell):
     """Run every scenario in one cell of the exhaustive set (newest patch of each tv minor)."""
-    _run(session, cell, EXHAUSTIVE_CELLS)
+    _run(session, cell, CELLS["exhaustive"])
 
 
 @nox.session(reuse_venv=True)
-@nox.parametrize("python,cell", _params(PATCH_CELLS, tags=True))
+@nox.parametrize("python,cell", _params(CELLS["patches"], tags=True))
 def patches(session, cell):
     """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17)."""
-    _run(session, cell, PATCH_CELLS)
+    _run(session, cell, CELLS["patches"])
 
 
 @nox.session(venv_backend="none")
@@ -147,7 +163,7 @@ def _command(*args: str) -> None:
     from _rngdrift.harness import cli
     status = cli.main(list(args))
     if status:
-        raise SystemExit(status)
+        raise SystemExit(status)  # cli printed why
 
 
 @nox.session(venv_backend="none")

@@ -22,6 +22,9 @@ For the matrix:
   parallel   the selected cells one after another (--jobs 2) vs two at once (--jobs 1)
   baseline   the naive way: ``python -m venv`` + pip with a private pip cache, cold and warm
   matrix     the whole default matrix, warm, sequential (``nox -s matrix``, or --matrix-log)
+A team's upgrade check (benchmarks/check.py):
+  check      rngdrift check --from HEAD~1 --to HEAD --pytest tests/ on a scratch repository
+             (torch 1.5 -> 1.6), the first time and again (warm)
 The nightly (benchmarks/nightly.py; not run unless named in --stages):
   uvcache    the newest selected cell's uv cache packed and restored as actions/cache does,
              against a cold install, and what ``uv cache prune --ci`` leaves of it
@@ -46,7 +49,7 @@ if not __package__:  # `python benchmarks/bench.py`: the packages below are not 
     sys.exit("bench: run `python -m benchmarks.bench ...` from the repository root, "
              "or `nox -s bench -- ...`")
 
-from benchmarks import costs, nightly  # noqa: E402
+from benchmarks import check, costs, nightly  # noqa: E402
 from benchmarks.cells import select_cells  # noqa: E402
 from benchmarks.measure import ROOT, machine_text, uv_version  # noqa: E402
 from benchmarks.records import MATRIX, load_records  # noqa: E402
@@ -135,7 +138,8 @@ def main(argv=None) -> int:
         for stage, fn in (("baseline", bench.measure_baseline), ("bandwidth", bench.measure_bandwidth),
                           ("parallel", bench.measure_parallel), ("matrix", bench.measure_matrix),
                           ("report", lambda: costs.measure_report(bench)),
-                          *((name, lambda f=f: f(bench)) for name, f in nightly.STAGES.items())):
+                          *((name, lambda f=f: f(bench)) for name, f in
+                            {**nightly.STAGES, **check.STAGES}.items())):
             if stage in args.stages:
                 print(f"bench: --- {stage}", flush=True)
                 bench.attempt(MATRIX, stage, fn)

@@ -264,6 +264,11 @@ def nightly_table(records) -> tuple[list[str], list[list[str]]]:
     return ["cell", "what", "value", "how"], rows
 
 
+def check_table(records) -> tuple[list[str], list[list[str]]]:
+    from benchmarks import check
+    return check.table(records)
+
+
 def usercode_table(records) -> tuple[list[str], list[list[str]]]:
     from benchmarks import usercode
     return usercode.table(records, cell_ids_in(records), latest, _fmt)
@@ -279,6 +284,7 @@ TABLES = (
     ("nightly", "Nightly: a wheel cache, a night with nothing new, a lock refresh", nightly_table),
     ("usercode", "Your code as it is: what the harness adds (--call, --script; CPU ms, best "
      "of 6)", usercode_table),
+    ("check", "Your upgrade: rngdrift check on a team's repository", check_table),
 )
 
 

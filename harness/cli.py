@@ -1,33 +1,36 @@
-"""The ``rngdrift`` command: parse, dispatch to ``harness.commands``, report errors.
-
-A ``UserError`` (and an ``OSError`` such as a full disk) is caught here and nowhere
-else: one line on stderr, exit status 2. ``python -m rngdrift`` is the same command
-from a checkout.
-"""
+"""The ``rngdrift`` command: parse, dispatch to ``harness.commands``, report errors
+(``errors.guarded``: a UserError is one line and exit 2). ``python -m rngdrift`` is the
+same command from a checkout."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .commands import baseline, ci, compare, plan, platform, report
-from .errors import EXIT_USER_ERROR, UserError
+from . import errors
+from .commands import baseline, check, ci, compare, plan, platform, report, run
 
-COMMANDS = {"report": report, "compare": compare, "baseline": baseline, "ci": ci,
-            "plan": plan, "platform": platform}
+COMMANDS = {"check": check, "run": run, "report": report, "compare": compare,
+            "plan": plan, "baseline": baseline, "platform": platform, "ci": ci}
 DESCRIPTION = """\
-rngdrift finds where and why the random results of PyTorch and torchvision code change
-between releases: which results, at which upgrade, why (the upstream change and the
-draws that moved), and what to add to your seeding.
+rngdrift tells you which random results of your PyTorch/torchvision code change when
+you upgrade, why (the upstream change and the random draws that moved) and what to
+add to your seeding.
 
-  rngdrift report RUN --from 1.10 --to 2.6      what that upgrade changes, from a run
-  rngdrift compare BASELINE CANDIDATE           what changed between two runs
+  rngdrift check --from HEAD~1 --to HEAD --pytest tests/
+        your tests in your environment before and after a dependency bump (a git ref,
+        a requirements file, or pins like "torch==2.4.1 torchvision==0.19.1")
+  rngdrift run --cells py3.8-torch1.5.0-tv0.6.0 --call check.py:f
+        rngdrift's matrix of torch/torchvision releases, with its scenarios or your code
+  rngdrift report RUN --from 1.10 --to 2.6
+        what that upgrade changes, from a run's results
 
-A run is made by the matrix: `nox -s matrix` in a checkout of rngdrift.
+Results go to rngdrift-results/ in the directory you start from.
 """
+EPILOG = "`rngdrift COMMAND --help` for each command's options."
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="rngdrift", description=DESCRIPTION,
+    top = argparse.ArgumentParser(prog="rngdrift", description=DESCRIPTION, epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
@@ -41,11 +44,4 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return args.command_run(args)
-    except UserError as exc:
-        print(f"rngdrift {args.command}: {exc}", file=sys.stderr)
-    except OSError as exc:  # a full disk, a read-only or vanished directory: not a crash
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"rngdrift {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
-    return EXIT_USER_ERROR
+    return errors.guarded(lambda: args.command_run(args), f"rngdrift {args.command}")

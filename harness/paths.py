@@ -10,10 +10,13 @@
 
 and where results go: ``results/`` inside the checkout when rngdrift is run from it,
 ``rngdrift-results/`` in the directory it was started from otherwise, never into
-site-packages or into another project's checkout.
+site-packages or into another project's checkout. nox runs its sessions in the
+noxfile's folder (inside site-packages when installed), so ``rngdrift run`` tells
+them where the user started in RNGDRIFT_STARTED_IN.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import _rngdrift
@@ -27,13 +30,20 @@ LOCK = SOURCE / "matrix.lock.json"
 VERSION = _rngdrift.__version__
 RESULTS_IN_CHECKOUT = "results"
 RESULTS_ELSEWHERE = "rngdrift-results"
+STARTED_IN_ENV = "RNGDRIFT_STARTED_IN"
 
 
-def default_results(started_in: str | Path | None = None) -> Path:
-    """The results folder for a command started in ``started_in`` (default: the current
-    directory): the checkout's ``results/`` when that is rngdrift's own checkout, else
+def started_in() -> Path:
+    """Where the user started: RNGDRIFT_STARTED_IN (set by ``rngdrift run`` for the nox
+    sessions it starts), else the current directory."""
+    return Path(os.environ.get(STARTED_IN_ENV) or os.getcwd()).resolve()
+
+
+def default_results(where: str | Path | None = None) -> Path:
+    """The results folder for a command started in ``where`` (default: ``started_in()``):
+    the checkout's ``results/`` when that is rngdrift's own checkout, else
     ``rngdrift-results/`` there."""
-    where = Path(started_in or Path.cwd()).resolve()
+    where = Path(where).resolve() if where else started_in()
     if CHECKOUT is not None and where == CHECKOUT:
         return CHECKOUT / RESULTS_IN_CHECKOUT
     return where / RESULTS_ELSEWHERE

@@ -39,18 +39,18 @@ def __getattr__(name):
         return _rngdrift.__version__
     raise AttributeError("module 'rngdrift' has no attribute %r" % name)
 
-# Set by the rngdrift cell while your code runs under it: a callable(name, value).
-_sink = [None]
+def _sink():
+    # Set by the rngdrift cell, under its private name, while your code runs under it
+    # (the cell never imports this package: a project's own `rngdrift` may stand there).
+    from _rngdrift.harness.cell import sink
+    return sink
 
 
 def record(name, value):
     """Record ``value`` under ``name`` for rngdrift's comparison; returns ``value``."""
-    sink = _sink[0]
-    if sink is not None:
-        sink(name, value)
-    return value
+    return _sink().record(name, value)
 
 
 def active():
     """Whether this process runs under rngdrift (``record`` keeps values)."""
-    return _sink[0] is not None
+    return _sink().current() is not None

@@ -1,12 +1,13 @@
-"""harness.cellsession: posargs of the matrix sessions (``--shard``)."""
+"""harness.runs.cellsession: one matrix session (shards, user code preflight, rows for
+cells that cannot run, the Setup the noxfile makes once)."""
 from __future__ import annotations
 
-import argparse
 import re
 
 import pytest
 
-from _rngdrift.harness.runs import cellsession, runoptions
+from _rngdrift.harness.errors import UserError
+from _rngdrift.harness.runs import cellsession, cellsets, runoptions
 from _rngdrift.harness.matrix import compat
 from _rngdrift.harness.cell import schema
 
@@ -32,23 +33,6 @@ class FakeSession:
         pass
 
 
-@pytest.mark.parametrize("text,expected", [("1/1", (1, 1)), ("2/4", (2, 4)), ("4/4", (4, 4))])
-def test_parse_shard(text, expected):
-    assert cellsession.parse_shard(text) == expected
-
-
-@pytest.mark.parametrize("text", ["0/4", "5/4", "2", "a/b", "1/2/3", "-1/2", ""])
-def test_parse_shard_rejects(text):
-    with pytest.raises(argparse.ArgumentTypeError, match="K/N"):
-        cellsession.parse_shard(text)
-
-
-def test_shard_posarg_is_parsed():
-    args = cellsession.parse_posargs(["--shard", "2/3"], "r1")
-    assert args.shard == (2, 3)
-    assert "--shard" not in cellsession.cell_args(args)  # host-side only
-
-
 @pytest.mark.parametrize("cells", [compat.DEFAULT, compat.EXHAUSTIVE])
 @pytest.mark.parametrize("shards", [1, 2, 3, 4, 7])
 def test_shards_partition_the_cells(cells, shards):
@@ -71,33 +55,45 @@ def test_shard_of_unknown_cell():
         cellsession.shard_of(compat.Cell("3.8", "9.9.9", "0.0.0"), compat.DEFAULT, 2)
 
 
+def setup(posargs, where=None, cells=compat.DEFAULT):
+    return cellsession.prepare(posargs, "unused", cells, where)
+
+
+def opts(posargs, where=None):
+    return runoptions.parse(posargs, "r1", where)
+
+
 def test_run_cell_outside_its_shard_skips_before_doing_anything(tmp_path):
     cells = compat.DEFAULT
-    session = FakeSession(["--shard", "2/2", "--run-id", "t", "--results", str(tmp_path)])
+    posargs = ["--shard", "2/2", "--run-id", "t", "--results", str(tmp_path)]
+    session = FakeSession(posargs)
     with pytest.raises(Skipped, match=rf"{re.escape(cells[0].id)} is in shard 1/2, not 2/2"):
-        cellsession.run_cell(session, cells[0], "unused", cells)
+        cellsession.run_cell(session, cells[0], setup(posargs), cells)
     assert not any(tmp_path.iterdir()) and session.notified == []
+
+
+def test_options_are_parsed_once_when_the_noxfile_loads_and_a_bad_line_waits(tmp_path):
+    """The options after `--` go to whichever sessions run (`nox -s tests -- -k x`), so
+    a line the cell sessions cannot use is kept and raised by the first cell session."""
+    made = setup(["-k", "slow"], tmp_path)
+    assert made.options is None and "unrecognized arguments: -k slow" in str(made.problem)
+    assert not made.needs_venv(compat.DEFAULT[0].id)  # nothing is installed to say so
+    with pytest.raises(UserError, match="unrecognized arguments"):
+        cellsession.run_cell(FakeSession(["-k", "slow"]), compat.DEFAULT[0], made)
+    good = setup(["--repeats", "1"], tmp_path)
+    assert good.problem is None and good.options.repeats == 1 and good.plan is None
+
+
+def test_a_bad_reuse_from_is_kept_for_the_cell_sessions(tmp_path):
+    made = setup(["--reuse-from", str(tmp_path / "nowhere")], tmp_path)
+    assert str(made.problem).endswith("nowhere: no such run directory")
 
 
 # -- user scenarios and --cell-requirements (bring your own scenario) ----------
 
-def test_user_paths_resolve_from_where_nox_was_started(tmp_path):
-    args = cellsession.parse_posargs(["--scenarios", "mine.py", "--scenarios", "pkg",
-                                      "--cell-requirements", "req.txt"], "r1")
-    runoptions.resolve_user_paths(args, tmp_path)
-    assert args.scenarios == [str(tmp_path / "mine.py"), str(tmp_path / "pkg")]
-    assert args.cell_requirements == [str(tmp_path / "req.txt")]
-    out = cellsession.cell_args(args)
-    assert out[out.index("--cell-requirements") + 1] == str(tmp_path / "req.txt")
-    assert [out[i + 1] for i, a in enumerate(out) if a == "--scenarios"] == args.scenarios
-
-
 def _user_args(tmp_path, scenarios=(), requirements=()):
-    args = cellsession.parse_posargs(
-        [a for p in scenarios for a in ("--scenarios", str(p))]
-        + [a for p in requirements for a in ("--cell-requirements", str(p))], "r1")
-    runoptions.resolve_user_paths(args, tmp_path)
-    return args
+    return opts([a for p in scenarios for a in ("--scenarios", str(p))]
+                + [a for p in requirements for a in ("--cell-requirements", str(p))], tmp_path)
 
 
 def test_check_user_code_missing_requirements_file(tmp_path):
@@ -122,13 +118,13 @@ def test_check_user_code_with_the_cells_python(tmp_path):
         f"{tmp_path / 'gone.py'}: no such file or directory"
 
 
-def test_run_cell_with_bad_user_code_exits_2_before_doing_anything(tmp_path, capsys):
-    session = FakeSession(["--scenarios", str(tmp_path / "gone.py"), "--run-id", "t",
-                           "--results", str(tmp_path / "results")])
-    with pytest.raises(SystemExit) as info:
-        cellsession.run_cell(session, compat.DEFAULT[0], "unused", compat.DEFAULT)
-    assert info.value.code == 2
-    assert capsys.readouterr().err == f"rngdrift: {tmp_path / 'gone.py'}: no such file or directory\n"
+def test_run_cell_with_bad_user_code_stops_before_doing_anything(tmp_path):
+    posargs = ["--scenarios", str(tmp_path / "gone.py"), "--run-id", "t",
+               "--results", str(tmp_path / "results")]
+    session = FakeSession(posargs)
+    with pytest.raises(UserError) as info:  # the noxfile: one line, exit 2 (errors.guarded)
+        cellsession.run_cell(session, compat.DEFAULT[0], setup(posargs), compat.DEFAULT)
+    assert str(info.value) == f"{tmp_path / 'gone.py'}: no such file or directory"
     assert not (tmp_path / "results").exists() and session.notified == []
 
 
@@ -178,49 +174,29 @@ def test_remove_leftovers_removes_only_this_cells_temporary_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
 
 
-def test_resume_without_a_run_id_continues_the_latest_run(tmp_path, monkeypatch):
-    monkeypatch.delenv("RNGDRIFT_RUN_ID", raising=False)
-    (tmp_path / "20260101-000000").mkdir()
-    (tmp_path / "latest").symlink_to("20260101-000000")
-    args = cellsession.parse_posargs(["--resume", "--results", str(tmp_path)], "new-id")
-    assert args.run_id == "20260101-000000"
-    assert cellsession.cell_args(args)[-1] == "--resume"  # the cell resumes from its journal
-    assert cellsession.parse_posargs(["--results", str(tmp_path)], "new-id").run_id == "new-id"
-    monkeypatch.setenv("RNGDRIFT_RUN_ID", "from-env")
-    assert cellsession.parse_posargs(["--resume", "--results", str(tmp_path)], "x").run_id == \
-        "from-env"
-
-
-def test_resume_with_nothing_to_resume_says_so(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("RNGDRIFT_RUN_ID", raising=False)
-    with pytest.raises(SystemExit):
-        cellsession.parse_posargs(["--resume", "--results", str(tmp_path)], "new-id")
-    assert "--resume: no run to resume" in capsys.readouterr().err
-
-
-def test_memory_limit_and_timeout_reach_the_cell():
-    out = cellsession.cell_args(cellsession.parse_posargs(
-        ["--memory-limit", "6G", "--timeout", "30"], "r1"))
-    assert out[out.index("--memory-limit") + 1] == "6G"
-    assert out[out.index("--timeout") + 1] == "30.0"
-    assert "--resume" not in out
-
-
 def test_extra_cells(monkeypatch):
-    monkeypatch.setenv(cellsession.EXTRA_CELLS_ENV, "py3.8-torch9.9.9-tv0.6.0, py3.99-torch1.5.0-tv0.6.0")
-    assert [c.id for c in cellsession.extra_cells()] == [
+    monkeypatch.setenv(cellsets.EXTRA_CELLS_ENV, "py3.8-torch9.9.9-tv0.6.0, py3.99-torch1.5.0-tv0.6.0")
+    assert [c.id for c in cellsets.extra_cells()] == [
         "py3.8-torch9.9.9-tv0.6.0", "py3.99-torch1.5.0-tv0.6.0"]
-    monkeypatch.setenv(cellsession.EXTRA_CELLS_ENV, "torch9")
-    with pytest.raises(SystemExit, match="'torch9' is not a cell id"):
-        cellsession.extra_cells()
-    monkeypatch.delenv(cellsession.EXTRA_CELLS_ENV)
-    assert cellsession.extra_cells() == []
+    assert cellsets.cells("matrix")[-2:] == cellsets.extra_cells()
+    monkeypatch.setenv(cellsets.EXTRA_CELLS_ENV, "torch9")
+    with pytest.raises(UserError, match="'torch9' is not a cell id"):
+        cellsets.extra_cells()
+    monkeypatch.delenv(cellsets.EXTRA_CELLS_ENV)
+    assert cellsets.extra_cells() == []
+
+
+def test_the_cell_sets_are_named_once():
+    assert cellsets.NAMES == ("matrix", "exhaustive", "patches")
+    assert cellsets.cells("exhaustive") == compat.EXHAUSTIVE
+    with pytest.raises(UserError, match="unknown cell set 'nightly'"):
+        cellsets.cells("nightly")
 
 
 def test_record_missing_interpreter(tmp_path, capsys):
     cells = [compat.Cell("3.99", "1.5.0", "0.6.0"), compat.Cell("3.8", "1.6.0", "0.7.0")]
     posargs = ["--run-id", "r", "--results", str(tmp_path)]
-    out = cellsession.record_missing_interpreter(cells[0], posargs, "unused", cells)
+    out = cellsession.record_missing_interpreter(cells[0], opts(posargs), cells)
     assert out == tmp_path / "r" / "cells" / f"{cells[0].id}.csv"
     manifest, row = schema.read_csv(out)
     assert manifest.scenario == schema.CELL_MANIFEST
@@ -228,11 +204,11 @@ def test_record_missing_interpreter(tmp_path, capsys):
     assert "Python 3.99 not found" in row.detail
     assert capsys.readouterr().err.startswith(f"rngdrift: {cells[0].id}: Python 3.99 not found")
     # Not in this shard: nothing written. Resumed with a complete CSV: kept as it is.
-    assert cellsession.record_missing_interpreter(cells[0], posargs + ["--shard", "2/2"],
-                                                  "unused", cells) is None
+    assert cellsession.record_missing_interpreter(cells[0], opts(posargs + ["--shard", "2/2"]),
+                                                  cells) is None
     _cell_csv(out, cell_id=cells[0].id)
-    assert cellsession.record_missing_interpreter(cells[0], posargs + ["--resume"],
-                                                  "unused", cells) is None
+    assert cellsession.record_missing_interpreter(cells[0], opts(posargs + ["--resume"]),
+                                                  cells) is None
     assert cellsession.cell_is_complete(out, cells[0].id)
 
 
@@ -253,44 +229,13 @@ def test_a_cell_whose_python_is_missing_leaves_its_row_then_skips(tmp_path, monk
         raise Failed(reason)
     session.error = error
     with pytest.raises(outcome, match="Python 3.99 not found"):
-        cellsession.skip_missing_interpreter(session, cell, "unused", [cell])
+        cellsession.skip_missing_interpreter(session, cell, opts(session.posargs), [cell])
     _, row = schema.read_csv(tmp_path / "r" / "cells" / f"{cell.id}.csv")
     assert (row.scenario, row.status) == (schema.CELL_INTERPRETER, "error")
 
 
-def test_start_method_passes_through_to_the_cell():
-    assert cellsession.cell_args(cellsession.parse_posargs(["--start", "spawn"], "r1")) == [
-        "--start", "spawn"]
-    assert "--start" not in cellsession.cell_args(cellsession.parse_posargs([], "r1"))
-
-
-# -- your code as it is: --call, --script, --pytest, --dataset, --pairs --------------------
-
-USER_CODE = ["--call", "funcs.py:step", "--call", "project.steps:step",
-             "--script", "python train.py --epochs 1", "--metric", "acc=Accuracy: (\\S+)",
-             "--pytest", "tests/test_model.py -k 'not slow'", "--dataset", "data.py:points",
-             "--pairs", "data.py:pairs", "--user-only"]
-
-
-def test_user_code_options_reach_the_cell_as_given_with_where_nox_ran(tmp_path):
-    """One quoted word per program or test command line: nothing in it can be taken for
-    an option of nox's or rngdrift's; relative paths are read from --workdir."""
-    args = cellsession.parse_posargs(USER_CODE, "r1")
-    runoptions.resolve_user_paths(args, tmp_path)
-    out = cellsession.cell_args(args)
-    assert out[out.index("--script") + 1] == "python train.py --epochs 1"
-    assert out[out.index("--pytest") + 1] == "tests/test_model.py -k 'not slow'"
-    assert [out[i + 1] for i, a in enumerate(out) if a == "--call"] == [
-        "funcs.py:step", "project.steps:step"]
-    assert "--user-only" in out and out[out.index("--workdir") + 1] == str(tmp_path)
-    assert runoptions.user_code_files(args) == [
-        str(tmp_path / "funcs.py"), str(tmp_path / "data.py"), str(tmp_path / "data.py"),
-        str(tmp_path / "train.py")]
-
-
 def test_check_user_code_names_a_missing_script_before_installing(tmp_path):
-    args = cellsession.parse_posargs(["--script", "python -u nothere.py --x 1"], "r1")
-    runoptions.resolve_user_paths(args, tmp_path)
+    args = opts(["--script", "python -u nothere.py --x 1"], tmp_path)
     assert cellsession.check_user_code(args, compat.DEFAULT[0], None) == \
         f"{tmp_path / 'nothere.py'}: no such file"
 

@@ -49,6 +49,10 @@ class FakeSession:
     def run(self, *cmd, env=None):
         self.ran.append(cmd)
 
+    def chdir(self, where):
+        import contextlib
+        return contextlib.nullcontext()
+
 
 def previous_run(tmp_path, *posargs) -> Path:
     run = tmp_path / "results" / "night-41"
@@ -64,35 +68,39 @@ def posargs(tmp_path, *more):
     return ["--results", str(tmp_path / "results"), "--run-id", "night-42", *more]
 
 
-def test_plan_cells_only_with_reuse_or_plan(tmp_path):
-    assert cellsession.plan_cells(["-k", "x", "tests/test_x.py"], "r", [OLD]) is None
-    assert cellsession.plan_cells(posargs(tmp_path), "r", [OLD]) is None
+def prepare(args, cells, tmp_path):
+    return cellsession.prepare(args, "r", cells, tmp_path)
+
+
+def test_the_plan_is_made_once_only_with_reuse_or_plan(tmp_path):
+    assert prepare(["-k", "x", "tests/test_x.py"], [OLD], tmp_path).plan is None
+    assert prepare(posargs(tmp_path), [OLD], tmp_path).plan is None
     previous = previous_run(tmp_path)
-    plan = cellsession.plan_cells(posargs(tmp_path, "--reuse-from", str(previous)), "r",
-                                  [OLD, TV07])
-    assert plan[OLD.id].reused and not plan[TV07.id].reused
-    assert not cellsession.needs_venv(plan, OLD.id, [])
-    assert cellsession.needs_venv(plan, TV07.id, [])
-    assert not cellsession.needs_venv(plan, TV07.id, ["--plan"])
-    assert cellsession.needs_venv(None, OLD.id, [])
+    made = prepare(posargs(tmp_path, "--reuse-from", str(previous)), [OLD, TV07], tmp_path)
+    assert made.plan[OLD.id].reused and not made.plan[TV07.id].reused
+    assert not made.needs_venv(OLD.id) and made.needs_venv(TV07.id)
+    planned = prepare(posargs(tmp_path, "--reuse-from", str(previous), "--plan"), [OLD, TV07],
+                      tmp_path)
+    assert not planned.needs_venv(TV07.id)
 
 
-def test_plan_cells_refuses_a_missing_previous_run_or_this_run(tmp_path):
+def test_the_plan_refuses_a_missing_previous_run_or_this_run(tmp_path):
+    made = prepare(posargs(tmp_path, "--reuse-from", str(tmp_path / "gone")), [OLD], tmp_path)
+    assert "no such run directory" in str(made.problem)
     with pytest.raises(UserError, match="no such run directory"):
-        cellsession.plan_cells(posargs(tmp_path, "--reuse-from", str(tmp_path / "gone")),
-                               "r", [OLD])
+        cellsession.run_cell(FakeSession(made.posargs, tmp_path), OLD, made, [OLD])
     previous = previous_run(tmp_path)
-    with pytest.raises(UserError, match="that is this run"):
-        cellsession.plan_cells(["--results", str(tmp_path / "results"), "--run-id",
-                                "night-41", "--reuse-from", str(previous)], "r", [OLD])
+    made = prepare(["--results", str(tmp_path / "results"), "--run-id", "night-41",
+                    "--reuse-from", str(previous)], [OLD], tmp_path)
+    assert "that is this run" in str(made.problem)
 
 
 def test_a_reused_cell_is_copied_and_nothing_installs(tmp_path):
     previous = previous_run(tmp_path)
     args = posargs(tmp_path, "--reuse-from", str(previous))
-    plan = cellsession.plan_cells(args, "r", [OLD])
     session = FakeSession(args, tmp_path)
-    cellsession.run_cell(session, OLD, "r", [OLD], plan=plan, interpreter_found=False)
+    cellsession.run_cell(session, OLD, prepare(args, [OLD], tmp_path), [OLD],
+                         interpreter_found=False)
     run = tmp_path / "results" / "night-42"
     assert rundirs.cell_is_complete(rundirs.cell_csv(run, OLD.id), OLD.id)
     assert reuse.plan_of(run)[OLD.id]["action"] == "reuse"
@@ -103,19 +111,18 @@ def test_a_reused_cell_is_copied_and_nothing_installs(tmp_path):
 def test_plan_skips_every_cell_saying_why(tmp_path):
     previous = previous_run(tmp_path)
     args = posargs(tmp_path, "--reuse-from", str(previous), "--plan")
-    plan = cellsession.plan_cells(args, "r", [OLD, TV07])
+    made = prepare(args, [OLD, TV07], tmp_path)
     with pytest.raises(Skipped, match=r"reuse from night-41 \(key \w+ unchanged\) \(--plan"):
-        cellsession.run_cell(FakeSession(args, tmp_path), OLD, "r", [OLD, TV07], plan=plan)
+        cellsession.run_cell(FakeSession(args, tmp_path), OLD, made, [OLD, TV07])
     with pytest.raises(Skipped, match="run: new cell: not in night-41"):
-        cellsession.run_cell(FakeSession(args, tmp_path), TV07, "r", [OLD, TV07], plan=plan)
+        cellsession.run_cell(FakeSession(args, tmp_path), TV07, made, [OLD, TV07])
     assert not (tmp_path / "results" / "night-42").exists()
 
 
 def test_install_command_passes_the_indexes_before_the_requirements(tmp_path, monkeypatch):
     args = runoptions.parse(["--index-url", "https://download.pytorch.org/whl/cpu",
                              "--extra-index-url", "https://example.org/simple",
-                             "--find-links", "wheels"], "r")
-    runoptions.resolve_user_paths(args, tmp_path)
+                             "--find-links", "wheels"], "r", tmp_path)
     index = runoptions.index_args(args)
     assert index == ["--index-url", "https://download.pytorch.org/whl/cpu",
                      "--extra-index-url", "https://example.org/simple",
@@ -131,7 +138,7 @@ def test_install_command_passes_the_indexes_before_the_requirements(tmp_path, mo
 
 
 def test_one_index_url_at_most():
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError, match="--index-url: give it once"):
         runoptions.parse(["--index-url", "a", "--index-url", "b"], "r")
 
 
@@ -142,7 +149,7 @@ def test_a_cell_that_runs_gets_its_key_plan_and_indexes_as_freeze_notes(tmp_path
     session = FakeSession(args, tmp_path)
     monkeypatch.setattr(cellsession, "check_user_code", lambda *a: None)
     monkeypatch.setattr(cellsession, "install_command", lambda s, req, index: ["true", *index])
-    cellsession.run_cell(session, OLD, "r", [OLD])
+    cellsession.run_cell(session, OLD, prepare(args, [OLD], tmp_path), [OLD])
     (cmd,) = session.ran
     notes = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--freeze-note"]
     assert notes[0].startswith("rngdrift-key: ") and notes[1].startswith("rngdrift-key-parts: ")

@@ -1,252 +1,208 @@
-"""Environments as data (harness.matrix.envs): cells with named pins, --vary, the
-environments between two pin sets, and resolving them with uv."""
+"""harness.envs: a team's declarations (working tree, git ref, file, pins), the Python
+both sides share, uv's messages in one line, the two cells' names."""
+from __future__ import annotations
+
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from _rngdrift.harness.envs import build, checkrun, declared, pythons, specs, uvtool
+from _rngdrift.harness.envs.declared import Declared, Tree
 from _rngdrift.harness.errors import UserError
-from _rngdrift.harness.matrix import compat, envs
-from _rngdrift.harness.runs import runoptions
-
-OLD = compat.Cell("3.8", "1.5.0", "0.6.0")
-NEW = compat.Cell("3.11", "2.15.0", "0.29.2")
 
 
-# -- cell ids with named pins ------------------------------------------------------------
-
-def test_a_cell_id_names_its_pins_sorted_and_parses_back():
-    cell = compat.Cell("3.8", "1.5.0", "0.6.0",
-                       pins=(("Pillow", "9.5.0"), ("albumentations", "1.4.18")))
-    assert cell.id == "py3.8-torch1.5.0-tv0.6.0-albumentations1.4.18-pillow9.5.0"
-    assert cell.pillow == "9.5.0" and cell.numpy == OLD.numpy
-    assert "pillow==9.5.0" in cell.requirements and "albumentations==1.4.18" in cell.requirements
-    assert "pillow==10.4.0" not in cell.requirements
-    assert compat.parse_id(cell.id) == cell
-    assert cell.base_id == OLD.id
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
 
 
-@pytest.mark.parametrize("name,version,written", [
-    ("pytorch-lightning", "1.3.0", "pytorch_lightning1.3.0"),
-    ("h5py", "3.1.0", "h5py3.1.0"),
-    ("PyQt5", "5.15.0", "pyqt5_5.15.0"),           # a name ending in a digit
-    ("opencv_python_headless", "4.11.0.86", "opencv_python_headless4.11.0.86"),
-    ("numpy", "2.0.0rc1", "numpy2.0.0rc1"),
+def git(where: Path, *args: str) -> str:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(where), "PATH": "/usr/bin:/bin"}
+    return subprocess.run(["git", "-C", str(where), *args], check=True, capture_output=True,
+                          text=True, env=env).stdout.strip()
+
+
+# -- reading declarations ----------------------------------------------------------------
+
+def test_a_requirements_file_is_read_as_pip_reads_it(tmp_path):
+    write(tmp_path / "requirements.txt",
+          "# pinned\ntorch==1.5.0  # the model\ntorchvision==0.6.0 \\\n    ; python_version < '3.9'\n"
+          "--extra-index-url https://download.pytorch.org/whl/cpu\n-r requirements/base.txt\n"
+          "-c constraints.txt\n-e .\n./vendor/pkg\n")
+    write(tmp_path / "requirements" / "base.txt", "numpy==1.19.5\nPillow>=8\n")
+    write(tmp_path / "constraints.txt", "scipy<1.8\n")
+    found = declared.read(Tree.working(tmp_path))
+    assert found.requirements == (
+        "torch==1.5.0", "torchvision==0.6.0 ; python_version < '3.9'",
+        "--extra-index-url https://download.pytorch.org/whl/cpu", "numpy==1.19.5", "Pillow>=8",
+        f"-e {tmp_path}", str(tmp_path / "vendor" / "pkg"))
+    assert found.constraints == ("scipy<1.8",)
+    assert found.files == ("requirements.txt",)
+    assert found.names() == {"torch", "torchvision", "numpy", "pillow"}
+
+
+def test_a_lock_wins_over_requirements_and_pyproject(tmp_path):
+    write(tmp_path / "requirements.txt", "torch==1.5.0\n")
+    write(tmp_path / "pyproject.toml", '[project]\nname = "x"\nversion = "1"\n'
+                                       'dependencies = ["torch==2.0.0"]\n')
+    write(tmp_path / "pylock.toml", 'lock-version = "1.0"\n[[packages]]\nname = "torch"\n'
+                                    'version = "2.4.1"\n[[packages]]\nname = "numpy"\n'
+                                    'version = "1.26.4"\nmarker = "python_version >= \'3.9\'"\n')
+    found = declared.read(Tree.working(tmp_path))
+    assert found.requirements == ("torch==2.4.1", "numpy==1.26.4 ; python_version >= '3.9'")
+    assert found.files == ("pylock.toml",)
+    (tmp_path / "pylock.toml").unlink()
+    assert declared.read(Tree.working(tmp_path)).requirements == ("torch==1.5.0",)
+    (tmp_path / "requirements.txt").unlink()
+    assert declared.read(Tree.working(tmp_path)).requirements == ("torch==2.0.0",)
+
+
+def test_pyproject_brings_its_dependencies_and_test_groups(tmp_path):
+    write(tmp_path / "pyproject.toml", """[project]
+name = "seg"
+version = "1"
+dependencies = ["torch==2.4.1", "torchvision==0.19.1"]
+[project.optional-dependencies]
+test = ["pytest>=8"]
+docs = ["sphinx"]
+[dependency-groups]
+lint = ["ruff"]
+dev = ["scipy==1.11.4", {include-group = "lint"}]
+""")
+    assert declared.read(Tree.working(tmp_path)).requirements == (
+        "torch==2.4.1", "torchvision==0.19.1", "pytest>=8", "scipy==1.11.4", "ruff")
+
+
+def test_declarations_at_a_git_ref_are_read_with_git_show(tmp_path):
+    write(tmp_path / "requirements.txt", "-r deps/main.txt\n")
+    write(tmp_path / "deps" / "main.txt", "torch==1.5.0\ntorchvision==0.6.0\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "old")
+    write(tmp_path / "deps" / "main.txt", "torch==1.6.0\ntorchvision==0.7.0\n")
+    git(tmp_path, "commit", "-qam", "bump")
+    write(tmp_path / "deps" / "main.txt", "torch==9.9.9\n")  # not committed: not at either ref
+    old = Tree.at_ref(tmp_path, "HEAD~1")
+    assert str(old).startswith("HEAD~1 (") and old.names() == ["deps", "requirements.txt"]
+    assert declared.read(old).requirements == ("torch==1.5.0", "torchvision==0.6.0")
+    assert declared.read(Tree.at_ref(tmp_path, "HEAD")).requirements == (
+        "torch==1.6.0", "torchvision==0.7.0")
+    assert Tree.at_ref(tmp_path, "no-such-branch") is None
+    assert Tree.at_ref(tmp_path.parent / "not-a-repo-here", "HEAD") is None
+
+
+def test_pins_stand_in_for_the_lines_naming_the_same_projects():
+    base = Declared(("torch==2.4.1", "torchvision==0.19.1", "scipy==1.7.0"), ("numpy<2",))
+    moved = base.replacing(["torch==2.6.0", "torchvision==0.21.0", "numpy==1.26.4"])
+    assert moved.requirements == ("scipy==1.7.0", "torch==2.6.0", "torchvision==0.21.0",
+                                  "numpy==1.26.4")
+    assert moved.constraints == ()
+
+
+# -- SPECs ---------------------------------------------------------------------------------
+
+def test_a_spec_is_a_file_pins_or_a_git_ref(tmp_path):
+    write(tmp_path / "requirements.txt", "torch==1.5.0\ntorchvision==0.6.0\nscipy==1.7.0\n")
+    write(tmp_path / "new.txt", "torch==1.6.0\ntorchvision==0.7.0\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "one")
+    as_file = specs.read("new.txt", "--to", tmp_path)
+    assert as_file.what == "new.txt" and as_file.declared.requirements[0] == "torch==1.6.0"
+    as_pins = specs.read("torch==1.6.0 torchvision==0.7.0", "--to", tmp_path)
+    assert as_pins.declared.requirements == ("scipy==1.7.0", "torch==1.6.0", "torchvision==0.7.0")
+    assert as_pins.what == "pins torch==1.6.0 torchvision==0.7.0 over requirements.txt"
+    as_ref = specs.read("HEAD", "--from", tmp_path)
+    assert as_ref.what.startswith("requirements.txt at HEAD (")
+    assert str(as_ref) == "--from HEAD"
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("", "--from: empty"),
+    ("nowhere", "--from nowhere: not a file, not pins"),
+    ("numpy==1.26.4", "does not declare torch"),
 ])
-def test_every_package_name_round_trips_through_an_id(name, version, written):
-    cell = compat.Cell("3.11", "2.15.0", "0.29.2", pins=((name, version),))
-    assert cell.id == f"{NEW.id}-{written}"
-    assert compat.parse_id(cell.id) == cell
+def test_a_spec_that_names_nothing_usable_is_one_line(tmp_path, spec, message):
+    with pytest.raises(UserError, match=message):
+        specs.read(spec, "--from", tmp_path)
 
 
-@pytest.mark.parametrize("text", [
-    "py3.8-torch1.5.0-tv0.6.0-pillow9.5.0-albumentations1.4.18",  # pins out of order
-    "py3.8-torch1.5.0-tv0.6.0-pillow9.5.0-pillow10.4.0",          # a package twice
-    "py3.8-torch1.5.0-tv0.6.0-torch1.6.0",                        # the pair's own field
-    "py3.8-torch1.5.0-tv0.6.0-pillow",                            # no version
+def test_words_that_are_not_all_pins_are_not_pins():
+    assert specs.is_pins("torch==2.4.1 torchvision==0.19.1")
+    assert specs.is_pins("torch>=2.4,<2.5")
+    assert not specs.is_pins("HEAD~1") and not specs.is_pins("torch==2.4.1 main")
+
+
+# -- the Python both sides share -----------------------------------------------------------
+
+LOCK = {"torch": [{"version": "1.5.0", "pythons": ["3.5", "3.6", "3.7", "3.8"]},
+                  {"version": "1.6.0", "pythons": ["3.6", "3.7", "3.8"]},
+                  {"version": "2.4.1", "pythons": ["3.8", "3.9", "3.10", "3.11", "3.12"]},
+                  {"version": "2.6.0", "pythons": ["3.9", "3.10", "3.11", "3.12", "3.13"]}],
+        "torchvision": [{"version": "0.7.0", "pythons": ["3.6", "3.7", "3.8"]}]}
+
+
+@pytest.mark.parametrize("sides,wanted", [
+    ([["torch==1.5.0"], ["torch==1.6.0", "torchvision==0.7.0"]], ["3.8", "3.7"]),
+    ([["torch==2.4.1"], ["torch==2.6.0"]], ["3.12", "3.11", "3.10", "3.9"]),
+    ([["torch==2.4.1+cpu"], ["torch>=2.5"]], ["3.12", "3.11", "3.10", "3.9"]),
+    ([["torch==1.6.0"], ["torch==2.6.0"]], []),                    # no Python has both
+    ([["torch==9.9.9"], ["torch @ https://x/torch.whl"]], list(pythons.FALLBACK)),  # not narrowed
 ])
-def test_ids_that_are_not_the_one_id_of_a_cell_do_not_parse(text):
-    assert compat.parse_id(text) is None
+def test_candidates_are_the_pythons_both_sides_have_wheels_for(sides, wanted):
+    assert pythons.candidates(sides, LOCK) == wanted
 
 
-def test_cells_of_one_pair_sort_together_by_their_pins():
-    ids = [f"{NEW.id}-pillow11.0.0", f"{OLD.id}-pillow9.5.0", NEW.id, f"{OLD.id}-pillow10.4.0",
-           f"{OLD.id}-pillow6.2.2", OLD.id]
-    assert compat.order(ids) == [OLD.id, f"{OLD.id}-pillow6.2.2", f"{OLD.id}-pillow9.5.0",
-                                 f"{OLD.id}-pillow10.4.0", NEW.id, f"{NEW.id}-pillow11.0.0"]
+def test_the_real_lock_gives_torch_1_5_and_1_6_python_3_8_first():
+    assert pythons.candidates([["torch==1.5.0", "torchvision==0.6.0"],
+                               ["torch==1.6.0", "torchvision==0.7.0"]])[0] == "3.8"
 
 
-def test_steps_move_one_package_along_an_axis_and_the_pair_at_equal_pins():
-    ids = [f"{OLD.id}-pillow{v}" for v in ("6.2.2", "9.5.0", "10.4.0")] + \
-          [f"{NEW.id}-pillow{v}" for v in ("9.5.0", "10.4.0", "11.0.0")]
-    steps = compat.steps(ids)
-    assert (f"{OLD.id}-pillow6.2.2", f"{OLD.id}-pillow9.5.0") in steps
-    assert (f"{OLD.id}-pillow9.5.0", f"{OLD.id}-pillow10.4.0") in steps
-    assert (f"{OLD.id}-pillow9.5.0", f"{NEW.id}-pillow9.5.0") in steps
-    assert (f"{OLD.id}-pillow10.4.0", f"{NEW.id}-pillow10.4.0") in steps
-    assert (f"{NEW.id}-pillow10.4.0", f"{NEW.id}-pillow11.0.0") in steps
-    # never a step that moves torch and Pillow at once (10.4.0 at 1.5 -> 9.5.0 at 2.15)
-    assert (f"{OLD.id}-pillow10.4.0", f"{NEW.id}-pillow9.5.0") not in steps
-    assert len(steps) == 6
+# -- uv's messages, the cells' names -------------------------------------------------------
 
-
-def test_a_plain_cell_stands_in_the_pillow_axis_with_its_locks_pin():
-    ids = [OLD.id, f"{OLD.id}-pillow9.5.0", f"{OLD.id}-pillow10.4.0"]
-    # 10.4.0 is the lock's pin: the plain cell and -pillow10.4.0 are one environment
-    assert compat.steps(ids) == [(f"{OLD.id}-pillow9.5.0", OLD.id)]
-
-
-def test_a_run_without_pins_steps_through_its_cells_in_order():
-    ids = [c.id for c in compat.DEFAULT]
-    assert compat.steps(reversed(ids)) == list(zip(ids, ids[1:]))
-
-
-# -- --vary -----------------------------------------------------------------------------
-
-def test_an_axis_parses_sorted_versions_and_a_normal_name():
-    axis = envs.Axis.parse("Pillow=11.0.0,9.5.0, 10.4.0")
-    assert axis == envs.Axis("pillow", ("9.5.0", "10.4.0", "11.0.0"))
-
-
-@pytest.mark.parametrize("text,words", [
-    ("pillow", "PACKAGE=VERSION"),
-    ("pillow=", "PACKAGE=VERSION"),
-    ("=9.5.0", "PACKAGE=VERSION"),
-    ("torch=1.5.0", "the matrix's own axis"),
-    ("torchvision=0.6.0", "the matrix's own axis"),
-    ("pillow=>=9", "not an exact release"),
-    ("pillow=9.5.0,9.5.0", "listed twice"),
+@pytest.mark.parametrize("said,line", [
+    ("error: No solution found when resolving dependencies\n  cause: Because torchvision==0.7.0 "
+     "depends on torch==1.6.0 and you require torch==1.5.0, we can conclude that your "
+     "requirements and torchvision==0.7.0 are incompatible.\n         And because you require "
+     "torchvision==0.7.0, we can conclude that your requirements are unsatisfiable.\n",
+     "torchvision==0.7.0 depends on torch==1.6.0 and you require torch==1.5.0"),
+    ("  × No solution found when resolving dependencies:\n  ╰─▶ Because scipy==1.7.0 depends on "
+     "numpy>=1.16.5,<1.23.0 and you require numpy==1.24.4, we can conclude that your "
+     "requirements are unsatisfiable.\n",
+     "scipy==1.7.0 depends on numpy>=1.16.5,<1.23.0 and you require numpy==1.24.4"),
+    ("error: Failed to fetch: `https://x/simple/torch/`\n  Caused by: connection refused\n",
+     "Failed to fetch: `https://x/simple/torch/`"),
 ])
-def test_a_bad_axis_is_one_clear_line(text, words):
-    with pytest.raises(UserError, match=words):
-        envs.Axis.parse(text)
+def test_uv_messages_become_one_line(said, line):
+    assert uvtool.one_line(said) == line
 
 
-def test_varied_runs_each_cell_once_per_version_one_package_at_a_time():
-    cells = envs.varied([OLD, NEW], [envs.Axis.parse("pillow=9.5.0,10.4.0"),
-                                     envs.Axis.parse("albumentations=1.4.21")])
-    assert [c.id for c in cells] == [
-        f"{OLD.id}-albumentations1.4.21", f"{OLD.id}-pillow9.5.0", f"{OLD.id}-pillow10.4.0",
-        f"{NEW.id}-albumentations1.4.21", f"{NEW.id}-pillow9.5.0", f"{NEW.id}-pillow10.4.0"]
-    # the albumentations cells keep the lock's Pillow
-    assert cells[0].pillow == OLD.pillow
-    assert envs.varied([OLD], []) == [OLD]
+def resolved(python="3.8", **pins):
+    return build.Resolved(python, "/usr/bin/python" + python,
+                          tuple(f"{n}=={v}" for n, v in pins.items()))
 
 
-def test_vary_axes_are_read_from_the_options_after_the_double_dash():
-    axes = runoptions.vary_axes(["--only", "pillow.*", "--vary", "pillow=9.5.0",
-                                 "--vary=pillow=10.4.0", "--vary", "numpy=1.24.4"])
-    assert axes == [envs.Axis("pillow", ("9.5.0", "10.4.0")), envs.Axis("numpy", ("1.24.4",))]
-    args = runoptions.parse(["--vary", "pillow=9.5.0"], "run")
-    assert args.vary == [envs.Axis("pillow", ("9.5.0",))]
-    with pytest.raises(SystemExit):
-        runoptions.parse(["--vary", "torch=1.6.0"], "run")
+def test_the_two_cells_are_named_by_python_torch_and_torchvision():
+    old = resolved(torch="1.5.0", torchvision="0.6.0", numpy="1.24.4", pillow="10.4.0")
+    new = resolved(torch="1.6.0", torchvision="0.7.0", numpy="1.24.4", pillow="10.4.0")
+    assert checkrun.cell_ids([old, new]) == ["py3.8-torch1.5.0-tv0.6.0", "py3.8-torch1.6.0-tv0.7.0"]
+    assert checkrun.pin_changes([old, new]) == (
+        ["torch 1.5.0 → 1.6.0", "torchvision 0.6.0 → 0.7.0"], ["numpy 1.24.4", "pillow 10.4.0"])
+    numpy_bump = resolved(torch="1.5.0", torchvision="0.6.0", numpy="1.26.4", scipy="1.11.4")
+    assert checkrun.cell_ids([old, numpy_bump]) == [
+        "py3.8-torch1.5.0-tv0.6.0", "py3.8-torch1.5.0-tv0.6.0+numpy1.26.4"]
+    assert checkrun.pin_changes([old, numpy_bump])[0] == [
+        "numpy 1.24.4 → 1.26.4", "pillow 10.4.0 (removed)", "scipy 1.11.4 (added)"]
 
 
-# -- environments between two pin sets ---------------------------------------------------
-
-def test_an_env_is_its_python_and_pins_in_any_order():
-    a = envs.Env.make("3.8", {"torch": "1.5.0", "Pillow": "9.5.0"})
-    assert a == envs.Env.make("3.8", [("pillow", "9.5.0"), ("torch", "1.5.0")])
-    assert a.get("PIL".lower()) is None and a.get("pillow") == "9.5.0"
-    assert a.requirements == ["pillow==9.5.0", "torch==1.5.0", "setuptools<70"]
-
-
-def test_an_env_and_its_cell_name_only_what_the_lock_does_not_pin():
-    env = envs.Env.of(OLD).moved({"pillow": "9.5.0", "albumentations": "1.4.18"})
-    assert env.cell().id == f"{OLD.id}-albumentations1.4.18-pillow9.5.0"
-    assert envs.Env.of(OLD).cell() == OLD
-    with pytest.raises(ValueError, match="needs torch"):
-        envs.Env.make("3.8", {"pillow": "9.5.0"}).cell()
-
-
-def test_torch_and_torchvision_move_as_one_group_python_alone():
-    a = envs.Env.of(OLD)
-    b = envs.Env.of(NEW).moved({"pillow": "11.0.0", "albumentations": "1.4.21"})
-    assert envs.groups(a, b) == [("albumentations",), ("pillow",), ("python",),
-                                 ("torch", "torchvision")]
-    singles = dict(envs.one_at_a_time(a, b))
-    assert singles[("pillow",)] == a.moved({"pillow": "11.0.0"})
-    assert singles[("torch", "torchvision")].get("torchvision") == "0.29.2"
-    assert singles[("python",)].python == "3.11" and singles[("python",)].pins == a.pins
-
-
-def fake_resolver(rule):
-    """A resolver that refuses environments for which ``rule(env)`` returns a reason."""
-    asked = []
-
-    def resolve(env):
-        asked.append(env)
-        reason = rule(env)
-        return envs.Resolution(env, reason is None, reason or "")
-    resolve.asked = asked
-    return resolve
-
-
-def test_a_path_moves_one_group_a_step_when_every_step_installs():
-    a = envs.Env.of(OLD)
-    b = a.moved({"torch": "1.6.0", "torchvision": "0.7.0", "numpy": "1.18.5"})
-    steps = envs.path(a, b, fake_resolver(lambda env: None))
-    assert [s.group for s in steps] == [("numpy",), ("torch", "torchvision")]
-    assert steps[-1].env == b and all(not s.refused for s in steps)
-
-
-def test_a_path_says_which_moves_cannot_install_and_moves_them_together():
-    def wheels(env):  # torch 1.5 has no Python 3.11 wheels, torch 2.15 none for 3.8
-        if env.get("torch") == "1.5.0" and env.python == "3.11":
-            return "torch 1.5.0 has no cp311 wheels"
-        if env.get("torch") == "2.15.0" and env.python == "3.8":
-            return "torch 2.15.0 has no cp38 wheels"
-        if env.get("pillow") == "11.0.0" and env.python == "3.8":
-            return "pillow 11.0.0 needs Python >= 3.9"
-        return None
-    a = envs.Env.of(OLD)
-    b = envs.Env.of(NEW).moved({"pillow": "11.0.0"})
-    steps = envs.path(a, b, fake_resolver(wheels))
-    assert [s.group for s in steps] == [("python", "torch", "torchvision"), ("pillow",)]
-    refused = {r.detail for r in steps[0].refused}
-    assert refused == {"pillow 11.0.0 needs Python >= 3.9", "torch 1.5.0 has no cp311 wheels",
-                       "torch 2.15.0 has no cp38 wheels"}
-    assert steps[-1].env == b
-
-
-def test_a_path_that_cannot_move_at_all_ends_with_everything_moved_and_the_reasons():
-    a = envs.Env.of(OLD)
-    b = a.moved({"pillow": "11.0.0", "numpy": "2.0.0"})
-    steps = envs.path(a, b, fake_resolver(lambda env: "no" if env != a else None))
-    assert len(steps) == 1 and steps[0].group == ("numpy", "pillow") and steps[0].env == b
-    assert len(steps[0].refused) == 3  # numpy, pillow, both
-
-
-def test_releases_between_are_what_a_bisection_walks():
-    versions = ["1.4.18", "1.4.19", "1.4.2", "1.4.20", "1.4.21", "1.4.22", "2.0.0rc1", "2.0.0"]
-    assert envs.releases_between(versions, "1.4.18", "1.4.22") == ["1.4.19", "1.4.20", "1.4.21"]
-    assert envs.releases_between(versions, "1.4.22", "1.4.18") == ["1.4.19", "1.4.20", "1.4.21"]
-
-
-def test_the_resolver_asks_uv_once_per_environment_and_keeps_its_reason():
-    calls = []
-
-    def run(cmd, input, **kwargs):
-        calls.append((cmd, input))
-        if "pillow==11.0.0" in input:
-            return subprocess.CompletedProcess(cmd, 1, "", (
-                "warning: A managed Python download is available\n"
-                "error: No solution found when resolving dependencies\n"
-                "  cause: Because pillow==11.0.0 has no usable wheels, we can conclude ...\n"
-                "hint: Wheels are required for `pillow`\n"))
-        return subprocess.CompletedProcess(cmd, 0, "numpy==1.24.4\ntorch==1.5.0\n"
-                                                   "    # via torchvision\n", "")
-    resolve = envs.Resolver(uv="/bin/uv", run=run, find_python=lambda xy: None)
-    a = envs.Env.of(OLD)
-    assert resolve(a).ok and ("torch", "1.5.0") in resolve(a).resolved
-    bad = resolve(a.moved({"pillow": "11.0.0"}))
-    assert not bad.ok
-    assert bad.detail == ("Because pillow==11.0.0 has no usable wheels, we can conclude ... "
-                          "Wheels are required for `pillow`")
-    assert len(calls) == 2
-    cmd = calls[0][0]
-    assert cmd[:3] == ["/bin/uv", "pip", "compile"] and "--only-binary" in cmd
-    assert cmd[cmd.index("--python-version") + 1] == "3.8"
-
-
-@pytest.mark.slow
-def test_uv_says_which_real_environments_cannot_be_installed():
-    """Against the real index: Pillow 11 needs Python 3.9, albumentations 1.4.21 too;
-    1.4.18 installs beside torch 1.5 on 3.8."""
-    resolve = envs.Resolver()
-    old = envs.Env.of(OLD)
-    assert resolve(old.moved({"albumentations": "1.4.18"})).ok
-    refused = resolve(old.moved({"albumentations": "1.4.21"}))
-    assert not refused.ok and "3.9" in refused.detail
-    assert not resolve(old.moved({"pillow": "11.0.0"})).ok
-
-
-def test_the_result_key_covers_a_varied_pin():
-    from _rngdrift.harness.runs import resultkey
-    args = runoptions.parse([], "run")
-    plain, pillow = OLD, envs.varied([OLD], [envs.Axis.parse("pillow=9.5.0")])[0]
-    same = envs.varied([OLD], [envs.Axis.parse(f"pillow={OLD.pillow}")])[0]
-    key = resultkey.key_for(plain, args, platform="x")
-    assert resultkey.key_for(pillow, args, platform="x").changed(key) == ["pins"]
-    # the lock's own Pillow named in the id is the same environment: the same key
-    assert resultkey.key_for(same, args, platform="x").digest == key.digest
+def test_a_side_without_torchvision_is_refused_in_one_line(monkeypatch, tmp_path):
+    sides = [specs.Side("--from", "a", "pins a", Declared(("torch==2.4.1",))),
+             specs.Side("--to", "b", "pins b", Declared(("torch==2.6.0",)))]
+    monkeypatch.setattr(pythons, "installed", lambda wanted: [("3.11", "/usr/bin/python3.11")])
+    monkeypatch.setattr(build, "resolve", lambda declared, extra, **kw: resolved(
+        "3.11", torch=declared.requirements[0].split("==")[1]))
+    with pytest.raises(UserError, match=r"--from a \(pins a\) has no torchvision"):
+        checkrun.resolve_both(sides, lambda xy, side: [], [], tmp_path)

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from conftest import NEW_CELL, OLD_CELL, ROOT, data_rows, value
-from _rngdrift.harness.runs import cellsession, ci
+from _rngdrift.harness.runs import cellsession, cellsets, ci
 from _rngdrift.harness.cell import schema
 
 pytestmark = pytest.mark.slow
@@ -206,7 +206,7 @@ def test_interrupted_matrix_resumes_to_the_same_matrix_csv(tmp_path):
 
 def test_uninstallable_pair_and_missing_python_are_error_rows(tmp_path):
     bad_pair, no_python = "py3.8-torch9.9.9-tv0.6.0", "py3.99-torch1.5.0-tv0.6.0"
-    env = dict(os.environ, **{cellsession.EXTRA_CELLS_ENV: f"{bad_pair},{no_python}"})
+    env = dict(os.environ, **{cellsets.EXTRA_CELLS_ENV: f"{bad_pair},{no_python}"})
     listed = subprocess.run([sys.executable, "-m", "nox", "-l", "--json"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     listing = json.loads(listed.stdout)

@@ -58,7 +58,7 @@ def test_load_file_registers_and_hashes(tmp_path):
     assert codeid.of_scenario(sc) == hashlib.sha256("\n".join(sorted(
         f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}" for p in (path, helper))
     ).encode()).hexdigest()[:16]
-    assert sys.path[-1] == str(tmp_path)  # appended: cannot shadow torch or numpy
+    assert sys.path[0] == str(tmp_path)  # first, as for a script: the team's names win
 
 
 def test_same_file_twice_loads_once(tmp_path):

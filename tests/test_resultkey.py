@@ -16,9 +16,7 @@ NEXT = compat.Cell("3.8", "1.6.0", "0.7.0")
 
 
 def args(*posargs, base=None):
-    parsed = runoptions.parse(list(posargs), "r1")
-    runoptions.resolve_user_paths(parsed, base or Path.cwd())
-    return parsed
+    return runoptions.parse(list(posargs), "r1", base or Path.cwd())
 
 
 def key(cell=OLD, *posargs, platform="x86_64-amd-avx512", root=ROOT, base=None):

@@ -20,9 +20,7 @@ PLATFORM = "x86_64-amd-avx512"
 
 
 def args(*posargs):
-    parsed = runoptions.parse(list(posargs), "r1")
-    runoptions.resolve_user_paths(parsed, Path.cwd())
-    return parsed
+    return runoptions.parse(list(posargs), "r1", Path.cwd())
 
 
 def key(cell, *posargs, platform=PLATFORM):

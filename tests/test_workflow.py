@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import fakegithub
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 NEEDS_CHECK_JSONSCHEMA = ("needs check-jsonschema (and its ruamel.yaml): "
@@ -153,8 +155,10 @@ def test_report_job_runs_even_when_cells_fail(workflow):
     scripts = "\n".join(s.get("run", "") for s in report_steps)
     for command in ("python -m rngdrift ci reuse", "python -m rngdrift ci holes",
                     "nox -s report", "nox -s compare",
-                    "GITHUB_STEP_SUMMARY", "gh issue create", "gh issue comment"):
+                    "GITHUB_STEP_SUMMARY", "python -m rngdrift ci issue"):
         assert command in scripts, command
+    # GitHub's API from Python (harness/github.py): nothing depends on a runner's gh CLI
+    assert not re.search(r"(^|[\s;|&(])gh\s", scripts)
     # reused cells are copied, then holes filled, then the merge, then compare
     assert (scripts.index("rngdrift ci reuse") < scripts.index("rngdrift ci holes")
             < scripts.index("nox -s report") < scripts.index("nox -s compare"))
@@ -247,35 +251,35 @@ def report_job(workflow) -> dict[str, dict]:
 
 
 def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str,
-           plan: list[dict] | None = None) -> dict:
+           plan: list[dict] | None = None, api=None) -> dict:
     """Run the report job's steps in ``work`` (a checkout with results/ in it).
 
-    `nox` is a shim onto this checkout's noxfile with a private envdir, `gh` a stub
-    that records its calls. Returns outputs, summary text, gh calls, exit codes."""
+    `nox` is a shim onto this checkout's noxfile with a private envdir; GitHub's API is
+    ``api``, a loopback fake (tests/fakegithub.py). Returns outputs, summary text, the
+    API calls made, exit codes."""
     job = report_job(workflow)
     bin_dir = work / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "nox").write_text(
         f"#!/bin/bash\nexec {sys.executable} -m nox --envdir {work / 'nox'} "
         f"-f {work / 'noxfile.py'} \"$@\"\n")
-    (bin_dir / "gh").write_text(
-        f"#!/bin/bash\necho \"$*\" >> {work / 'gh-calls'}\n"
-        "if [ \"$1 $2\" = 'issue list' ]; then cat " + str(work / "gh-open-issue") +
-        " 2>/dev/null || true; fi\n")
     # `python`: setup-python's interpreter with requirements.txt installed (this one)
     (bin_dir / "python").write_text(f"#!/bin/bash\nexec {sys.executable} \"$@\"\n")
-    for tool in ("nox", "gh", "python"):
+    for tool in ("nox", "python"):
         (bin_dir / tool).chmod(0o755)
     out, summary = work / "out", work / "summary.md"
-    for path in (out, summary, work / "gh-calls"):
+    for path in (out, summary):
         path.write_text("")
+    calls_before = len(api.calls) if api else 0
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
                RNGDRIFT_RUN_ID=run_id, RUN_DIR=f"results/{run_id}", ON_CHANGE=on_change,
                PLAN=json.dumps(plan or [{"cell": c, "action": "run", "reason": "new cell",
                                           "key": "0" * 16, "previous": ""} for c in cells]),
                GITHUB_OUTPUT=str(out), GITHUB_STEP_SUMMARY=str(summary),
                RUNNER_TEMP=str(work), GITHUB_SERVER_URL="https://github.example",
-               GITHUB_REPOSITORY="o/r", GITHUB_RUN_ID="1", PYTHONPATH=str(work))
+               GITHUB_REPOSITORY=fakegithub.REPO, GITHUB_RUN_ID="1", PYTHONPATH=str(work),
+               GITHUB_API_URL=api.url if api else "http://127.0.0.1:9",
+               GITHUB_TOKEN=fakegithub.TOKEN)
     codes = {}
 
     def run(name):
@@ -300,7 +304,16 @@ def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str,
     if changed and on_change != "issue":
         run("Fail on a change")
     return {"outputs": outputs, "summary": summary.read_text(), "codes": codes,
-            "gh": (work / "gh-calls").read_text().splitlines()}
+            "api": api.calls[calls_before:] if api else []}
+
+
+replay_job = replay
+
+
+@pytest.fixture
+def github():
+    with fakegithub.FakeGitHub() as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -315,7 +328,7 @@ def checkout(tmp_path):
 
 
 @pytest.mark.slow
-def test_report_job_scripts_run_locally(workflow, checkout):
+def test_report_job_scripts_run_locally(workflow, checkout, github, monkeypatch):
     """Holes, merge, report, compare verdicts, summary, issue and fail steps, for real."""
     sys.path.insert(0, str(ROOT / "tests"))
     from resultrows import NEW, OLD, everywhere, write_run
@@ -329,12 +342,14 @@ def test_report_job_scripts_run_locally(workflow, checkout):
 
     results = checkout / "results"
     cells = [OLD, NEW]
+    def replay(*args):
+        return replay_job(*args, api=github)
 
     # no baseline committed yet: report, warn, no verdict
     write_run(results / "night-1", night("night-1", flip=False))
     first = replay(workflow, checkout, "night-1", cells, "both")
     assert first["codes"]["nox -s report"] == 0 and first["outputs"]["changed"] == "false"
-    assert first["summary"].startswith("# rngdrift") and first["gh"] == []  # report.md
+    assert first["summary"].startswith("# rngdrift") and first["api"] == []  # report.md
 
     # promote it, then an unchanged night
     subprocess.run([sys.executable, "-m", "rngdrift", "baseline", "results/night-1", "--to",
@@ -343,19 +358,23 @@ def test_report_job_scripts_run_locally(workflow, checkout):
     write_run(results / "night-2", night("night-2", flip=False))
     second = replay(workflow, checkout, "night-2", cells, "both")
     assert second["outputs"]["changed"] == "false", second
-    assert "compare" in second["summary"].lower() and second["gh"] == []
+    assert "compare" in second["summary"].lower() and second["api"] == []
 
     # a changed value: issue opened (none open yet), run failed
     write_run(results / "night-3", night("night-3", flip=True))
     third = replay(workflow, checkout, "night-3", cells, "both")
     assert third["outputs"]["changed"] == "true"
-    assert any(call.startswith("issue create") for call in third["gh"]), third["gh"]
+    assert third["codes"]["Open or update the drift issue"] == 0
+    assert ("POST", f"/repos/{fakegithub.REPO}/issues") in third["api"], third["api"]
+    (issue,) = github.issues
+    assert issue["title"] == "rngdrift nightly: results changed against the baseline"
+    assert "Run night-3: https://github.example/" in issue["body"] and "pairs.hflip" in issue["body"]
     assert third["codes"]["Fail on a change"] == 1
 
-    # the same change with an issue open and on_change=issue: comment, do not fail
-    (checkout / "gh-open-issue").write_text("7\n")
+    # the same change with the issue open and on_change=issue: comment, do not fail
     fourth = replay(workflow, checkout, "night-3", cells, "issue")
-    assert any(call.startswith("issue comment 7") for call in fourth["gh"]), fourth["gh"]
+    assert fourth["api"][-1] == ("POST", f"/repos/{fakegithub.REPO}/issues/1/comments")
+    assert len(github.issues) == 1 and len(github.comments[1]) == 1
     assert "Fail on a change" not in fourth["codes"]
 
     # a cell job that sent nothing: a visible hole, the merge still runs, compare flags it

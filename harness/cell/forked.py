@@ -30,9 +30,7 @@ import tempfile
 import traceback
 from collections import namedtuple
 
-import rngdrift
-
-from . import attribution, metrics, tracing
+from . import attribution, metrics, sink, tracing
 from .loader import where_raised
 from .processes import describe_exit, stack_summary
 from .safetext import visible
@@ -114,7 +112,7 @@ def _in_fork(body, out_fd, report_fd):
                                   errors="backslashreplace")
     _fresh_exit()
     recorder = metrics.Recorder()
-    rngdrift._sink[0] = recorder.record
+    sink.receive(recorder.record)
     result, code, error = None, 0, None
     try:
         result = body()
@@ -124,7 +122,7 @@ def _in_fork(body, out_fd, report_fd):
         traceback.print_exc()
         code, error = 1, _describe(exc)
     counted = attribution.counted_here()
-    rngdrift._sink[0] = None
+    sink.receive(None)
     try:
         atexit._run_exitfuncs()  # as a program's exit does: workers shut down, report
     except BaseException:

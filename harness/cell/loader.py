@@ -4,7 +4,7 @@
     load_paths(["my_checks.py", "pkg/"])        users' files, packages and directories
 
 A file is imported once, by identity (``import_file``): by its own name when that
-finds it (its folder is appended to sys.path), so files may import each other and
+finds it (its folder goes first on sys.path), so files may import each other and
 ``import <stem>`` gets the module already loaded; under a private name
 (``rngdrift_user_<stem>``) when the name means something else here (``json.py``); a
 package by its own name, submodules included. Every problem with a user's path
@@ -149,6 +149,18 @@ def describe_error(exc, files):
                                          frames[-1].lineno)
 
 
+def put_first_on_path(folder):
+    """Put a user's folder first on sys.path, as Python puts a script's folder first
+    when the team runs it: their modules import as theirs whatever their names
+    (``scenarios``, ``harness``, ``tests``, ``rngdrift``). rngdrift's own code is not
+    affected: it imports under its private name (``_rngdrift``), and the cell has
+    imported torch, NumPy and what it needs of the standard library before any user
+    code loads (a module imported once is not looked up on sys.path again)."""
+    while folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+
+
 def _module_name(stem):
     base = "rngdrift_user_" + "".join(c if c.isalnum() else "_" for c in stem)
     name, n = base, 1
@@ -191,11 +203,7 @@ def import_file(path):
     module = loaded_from(path)
     if module is not None:
         return module
-    # Its folder goes last on sys.path: helpers and the user's project next to
-    # it import without installing anything, yet cannot shadow torch or numpy.
-    folder = os.path.dirname(path)
-    if folder not in sys.path:
-        sys.path.append(folder)
+    put_first_on_path(os.path.dirname(path))
     # Its own name where that finds this file (then its functions pickle for spawned
     # DataLoader workers too), else a private one.
     name = _natural_name(path) or _module_name(os.path.splitext(os.path.basename(path))[0])
@@ -226,8 +234,7 @@ def _load_package(path):
     if where and os.path.dirname(os.path.realpath(where)) != path:
         raise UserCodeError("%s: package name %r is already taken by %s; rename the "
                             "directory" % (_short(path), name, _short(where)))
-    if parent not in sys.path:
-        sys.path.append(parent)
+    put_first_on_path(parent)
     package = importlib.import_module(name)
     for info in pkgutil.walk_packages(package.__path__, name + "."):
         if not info.name.rsplit(".", 1)[-1].startswith("_"):  # _helpers are imported by users

@@ -26,9 +26,11 @@ from .adopt import add
 from .loader import UserCodeError
 from .registry import ScenarioFailed
 
-# The plugin by its module, once: where rngdrift is installed (or its egg-info is on the
-# path) pytest would also load it by its entry point, and refuse the second copy.
-PLUGIN_ARGS = ["-p", "no:cacheprovider", "-p", "no:rngdrift", "-p", "rngdrift.pytest_plugin"]
+# The plugin by its private module, once: where rngdrift is installed (or its egg-info is
+# on the path) pytest would also load the public one by its entry point; and a team's own
+# `rngdrift` package would stand in for rngdrift's public name.
+PLUGIN_ARGS = ["-p", "no:cacheprovider", "-p", "no:rngdrift",
+               "-p", "_rngdrift.harness.cell.pytest_plugin"]
 MAX_NAME = 200
 # ``passed`` (the goal of a test scenario): 1 when the test did what it should, 0 when
 # not; a skipped test has none (n/a), so skipped -> passed is 'newly available'.

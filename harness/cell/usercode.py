@@ -19,9 +19,8 @@ Every problem is a ``loader.UserCodeError`` (one line, exit 2).
 """
 import json
 import os
-import sys
 
-from . import datachecks, metrics, scripts, testrun
+from . import datachecks, loader, metrics, scripts, sink, testrun
 from .adopt import add, resolve, running_in
 
 KEYS = ("call", "script", "metric", "pytest", "dataset", "pairs")
@@ -50,14 +49,13 @@ def load_spec(path):
 
 def _call_scenario(fn, workdir, argv0):
     def run(ctx):
-        import rngdrift
         recorder = metrics.Recorder()  # what it records (rngdrift.record), then what it returns
-        rngdrift._sink[0] = recorder.record
+        sink.receive(recorder.record)
         try:
             with running_in(workdir, argv0):
                 value = fn()
         finally:
-            rngdrift._sink[0] = None
+            sink.receive(None)
         found = recorder.metrics
         found.update(metrics.auto_metrics(value))
         return found
@@ -76,8 +74,7 @@ def register(spec, collect=False):
     """Register every scenario ``spec`` asks for. ``collect``: collect pytest tests
     now (the runner) and keep them in ``spec``; otherwise use the collected ones."""
     workdir = spec["workdir"]
-    if workdir not in sys.path:
-        sys.path.append(workdir)  # last: `pkg.mod:function` imports, nothing is shadowed
+    loader.put_first_on_path(workdir)  # `pkg.mod:function` imports the team's `pkg`
     for option, key, prefix in (("--call", "call", "call."), ("--dataset", "dataset", "dataset."),
                                 ("--pairs", "pairs", "datapairs.")):
         for text in spec.get(key, ()):

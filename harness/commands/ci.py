@@ -1,5 +1,7 @@
-"""``rngdrift ci matrix|plan|reuse|holes``: glue between nox and a CI's job matrix
-(``harness.runs.ci`` holds the logic; .github/workflows/nightly.yml calls these)."""
+"""``rngdrift ci matrix|plan|reuse|holes|comment|issue``: glue between nox and a CI's
+job matrix (``harness.runs.ci`` holds the logic; .github/workflows/nightly.yml calls
+these), and GitHub's pull-request comment and issue (``harness.github``; action.yml
+and the nightly call them)."""
 from __future__ import annotations
 
 import argparse
@@ -8,13 +10,14 @@ import shlex
 import sys
 from pathlib import Path
 
+from .. import github
 from ..errors import UserError
 from ..runs import reuse
 from ..runs.ci import (MISSING_SCENARIO, SESSION_SETS, adopt_planned, fill_holes,
                       matrix_include, parse_listing, plan_jobs)
 
 
-HELP = "glue between nox and a CI's job matrix (matrix, holes)"
+HELP = "glue for CI: a job matrix from nox, holes, the pull-request comment, the issue"
 
 
 def _read(source: str) -> str:
@@ -50,9 +53,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p_holes.add_argument("run", type=Path, help="results/<run-id>")
     p_holes.add_argument("--matrix", required=True,
                          help="the job matrix JSON `matrix` printed, or the plan `plan` printed")
+    p_comment = sub.add_parser("comment", help="post a file as the pull request's one rngdrift "
+                                               "comment, or update it (GITHUB_TOKEN)")
+    p_comment.add_argument("--pr", type=int, required=True, metavar="NUMBER")
+    p_comment.add_argument("--body-file", required=True, metavar="FILE")
+    p_comment.add_argument("--marker", default=github.MARKER,
+                           help="the hidden line that finds the comment again (default "
+                                "%(default)s)")
+    p_comment.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
+    p_issue = sub.add_parser("issue", help="comment on the open issue with this title, or "
+                                           "open one (GITHUB_TOKEN)")
+    p_issue.add_argument("--title", required=True)
+    p_issue.add_argument("--body-file", required=True, metavar="FILE")
+    p_issue.add_argument("--repo", help="owner/name (default: GITHUB_REPOSITORY)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.step == "comment":
+        done, url = github.upsert_comment(github.Client.from_env(args.repo), args.pr,
+                                          _read(args.body_file), args.marker)
+        print(f"rngdrift ci: {done} the comment on #{args.pr}: {url}")
+        return 0
+    if args.step == "issue":
+        done, number = github.open_or_comment(github.Client.from_env(args.repo), args.title,
+                                              _read(args.body_file))
+        print(f"rngdrift ci: {done} issue #{number}")
+        return 0
     if args.step == "plan":
         include = matrix_include(parse_listing(_read(args.listing)), list(SESSION_SETS))
         jobs, decisions = plan_jobs(include, shlex.split(args.cell_args), args.reuse_from)

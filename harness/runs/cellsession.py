@@ -6,12 +6,11 @@ in every report instead of a silently missing cell.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import glob
-import io
 import os
 import re
 import shlex
@@ -19,25 +18,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import paths
 from ..matrix import compat, interpreters
 from . import importroot, preflight, reuse, runoptions, rundirs, venvguard
-from ..cell import environment, options, schema
+from .runoptions import RunOptions
+from ..cell import environment, schema
 from ..errors import UserError
 
 CELL_MODULE = "_rngdrift.harness.cell"
 INSTALL_TAIL_LINES = 6
-EXTRA_CELLS_ENV = "RNGDRIFT_EXTRA_CELLS"
-
-
-def parse_posargs(posargs: list[str], default_run_id: str) -> argparse.Namespace:
-    """The options after ``nox -s matrix --`` (``harness.runoptions``): the cell's own,
-    forwarded by ``cell_args``, plus where results go, which shard runs, which indexes
-    install and what is reused."""
-    return runoptions.parse(posargs, default_run_id)
-
-
-parse_shard = runoptions.parse_shard
-latest_run_id = runoptions.latest_run_id
 
 
 def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
@@ -50,16 +39,6 @@ def shard_of(cell: compat.Cell, cells: list[compat.Cell], shards: int) -> int:
     return ids.index(cell.id) % shards + 1
 
 
-def cell_args(args: argparse.Namespace) -> list[str]:
-    """Options passed through to ``python -m _rngdrift.harness.cell`` (user paths made absolute;
-    ``--workdir``: where the relative paths in --call/--script/--pytest/... are from)."""
-    forwarded = argparse.Namespace(**vars(args))
-    forwarded.scenarios = [str(Path(p).resolve()) for p in args.scenarios]
-    forwarded.cell_requirements = [str(Path(p).resolve()) for p in args.cell_requirements]
-    workdir = getattr(args, "workdir", None)
-    return options.to_argv(forwarded, "both") + (["--workdir", str(workdir)] if workdir else [])
-
-
 def pytest_requirement(python: str) -> str:
     """The pytest a cell gets with ``--pytest``: the newest line that supports its Python
     (7.4 is the last for 3.7, 8.3 for 3.8); the freeze file records the exact version."""
@@ -70,7 +49,7 @@ def pytest_requirement(python: str) -> str:
     return "pytest>=8.3"
 
 
-def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | Path | None,
+def check_user_code(opts: RunOptions, cell: compat.Cell, python: str | Path | None,
                     import_root: Path | None = None) -> str | None:
     """One line saying why the user's files cannot run in ``cell``, or None.
 
@@ -79,20 +58,20 @@ def check_user_code(args: argparse.Namespace, cell: compat.Cell, python: str | P
     that interpreter, which needs nothing installed) fails in a second, not after
     the torch install.
     """
-    for path in args.cell_requirements:
+    for path in opts.cell_requirements:
         if not Path(path).is_file():
             return f"{path}: no such requirements file (--cell-requirements)"
-    files = runoptions.user_code_files(args)
+    files = runoptions.user_code_files(opts)
     for path in files:
         if not Path(path).is_file():
             return f"{path}: no such file"
-    if not args.scenarios and not files:
+    if not opts.scenarios and not files:
         return None
     if python is None:
         return f"{cell.id}: {interpreters.missing_hint(cell.python)}"
     import_root = import_root or importroot.make(Path.cwd() / ".nox")
     proc = subprocess.run(
-        [str(python), "-m", CELL_MODULE + ".loader", "--check", *args.scenarios, *files,
+        [str(python), "-m", CELL_MODULE + ".loader", "--check", *opts.scenarios, *files,
          "--context", f"cell {cell.id}"],
         capture_output=True, text=True, cwd=import_root,
         env=dict(os.environ, PYTHONPATH=str(import_root)))
@@ -164,10 +143,10 @@ def error_rows(cell: compat.Cell, run_id: str, scenario: str, detail: str) -> li
 
 
 def _import_root(session) -> Path:
-    """The cell's PYTHONPATH: rngdrift's two names only (``importroot``), next to the
-    session venvs (nox's envdir)."""
+    """The cell's PYTHONPATH and working directory: rngdrift's two names only
+    (``importroot``), next to the session venvs (nox's envdir)."""
     location = getattr(getattr(session, "virtualenv", None), "location", None)
-    base = Path(location).parent if location else rundirs.RESULTS.parent / ".nox"
+    base = Path(location).parent if location else Path.cwd() / ".nox"
     return importroot.make(base)
 
 
@@ -180,127 +159,122 @@ def _cell_interpreter(session, cell: compat.Cell) -> Path | None:
     return interpreters.find(cell.python)
 
 
-def extra_cells() -> list[compat.Cell]:
-    """Cells named in RNGDRIFT_EXTRA_CELLS (comma-separated ids), appended to the default
-    matrix. Test-only: how a pair that cannot be installed (``torch9.9.9``) or a Python
-    that is not there (``py3.99``) is run through the real sessions."""
-    cells = []
-    for cell_id in filter(None, os.environ.get(EXTRA_CELLS_ENV, "").split(",")):
-        cell = compat.parse_id(cell_id.strip())
-        if cell is None:
-            raise SystemExit(f"rngdrift: {EXTRA_CELLS_ENV}: {cell_id!r} is not a cell id like "
-                             "py3.8-torch1.5.0-tv0.6.0")
-        cells.append(cell)
-    return cells
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What a nox invocation's cell sessions share, made once when the noxfile loads:
+    the options after ``--`` (or why they are unusable), and with --reuse-from or
+    --plan every cell's decision, made before any session moves ``<results>/latest``."""
+    posargs: tuple[str, ...]
+    options: RunOptions | None
+    problem: UserError | None = None
+    plan: dict | None = None
+
+    def needs_venv(self, cell_id: str) -> bool:
+        """False for a cell that is reused or only planned (``--plan``), and for every cell
+        when the options are unusable (its session only says why): nox makes a session's
+        venv before the session runs (1-3 s a cell, minutes for a cold torch)."""
+        if self.options is None:
+            return False
+        if self.plan is None or cell_id not in self.plan:
+            return True
+        return not (self.plan[cell_id].reused or self.options.plan)
+
+    def usable(self) -> RunOptions:
+        """The options, or the UserError that stops a cell session (``-h`` prints the help)."""
+        if self.options is not None:
+            return self.options
+        if {"-h", "--help"} & set(self.posargs):
+            runoptions.parse(["--help"], "help")  # prints the options and exits 0
+        raise self.problem
 
 
-def record_missing_interpreter(cell: compat.Cell, posargs: list[str], default_run_id: str,
+def prepare(posargs: list[str], default_run_id: str, cells: list[compat.Cell],
+            where: Path | None = None) -> Setup:
+    """Parse the options after ``--`` once, and plan the cells when they ask for it.
+
+    The options after ``--`` go to whichever sessions run (``nox -s tests -- -k x``
+    too), so an unusable line is kept, not raised: the cell sessions raise it."""
+    try:
+        opts = runoptions.parse(posargs, default_run_id, where or paths.started_in(),
+                                add_help=False)
+        if not opts.wants_plan:
+            return Setup(tuple(posargs), opts)
+        if opts.reuse_from:
+            previous = rundirs.resolve(opts.reuse_from, opts.results)
+            if not previous.is_dir():
+                raise UserError(f"--reuse-from {opts.reuse_from}: no such run directory")
+            if previous == rundirs.run_dir(opts.run_id, opts.results).resolve():
+                raise UserError(f"--reuse-from {opts.reuse_from}: that is this run "
+                                f"({opts.run_id}); name a previous one")
+        return Setup(tuple(posargs), opts, plan={d.cell: d for d in reuse.plan(cells, opts)})
+    except UserError as exc:
+        return Setup(tuple(posargs), None, problem=exc)
+
+
+def record_missing_interpreter(cell: compat.Cell, opts: RunOptions,
                                cells: list[compat.Cell]) -> Path | None:
     """Write the ``cell.interpreter`` error row of a cell whose Python is nowhere to be
     found (``harness.interpreters``), so the hole shows in every report.
 
     Returns the CSV written, or None when the cell is outside ``--shard`` or
     ``--resume`` keeps a complete CSV for it."""
-    try:
-        args = parse_posargs(list(posargs), default_run_id)
-    except SystemExit:  # bad options: the sessions that do run will say so
+    if opts.shard and shard_of(cell, cells, opts.shard[1]) != opts.shard[0]:
         return None
-    if args.shard and shard_of(cell, cells, args.shard[1]) != args.shard[0]:
-        return None
-    out = rundirs.cell_csv(rundirs.run_dir(args.run_id, Path(args.results)), cell.id)
-    if args.resume and cell_is_complete(out, cell.id):
+    out = rundirs.cell_csv(rundirs.run_dir(opts.run_id, opts.results), cell.id)
+    if opts.resume and cell_is_complete(out, cell.id):
         return None
     hint = interpreters.missing_hint(cell.python)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
-    schema.write_csv(out, error_rows(cell, args.run_id, schema.CELL_INTERPRETER, hint))
+    schema.write_csv(out, error_rows(cell, opts.run_id, schema.CELL_INTERPRETER, hint))
     rundirs.point_latest(out.parent.parent)
     print(f"rngdrift: {cell.id}: {hint}; recorded as an error row in {out}", file=sys.stderr)
     return out
 
 
-def skip_missing_interpreter(session, cell: compat.Cell, default_run_id: str,
+def skip_missing_interpreter(session, cell: compat.Cell, opts: RunOptions,
                              cells: list[compat.Cell]) -> None:
     """The session of a cell whose Python is missing: its error row, then a skip (a
     failure on CI, as nox does with ``--error-on-missing-interpreters``)."""
-    record_missing_interpreter(cell, list(session.posargs), default_run_id, cells)
+    record_missing_interpreter(cell, opts, cells)
     why = f"{cell.id}: {interpreters.missing_hint(cell.python)}"
     (session.error if os.environ.get("CI") else session.skip)(why)
 
 
-def plan_cells(posargs: list[str], default_run_id: str, cells: list[compat.Cell],
-               invoked_from: str | Path | None = None) -> dict[str, reuse.Decision] | None:
-    """What each cell will do, decided once when nox loads the noxfile (before any session
-    moves ``results/latest``), or None without ``--reuse-from``/``--plan``. Cells to be
-    reused need no venv: the noxfile gives their sessions none."""
-    # The posargs are for whichever sessions run (`nox -s tests -- -k x` too): only
-    # those asking for a plan are parsed here, quietly; a bad option is the sessions' to say.
-    if not any(a == "--plan" or a.split("=")[0] == "--reuse-from" for a in posargs):
-        return None
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            args = parse_posargs(list(posargs), default_run_id)
-    except SystemExit:
-        return None
-    runoptions.resolve_user_paths(args, invoked_from or os.getcwd())
-    if args.reuse_from:
-        previous = rundirs.resolve(args.reuse_from)
-        if not previous.is_dir():
-            raise UserError(f"--reuse-from {args.reuse_from}: no such run directory")
-        if previous == rundirs.run_dir(args.run_id, Path(args.results)).resolve():
-            raise UserError(f"--reuse-from {args.reuse_from}: that is this run ({args.run_id}); "
-                            "name a previous one")
-    return {d.cell: d for d in reuse.plan(cells, args)}
-
-
-def needs_venv(plan: dict[str, reuse.Decision] | None, cell_id: str, posargs: list[str]) -> bool:
-    """False for a cell that is reused or only planned (``--plan``)."""
-    if plan is None or cell_id not in plan:
-        return True
-    return not (plan[cell_id].reused or "--plan" in posargs)
-
-
-def run_cell(session, cell: compat.Cell, default_run_id: str,
-             cells: list[compat.Cell] | None = None,
-             plan: dict[str, reuse.Decision] | None = None,
+def run_cell(session, cell: compat.Cell, setup: Setup, cells: list[compat.Cell] | None = None,
              interpreter_found: bool = True) -> None:
     """``cells`` is the session's whole cell list, in order (what ``--shard`` deals out);
-    ``plan`` what ``plan_cells`` decided for them at load time (computed here without)."""
-    args = parse_posargs(list(session.posargs), default_run_id)
-    if args.shard:
-        k, n = args.shard
+    ``setup`` what ``prepare`` made of the options when the noxfile loaded. Bad user
+    input raises UserError (the noxfile turns it into one line and exit 2)."""
+    opts = setup.usable()
+    if opts.shard:
+        k, n = opts.shard
         own = shard_of(cell, cells if cells is not None else [cell], n)
         if own != k:
             session.skip(f"{cell.id} is in shard {own}/{n}, not {k}/{n} (--shard)")
-    runoptions.resolve_user_paths(args, getattr(session, "invoked_from", None) or os.getcwd())
-    decision = (plan or {}).get(cell.id)
-    if decision is None:
-        try:
-            decision = reuse.plan([cell], args)[0]
-        except UserError as exc:
-            session.error(str(exc))
-    if args.plan:
+    decision = (setup.plan or {}).get(cell.id) or reuse.plan([cell], opts)[0]
+    if opts.plan:
         session.skip(f"{cell.id}: {decision.line()} (--plan: nothing ran)")
     if not decision.reused:
         if not interpreter_found:
-            skip_missing_interpreter(session, cell, default_run_id, cells or [cell])
-        problem = check_user_code(args, cell, _cell_interpreter(session, cell),
-                                  _import_root(session)) or preflight.user_values_problem(
-            args, _cell_interpreter(session, cell), _import_root(session))
-        if problem:
-            # Bad user input fails the whole nox run at once, like a bad option would.
-            print(f"rngdrift: {problem}", file=sys.stderr)
-            raise SystemExit(2)
-    run_path = rundirs.run_dir(args.run_id, Path(args.results))
+            skip_missing_interpreter(session, cell, opts, cells or [cell])
+        python = _cell_interpreter(session, cell)
+        problem = (check_user_code(opts, cell, python, _import_root(session))
+                   or preflight.user_values_problem(opts, python, _import_root(session)))
+        if problem:  # bad user input fails the whole nox run at once, like a bad option
+            raise UserError(problem)
+    run_path = rundirs.run_dir(opts.run_id, opts.results)
     out = rundirs.cell_csv(run_path, cell.id)
     with contextlib.ExitStack() as held:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            held.enter_context(cell_lock(run_path, cell.id))
-            held.enter_context(venvguard.holding(session, cell.id))  # before it is touched
+        except OSError as exc:
+            session.error(f"{cell.id}: cannot write into {exc.filename or run_path} "
+                          f"({exc.strerror})")
+        held.enter_context(cell_lock(run_path, cell.id))
+        held.enter_context(venvguard.holding(session, cell.id))  # before it is touched
+        try:
             rundirs.point_latest(run_path)  # only by the run that holds the cell
-        except UserError as exc:
-            session.error(str(exc))
         except OSError as exc:
             session.error(f"{cell.id}: cannot write into {exc.filename or run_path} "
                           f"({exc.strerror})")
@@ -312,14 +286,14 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
                 session.error(str(exc))
             session.log(f"{cell.id}: {decision.line()}")
             return
-        _run_locked(session, cell, args, run_path, out, decision)
+        _run_locked(session, cell, opts, run_path, out, decision)
 
 
-def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: Path,
-                out: Path, decision: reuse.Decision) -> None:
+def _run_locked(session, cell: compat.Cell, opts: RunOptions, run_path: Path, out: Path,
+                decision: reuse.Decision) -> None:
     """The cell's session while it holds its lock: resume check, leftovers, install, run."""
     session.notify("report", posargs=[str(run_path)])
-    if args.resume and cell_is_complete(out, cell.id):
+    if opts.resume and cell_is_complete(out, cell.id):
         session.log(f"{cell.id}: complete CSV already in {run_path.name}; skipped (--resume)")
         return
     for path in remove_leftovers(out):
@@ -329,21 +303,26 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
         session.log(f"{cell.id}: {decision.line()}")
 
     # User requirements resolve together with the pins, so they cannot move torch or numpy.
-    requirements = cell.requirements + [a for f in args.cell_requirements for a in ("-r", f)]
-    if args.pytest:  # resolved with the pins too: pytest cannot move torch either
+    requirements = cell.requirements + [a for f in opts.cell_requirements for a in ("-r", f)]
+    if opts.pytest:  # resolved with the pins too: pytest cannot move torch either
         requirements.append(pytest_requirement(cell.python))
-    cmd = install_command(session, requirements, runoptions.index_args(args))
+    cmd = install_command(session, requirements, runoptions.index_args(opts))
     session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(requirements):]))
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_import_root(session))
     if proc.returncode != 0:
         lines = [l.strip() for l in (proc.stdout + proc.stderr).splitlines() if l.strip()]
         detail = " | ".join(lines[-INSTALL_TAIL_LINES:])
-        schema.write_csv(out, error_rows(cell, args.run_id, schema.CELL_INSTALL,
+        schema.write_csv(out, error_rows(cell, opts.run_id, schema.CELL_INSTALL,
                                          "install failed: " + detail))
         session.error(f"{cell.id}: install failed: {lines[-1] if lines else proc.returncode}")
 
-    notes = [*decision.key.header(), decision.note(), *runoptions.index_notes(args)]
-    session.run("python", "-m", CELL_MODULE, "--out", str(out), "--cell", cell.id,
-                "--run-id", args.run_id, *cell_args(args),
-                *[a for note in notes for a in ("--freeze-note", note)],
-                env={"PYTHONPATH": str(_import_root(session))})
+    notes = [*decision.key.header(), decision.note(), *runoptions.index_notes(opts)]
+    root = _import_root(session)
+    # The cell starts in its import root: `python -m` puts the working directory first on
+    # sys.path, and the noxfile's folder (rngdrift's checkout) holds a `harness` and a
+    # `scenarios` that would stand in for the team's own.
+    with session.chdir(root):
+        session.run("python", "-m", CELL_MODULE, "--out", str(out), "--cell", cell.id,
+                    "--run-id", opts.run_id, *opts.cell_argv(),
+                    *[a for note in notes for a in ("--freeze-note", note)],
+                    env={"PYTHONPATH": str(root)})

@@ -22,13 +22,13 @@ import re
 import sys
 from pathlib import Path
 
-from . import cellsession, resultkey, reuse, runoptions, rundirs
+from . import cellsession, cellsets, resultkey, reuse, runoptions, rundirs
 from ..matrix import compat
 from ..cell import schema
 from ..errors import UserError
 
 
-SESSION_SETS = ("matrix", "exhaustive", "patches")
+SESSION_SETS = cellsets.NAMES
 MISSING_SCENARIO = schema.CELL_MISSING
 _CALL = re.compile(r"(?P<name>[^(]+)\((?P<cell>[^)]+)\)")
 
@@ -92,14 +92,10 @@ def plan_jobs(include: list[dict], cell_args: list[str],
     are the options every cell job gets after ``--``; ``previous`` the last night's run
     (None, or not there: the first night, or the cache was evicted: everything runs)."""
     extra = ["--reuse-from", str(previous)] if previous and previous.is_dir() else []
-    try:
-        args = runoptions.parse([*cell_args, *extra], "plan", prog="--cell-args")
-    except SystemExit:
-        raise UserError(f"--cell-args {' '.join(cell_args)!r}: not options `nox -s matrix --` "
-                        "takes (see its --help)") from None
-    runoptions.resolve_user_paths(args, Path.cwd())
+    opts = runoptions.parse([*cell_args, *extra], "plan", prog="rngdrift run", add_help=False,
+                            context=f"--cell-args {' '.join(cell_args)!r}")
     cells = [compat.find(e["cell"]) or compat.parse_id(e["cell"]) for e in include]
-    decisions = reuse.plan(cells, args)
+    decisions = reuse.plan(cells, opts)
     to_run = {d.cell for d in decisions if not d.reused}
     return [e for e in include if e["cell"] in to_run], decisions
 

@@ -24,7 +24,6 @@ for a new run of it (``harness.reuse``). The parts say *why* a key differs.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import hashlib
@@ -77,7 +76,7 @@ def harness_version(root: Path = ROOT) -> str:
     return f"{paths.VERSION}/{schema.SCHEMA_VERSION}"
 
 
-def option_values(args: argparse.Namespace) -> dict:
+def option_values(args: runoptions.RunOptions) -> dict:
     """The cell options that shape its rows, each as the cell will see it (what the user
     did not pass is the cell's default, so `--repeats 2` and nothing are one key)."""
     values = {}
@@ -94,7 +93,7 @@ def option_values(args: argparse.Namespace) -> dict:
     return values
 
 
-def user_digest(args: argparse.Namespace) -> str:
+def user_digest(args: runoptions.RunOptions) -> str:
     """The content of the user's code and requirement files (not their paths): the
     --scenarios files, the files --call/--script/--dataset/--pairs/--pytest name, and
     every file of the user's they import (``harness.cell.codeid``: the closure the cells
@@ -104,10 +103,10 @@ def user_digest(args: argparse.Namespace) -> str:
     except loader.UserCodeError as exc:
         scenario_files = [f"unreadable: {exc}"]
     named = runoptions.user_code_files(args) + runoptions.pytest_files(args)
-    workdir = getattr(args, "workdir", None)
+    workdir = str(args.workdir)
     readable = [f for f in scenario_files + named + _module_files(args, workdir)
                 if Path(f).is_file()]
-    code = codeid.closure(readable, [workdir] if workdir else [])
+    code = codeid.closure(readable, [workdir])
     contents = {
         "scenarios": sorted(loader.file_sha256(f) or f for f in scenario_files),
         "code": codeid.digest(code) if code else "",
@@ -118,7 +117,7 @@ def user_digest(args: argparse.Namespace) -> str:
     return _digest(contents)
 
 
-def _module_files(args: argparse.Namespace, workdir: str | None) -> list[str]:
+def _module_files(args: runoptions.RunOptions, workdir: str) -> list[str]:
     """The files of the modules --call/--dataset/--pairs name as ``package.module:NAME``
     that lie in the user's folder (an installed package's are not the user's code)."""
     files = []
@@ -130,7 +129,7 @@ def _module_files(args: argparse.Namespace, workdir: str | None) -> list[str]:
     return files
 
 
-def index_values(args: argparse.Namespace) -> dict:
+def index_values(args: runoptions.RunOptions) -> dict:
     """The index options as given, plus the files of each local --find-links directory."""
     values = {name: list(getattr(args, name, None) or []) for name in INDEX_OPTIONS}
     listings = {}
@@ -165,9 +164,10 @@ class ResultKey:
         return out + (["platform"] if self.platform != other.platform else [])
 
 
-def key_for(cell: compat.Cell, args: argparse.Namespace, platform: str | None = None,
+def key_for(cell: compat.Cell, args: runoptions.RunOptions, platform: str | None = None,
             root: Path = ROOT) -> ResultKey:
-    """The key of ``cell`` run with the host options ``args`` (user paths absolute)."""
+    """The key of ``cell`` run with the options ``args`` (``runoptions.parse``: the same
+    record the cell session runs with, user paths absolute)."""
     parts = {
         "pins": _digest([cell.python, *cell.requirements]),
         "options": _digest(option_values(args)),

@@ -29,10 +29,18 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S")
 
 
-def check_run_id(run_id: str) -> str:
+def run_id_problem(run_id: str) -> str | None:
+    """Why ``run_id`` cannot name a run directory, or None."""
     if not _VALID.fullmatch(run_id) or run_id in ("latest", "baseline"):
-        raise UserError(f"run id {run_id!r} must be letters, digits, '.', '_' or '-' "
-                         "and not 'latest' or 'baseline'")
+        return (f"run id {run_id!r} must be letters, digits, '.', '_' or '-' and not "
+                "'latest' or 'baseline'")
+    return None
+
+
+def check_run_id(run_id: str) -> str:
+    problem = run_id_problem(run_id)
+    if problem:
+        raise UserError(problem)
     return run_id
 
 
@@ -54,11 +62,12 @@ def point_latest(run_path: Path) -> None:
     os.replace(tmp, latest)
 
 
-def resolve(path: str | Path) -> Path:
-    """A run directory from a path or a run id ('latest' follows the pointer)."""
-    candidate = Path(path)
-    if not candidate.exists() and (RESULTS / str(path)).exists():
-        candidate = RESULTS / str(path)
+def resolve(path: str | Path, results: Path | None = None) -> Path:
+    """A run directory from a path or a run id in ``results`` (default: RESULTS;
+    'latest' follows the pointer)."""
+    candidate, results = Path(path), results or RESULTS
+    if not candidate.exists() and (results / str(path)).exists():
+        candidate = results / str(path)
     return candidate.resolve()
 
 

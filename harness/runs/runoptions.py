@@ -1,5 +1,6 @@
-"""The options after ``nox -s matrix --``, declared once for every host command that
-takes them (the matrix sessions, ``rngdrift plan``, ``rngdrift ci plan``).
+"""The options after ``nox -s matrix --`` (and of ``rngdrift run``), declared once and
+parsed once into a ``RunOptions``: the record the cell session, the result key, the
+reuse plan and ``rngdrift plan``/``ci plan`` all read.
 
     the cell's own options      from ``harness.cell.options`` (forwarded to every cell)
     where results go            --run-id, --results, --shard
@@ -7,19 +8,45 @@ takes them (the matrix sessions, ``rngdrift plan``, ``rngdrift ci plan``).
     what is reused              --reuse-from RUN, --rerun all, --reuse-across-platforms,
                                 --plan (say what would run and reuse; run nothing)
     which cells                 --vary PACKAGE=V1,V2 (every cell once per version)
+
+``parse(argv, default_run_id, started_in)`` makes every path absolute where the user
+started (an option declared ``path=True`` in the cell's table, ``--results``, a local
+``--find-links``); the user-code options (``--call``, ``--script``, ...) keep their
+text and are read in the cell from ``workdir``. ``to_argv`` turns a RunOptions back
+into the arguments that parse to it (nox's ``to_argv``), which is how ``rngdrift run``
+hands them to the sessions. Bad input is a ``UserError``, never a usage dump and exit.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import shlex
 from pathlib import Path
 
 from . import rundirs
+from .. import paths
 from ..matrix import envs
 from ..cell import options
 from ..errors import UserError
+
+INDEX_OPTIONS = ("index_url", "extra_index_url", "find_links")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are UserErrors (one line, after ``context`` when given)."""
+
+    def __init__(self, *args, context: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.context = context
+
+    def error(self, message):
+        raise UserError(_said(self.context, f"{message} (see {self.prog} --help)"))
+
+
+def _said(context: str, message: str) -> str:
+    return f"{context}: {message}" if context else message
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -60,8 +87,6 @@ def add_reuse_options(parser: argparse.ArgumentParser) -> None:
                        help="print per cell what would run and what would be reused; run nothing")
 
 
-# -- --vary (harness.matrix.envs): the stack around torch as an axis of the matrix ------
-
 def _axis(text: str) -> envs.Axis:
     try:
         return envs.Axis.parse(text)
@@ -89,16 +114,69 @@ def vary_axes(posargs: list[str]) -> list[envs.Axis]:
 
 
 def add_to(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--run-id", help=f"results/<run-id>/ to write into (env {rundirs.RUN_ID_ENV})")
-    parser.add_argument("--results", default=str(rundirs.RESULTS), help=argparse.SUPPRESS)
+    parser.add_argument("--run-id", help=f"<results>/<run-id>/ to write into (env "
+                                         f"{rundirs.RUN_ID_ENV}; default: the time)")
+    parser.add_argument("--results", metavar="DIR",
+                        help=f"where runs go (default: {paths.RESULTS_ELSEWHERE}/ in the "
+                             f"directory you start from; results/ in rngdrift's own checkout)")
     parser.add_argument("--shard", type=parse_shard, metavar="K/N",
                         help="run only shard K of N (cells dealt round-robin by their "
                              "position in the session's cell list)")
+    add_vary_option(parser)
     options.add_to(parser, "both")
     add_index_options(parser)
     add_reuse_options(parser)
-    add_vary_option(parser)
     return parser
+
+
+def _field(option):
+    """The RunOptions field of one cell option: its type and empty value."""
+    kind = {"flag": (bool, False), "append": (tuple, ()), "int": (int | None, None),
+            "float": (float | None, None)}.get(option.kind, (str | None, None))
+    return options.dest(option), kind[0], dataclasses.field(default=kind[1])
+
+
+class _Methods:
+    """What the sessions ask of their options (RunOptions' methods)."""
+
+    @property
+    def wants_plan(self) -> bool:
+        """--reuse-from or --plan: every cell's decision is made before any session runs."""
+        return bool(self.reuse_from) or self.plan
+
+    def cell_argv(self) -> list[str]:
+        """The arguments for ``python -m _rngdrift.harness.cell`` (paths already absolute;
+        ``--workdir``: where the relative paths of --call/--script/--pytest/... are from)."""
+        return options.to_argv(self, "both") + ["--workdir", str(self.workdir)]
+
+    def to_argv(self) -> list[str]:
+        """The arguments that ``parse`` turns back into these options (run id included)."""
+        argv = ["--run-id", self.run_id, "--results", str(self.results)]
+        argv += ["--shard", "%d/%d" % self.shard] if self.shard else []
+        argv += options.to_argv(self, "both") + index_args(self)
+        argv += ["--reuse-from", self.reuse_from] if self.reuse_from else []
+        argv += ["--rerun", self.rerun] if self.rerun else []
+        argv += ["--reuse-across-platforms"] if self.reuse_across_platforms else []
+        argv += [a for axis in self.vary
+                 for a in ("--vary", f"{axis.package}={','.join(axis.versions)}")]
+        return argv + (["--plan"] if self.plan else [])
+
+
+RunOptions = dataclasses.make_dataclass(
+    "RunOptions",
+    [("run_id", str), ("results", Path), ("workdir", Path),
+     ("shard", tuple | None, dataclasses.field(default=None)),
+     *((name, tuple, dataclasses.field(default=())) for name in INDEX_OPTIONS),
+     ("reuse_from", str | None, dataclasses.field(default=None)),
+     ("rerun", str | None, dataclasses.field(default=None)),
+     ("reuse_across_platforms", bool, dataclasses.field(default=False)),
+     ("plan", bool, dataclasses.field(default=False)),
+     ("vary", tuple, dataclasses.field(default=())),
+     *(_field(o) for o in options.selected("both"))],
+    bases=(_Methods,), frozen=True, namespace={"__module__": __name__})
+RunOptions.__doc__ = """The options after ``--``, typed and with absolute paths: the host's
+(run_id, results, workdir, shard, indexes, reuse) and every cell option of
+``harness.cell.options`` under its ``dest`` name (append options as tuples)."""
 
 
 def latest_run_id(results: Path) -> str | None:
@@ -107,51 +185,61 @@ def latest_run_id(results: Path) -> str | None:
     return Path(os.readlink(latest)).name if latest.is_symlink() and latest.exists() else None
 
 
-def parse(posargs: list[str], default_run_id: str,
-          prog: str = "nox -s matrix --") -> argparse.Namespace:
-    parser = add_to(argparse.ArgumentParser(prog=prog, add_help=True))
-    args = parser.parse_args(posargs)
-    args.run_id = args.run_id or os.environ.get(rundirs.RUN_ID_ENV)
-    if not args.run_id and args.resume:
-        args.run_id = latest_run_id(Path(args.results))
-        if args.run_id is None:
-            parser.error(f"--resume: no run to resume ({Path(args.results) / 'latest'} does not "
-                         "exist); name it with --run-id")
-    args.run_id = args.run_id or default_run_id
-    try:
-        rundirs.check_run_id(args.run_id)
-    except UserError as exc:
-        parser.error(f"--run-id: {exc}")
-    if len(args.index_url) > 1:
-        parser.error("--index-url: give it once (more indexes: --extra-index-url)")
-    return args
+def from_namespace(ns: argparse.Namespace, default_run_id: str,
+                   started_in: str | Path | None = None, context: str = "") -> RunOptions:
+    """The RunOptions of a parsed command line (``add_to``'s options); paths made absolute
+    from ``started_in`` (default: where the user started). UserError on bad input, its
+    message after ``context`` when given (``--cell-args '...'``)."""
+    base = Path(started_in).resolve() if started_in else paths.started_in()
+    results = (base / ns.results).resolve() if ns.results else paths.default_results(base)
+    run_id = ns.run_id or os.environ.get(rundirs.RUN_ID_ENV)
+    if not run_id and ns.resume:
+        run_id = latest_run_id(results)
+        if run_id is None:
+            raise UserError(_said(context, f"--resume: no run to resume ({results / 'latest'} "
+                                           "does not exist); name it with --run-id"))
+    run_id = run_id or default_run_id
+    if rundirs.run_id_problem(run_id):
+        raise UserError(_said(context, f"--run-id: {rundirs.run_id_problem(run_id)}"))
+    if len(ns.index_url) > 1:
+        raise UserError(_said(context, "--index-url: give it once (more indexes: "
+                                       "--extra-index-url)"))
+    values = {}
+    for option in options.selected("both"):
+        name = options.dest(option)
+        value = getattr(ns, name)
+        if option.kind == "append":
+            value = tuple(str((base / v).resolve()) if option.path else v for v in value)
+        values[name] = value
+    return RunOptions(
+        run_id=run_id, results=results, workdir=base, shard=ns.shard,
+        index_url=tuple(ns.index_url), extra_index_url=tuple(ns.extra_index_url),
+        find_links=tuple(link if "://" in link else str((base / link).resolve())
+                         for link in ns.find_links),
+        reuse_from=ns.reuse_from, rerun=ns.rerun,
+        reuse_across_platforms=ns.reuse_across_platforms, plan=ns.plan,
+        vary=tuple(envs.combine(ns.vary)), **values)
 
 
-def resolve_user_paths(args: argparse.Namespace, invoked_from: str | Path) -> None:
-    """Make ``--scenarios``/``--cell-requirements`` and local ``--find-links`` absolute,
-    relative to where nox was started (nox itself runs sessions in the noxfile's folder);
-    the other user-code options keep their text and are read from there in the cell
-    (``--workdir``)."""
-    base = Path(invoked_from)
-    args.scenarios = [str((base / p).resolve()) for p in args.scenarios]
-    args.cell_requirements = [str((base / p).resolve()) for p in args.cell_requirements]
-    args.find_links = [link if "://" in link else str((base / link).resolve())
-                       for link in getattr(args, "find_links", [])]
-    args.workdir = str(base.resolve())
+def parse(argv: list[str], default_run_id: str, started_in: str | Path | None = None,
+          prog: str = "nox -s matrix --", add_help: bool = True,
+          context: str = "") -> RunOptions:
+    """The options ``argv`` gives (``--help`` prints the help and exits 0)."""
+    ns = add_to(_Parser(prog=prog, add_help=add_help, context=context)).parse_args(list(argv))
+    return from_namespace(ns, default_run_id, started_in, context)
 
 
-def user_code_files(args: argparse.Namespace) -> list[str]:
+def user_code_files(opts) -> list[str]:
     """The Python files named by --call/--dataset/--pairs (FILE.py:NAME) and --script,
     absolute: for the host's preflight (missing, or syntax the cell cannot compile) and,
     with what they import, for the result key."""
-    base = Path(getattr(args, "workdir", None) or os.getcwd())
+    base = Path(opts.workdir)
     files = []
-    for text in [*getattr(args, "call", []), *getattr(args, "dataset", []),
-                 *getattr(args, "pairs", [])]:
+    for text in [*opts.call, *opts.dataset, *opts.pairs]:
         target = text.rpartition(":")[0]
         if target.endswith(".py") or "/" in target:
             files.append(str(base / target))
-    for text in getattr(args, "script", []):
+    for text in opts.script:
         try:
             words = shlex.split(text)
         except ValueError:
@@ -163,12 +251,12 @@ def user_code_files(args: argparse.Namespace) -> list[str]:
     return files
 
 
-def pytest_files(args: argparse.Namespace) -> list[str]:
+def pytest_files(opts) -> list[str]:
     """The test files a --pytest command line names (files, or the .py files under a
     folder), absolute; options and node ids past '::' are left to pytest."""
-    base = Path(getattr(args, "workdir", None) or os.getcwd())
+    base = Path(opts.workdir)
     files = []
-    for text in getattr(args, "pytest", []) or []:
+    for text in opts.pytest:
         try:
             words = shlex.split(text)
         except ValueError:
@@ -181,20 +269,16 @@ def pytest_files(args: argparse.Namespace) -> list[str]:
     return files
 
 
-def index_args(args: argparse.Namespace) -> list[str]:
+def index_args(opts) -> list[str]:
     """The index options for ``uv pip install`` / ``pip install`` (same spelling)."""
     out = []
-    for flag, values in (("--index-url", args.index_url),
-                         ("--extra-index-url", args.extra_index_url),
-                         ("--find-links", args.find_links)):
-        for value in values or ():
-            out += [flag, value]
+    for name in INDEX_OPTIONS:
+        for value in getattr(opts, name):
+            out += ["--" + name.replace("_", "-"), value]
     return out
 
 
-def index_notes(args: argparse.Namespace) -> list[str]:
+def index_notes(opts) -> list[str]:
     """Freeze-file header lines naming the indexes a cell installed from."""
-    return [f"{flag}: {value}" for flag, values in (("index-url", args.index_url),
-                                                    ("extra-index-url", args.extra_index_url),
-                                                    ("find-links", args.find_links))
-            for value in values or ()]
+    return [f"{name.replace('_', '-')}: {value}" for name in INDEX_OPTIONS
+            for value in getattr(opts, name)]
