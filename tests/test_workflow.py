@@ -288,6 +288,8 @@ def replay(workflow, work: Path, run_id: str, cells: list[str], on_change: str,
         proc = subprocess.run(["bash", "-eo", "pipefail", "-c", script], cwd=work, env=env,
                               capture_output=True, text=True, timeout=600)
         codes[name] = proc.returncode
+        if proc.returncode:
+            print(f"step {name!r} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
         return proc
 
     for name in REPORT_STEPS:
@@ -443,8 +445,7 @@ def test_report_job_merges_reused_and_new_cells_and_keeps_them(workflow, checkou
     from _rngdrift.harness.matrix import compat
     from _rngdrift.harness.results import platforms
     from _rngdrift.harness.runs import resultkey, runoptions
-    from _rngdrift.harness.cell import environment
-    from resultrows import NEW, OLD, TV08, everywhere, write_run
+    from resultrows import NEW, OLD, TV08, everywhere, write_freeze, write_run
 
     results = checkout / "results"
     previous = results / "previous"
@@ -456,8 +457,7 @@ def test_report_job_merges_reused_and_new_cells_and_keeps_them(workflow, checkou
     key = resultkey.key_for(compat.parse_id(OLD), runoptions.parse([], "x"),
                             platforms.this_class())
     for cell in (OLD, TV08):
-        (previous / "cells" / f"{cell}.freeze.txt").write_text(
-            environment.freeze_text(notes=key.header()))
+        write_freeze(previous, cell, key.header())
     # tonight: OLD unchanged (reused), NEW ran in its own job
     write_run(results / "nightly-42", everywhere(NEW, "pairs.hflip", {"pair_consistency": 0.5},
                                                  seedings=("all",), run_id="nightly-42"))

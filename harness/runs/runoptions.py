@@ -218,7 +218,7 @@ def from_namespace(ns: argparse.Namespace, default_run_id: str,
                          for link in ns.find_links),
         reuse_from=ns.reuse_from, rerun=ns.rerun,
         reuse_across_platforms=ns.reuse_across_platforms, plan=ns.plan,
-        vary=tuple(envs.combine(ns.vary)), **values)
+        vary=tuple(envs.combine(getattr(ns, "vary", ()))), **values)
 
 
 def parse(argv: list[str], default_run_id: str, started_in: str | Path | None = None,
