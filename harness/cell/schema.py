@@ -97,6 +97,8 @@ SEEDED = {
     "all": ("python", "numpy", "torch", "cuda"),
     "full": ("python", "numpy", "torch", "cuda"),
 }
+GENERATOR_PREFIX = "rng.generator."  # rng[.worker|.process].generator.<api> (text): a GENERATOR_USES
+GENERATOR_USES = ("global", "own", "global+own")  # the global generator, the program's own, both
 
 
 def name_problem(name, what):
