@@ -3,13 +3,16 @@
     import rngdrift
 
     rngdrift.record("val_loss", loss)          # returns ``loss`` unchanged
+    rngdrift.record("accuracy", acc, goal="up")  # higher is right: a drop is *broken*
 
 Under rngdrift (``--script``, ``--pytest``, ``--call``) each recorded value becomes
 rows of the cell CSV, as a returned metric does: numbers are compared with a
 tolerance; tensors, arrays and images are fingerprinted (with their shape and
 dtype); lists, tuples and dicts are taken apart. The last value recorded under a
-name wins. Anywhere else ``record`` does nothing, so a script that calls it runs
-as before. Standard library only, Python 3.7+.
+name wins. ``goal="up"`` or ``"down"`` says the value measures correctness and which
+way is good (a ``goal.<name>`` row), as ``--goal NAME=up`` does from the command line.
+Anywhere else ``record`` does nothing, so a script that calls it runs as before.
+Standard library only, Python 3.7+.
 
 For your own scenario files (``--scenarios my_checks.py``)::
 
@@ -39,15 +42,22 @@ def __getattr__(name):
         return _rngdrift.__version__
     raise AttributeError("module 'rngdrift' has no attribute %r" % name)
 
-# Set by the rngdrift cell while your code runs under it: a callable(name, value).
+# Set by the rngdrift cell while your code runs under it: a callable(name, value, goal).
 _sink = [None]
 
 
-def record(name, value):
-    """Record ``value`` under ``name`` for rngdrift's comparison; returns ``value``."""
+def record(name, value, goal=None):
+    """Record ``value`` under ``name`` for rngdrift's comparison; returns ``value``.
+    ``goal``: "up" or "down" when ``value`` measures correctness (which way is good)."""
+    if goal is not None and goal not in ("up", "down"):
+        raise ValueError("rngdrift.record(%r): goal must be 'up' or 'down', not %r"
+                         % (name, goal))
     sink = _sink[0]
     if sink is not None:
-        sink(name, value)
+        if goal is None:
+            sink(name, value)
+        else:
+            sink(name, value, goal)
     return value
 
 

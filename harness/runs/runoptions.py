@@ -93,6 +93,11 @@ def parse(posargs: list[str], default_run_id: str,
         parser.error(f"--run-id: {exc}")
     if len(args.index_url) > 1:
         parser.error("--index-url: give it once (more indexes: --extra-index-url)")
+    for text in args.goal:
+        try:
+            options.parse_goal(text)
+        except ValueError as exc:
+            parser.error(str(exc))
     return args
 
 
@@ -110,13 +115,13 @@ def resolve_user_paths(args: argparse.Namespace, invoked_from: str | Path) -> No
 
 
 def user_code_files(args: argparse.Namespace) -> list[str]:
-    """The Python files named by --call/--dataset/--pairs (FILE.py:NAME) and --script,
+    """The Python files named by --call/--dataset/--pairs/--loader (FILE.py:NAME) and --script,
     absolute: for the host's preflight (missing, or syntax the cell cannot compile) and,
     with what they import, for the result key."""
     base = Path(getattr(args, "workdir", None) or os.getcwd())
     files = []
     for text in [*getattr(args, "call", []), *getattr(args, "dataset", []),
-                 *getattr(args, "pairs", [])]:
+                 *getattr(args, "pairs", []), *getattr(args, "loader", [])]:
         target = text.rpartition(":")[0]
         if target.endswith(".py") or "/" in target:
             files.append(str(base / target))
