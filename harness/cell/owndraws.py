@@ -17,7 +17,8 @@ own counter, ``install(count, active, python_names, numpy_names)``.
 
 A method that calls another (``Generator.choice`` calls ``self.permutation``; Python's
 ``uniform`` calls ``self.random``) is one call: nested ones are not counted. Not
-counted either: ``random.SystemRandom`` (OS entropy, no stream to reproduce) and the
+counted either: an own ``random.Random``'s ``getrandbits`` (see ``_install_python``),
+``random.SystemRandom`` (OS entropy, no stream to reproduce) and the
 standard library's own instance in ``tempfile`` (names of temporary files and of
 multiprocessing's locks: a DataLoader makes several, more or fewer by Python version).
 """
@@ -33,17 +34,21 @@ GENERATOR_ONLY = ("integers", "permuted")
 
 # Modules whose own draws are the standard library's business, not the program's.
 _QUIET_CALLERS = ("tempfile",)
+# Instances whose draws are OS entropy: no stream to reproduce.
+_NOT_COUNTED = (random.SystemRandom,)
 
 _inside = threading.local()  # depth of own-generator calls running now
 
 
-def _counting(name, func, is_global, count, active):
-    """``func`` (a method) counting its calls as ``name`` with ``count`` while ``active[0]``."""
+def _counting(name, func, skip, count, active):
+    """``func`` (a method) counting its calls as ``name`` with ``count`` while ``active[0]``;
+    calls on ``skip`` (the random module's own instance) pass straight through."""
     @functools.wraps(func)
     def drawn(self, *args, **kwargs):
-        if not active[0] or getattr(_inside, "depth", 0) or is_global(self):
+        if self is skip or not active[0] or getattr(_inside, "depth", 0):
             return func(self, *args, **kwargs)
-        if sys._getframe(1).f_globals.get("__name__") not in _QUIET_CALLERS:
+        if not isinstance(self, _NOT_COUNTED) and \
+                sys._getframe(1).f_globals.get("__name__") not in _QUIET_CALLERS:
             count(name)
         _inside.depth = 1
         try:
@@ -54,13 +59,13 @@ def _counting(name, func, is_global, count, active):
     return drawn
 
 
-def _never(self):
-    return False
-
-
-def _is_module_instance(self):
-    """The module's hidden instance (counted by the module functions), or OS entropy."""
-    return self is getattr(random, "_inst", None) or isinstance(self, random.SystemRandom)
+def _passing(func):
+    """``func`` as a plain Python method that counts nothing (see _install_python)."""
+    @functools.wraps(func)
+    def method(self, *args, **kwargs):
+        return func(self, *args, **kwargs)
+    method.__rngdrift_own__ = func
+    return method
 
 
 def _keeps_randbelow(cls):
@@ -78,15 +83,22 @@ def _keeps_randbelow(cls):
 
 
 def _install_python(names, count, active):
+    """Wrap ``random.Random``'s methods. ``getrandbits`` is left alone (every draw of an
+    integer goes through it: counting would cost the module functions a frame each), except
+    on Python 3.7, where ``_randbelow`` picks its algorithm per call by whether ``random``
+    and ``getrandbits`` are plain methods: there both must be, or the stream changes."""
     cls = random.Random
     if getattr(cls, "__rngdrift_own__", False):
         return
+    inst = getattr(random, "_inst", None)
     for attr in names:
         func = cls.__dict__.get(attr) or getattr(cls, attr, None)
-        if func is None or hasattr(func, "__rngdrift_own__"):
+        if func is None or hasattr(func, "__rngdrift_own__") or attr == "getrandbits":
             continue
-        setattr(cls, attr, _counting("random." + attr, func, _is_module_instance, count, active))
+        setattr(cls, attr, _counting("random." + attr, func, inst, count, active))
     if sys.version_info < (3, 8):
+        cls.getrandbits = _passing(cls.getrandbits)
+
         def walk(klass):
             for sub in klass.__subclasses__():
                 _keeps_randbelow(sub)
@@ -123,7 +135,7 @@ def _counting_class(base, names, count, active):
     for attr in names:
         func = getattr(base, attr, None)
         if func is not None:
-            namespace[attr] = _counting("numpy.random." + attr, func, _never, count, active)
+            namespace[attr] = _counting("numpy.random." + attr, func, None, count, active)
     return _StandsFor(base.__name__, (base,), namespace)
 
 

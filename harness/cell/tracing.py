@@ -102,21 +102,24 @@ def uses_text(bits):
     return dict((api, USE_TEXT[use]) for api, use in bits.items() if use in USE_TEXT)
 
 
+_Generator = torch.Generator
+_DEFAULT = getattr(torch, "default_generator", None)
+
+
 def _torch_use(args, kwargs):
     """GLOBAL, or OWN for a call given a ``torch.Generator`` other than a default one."""
     generator = kwargs.get("generator") if kwargs else None
     if generator is None:
         for arg in args:  # torch.poisson(input, generator) takes it by position too
-            if isinstance(arg, torch.Generator):
+            if type(arg) is _Generator:
                 generator = arg
                 break
         else:
             return GLOBAL
-    if generator is getattr(torch, "default_generator", None):
+    if generator is _DEFAULT:
         return GLOBAL  # random_split(generator=default_generator), a user passing it
-    if any(generator is g for g in getattr(torch.cuda, "default_generators", ())):
-        return GLOBAL
-    return OWN
+    cuda = getattr(torch.cuda, "default_generators", ())  # empty until CUDA starts
+    return GLOBAL if cuda and any(generator is g for g in cuda) else OWN
 
 
 def _wrap(name, func, use_of=None):
@@ -125,12 +128,12 @@ def _wrap(name, func, use_of=None):
     @functools.wraps(func)
     def counted(*args, **kwargs):
         if _active[0]:
-            if _importing():
+            if getattr(_imports, "depth", 0):
                 import_counts[name] = import_counts.get(name, 0) + 1
             else:
                 counts[name] = counts.get(name, 0) + 1
-                use = GLOBAL if use_of is None else use_of(args, kwargs)
-                uses[name] = uses.get(name, 0) | use
+                uses[name] = uses.get(name, 0) | (GLOBAL if use_of is None
+                                                  else use_of(args, kwargs))
         return func(*args, **kwargs)
     counted.__rngdrift_original__ = func
     return counted
