@@ -181,7 +181,7 @@ def test_a_pinned_loss_fails_at_torch_1_9_naming_its_line_and_values(sampler_ste
     assert (before[(test, "passed")], after[(test, "passed")]) == ("1", "0")
     assert (test, "failure") not in before and (test, "outcome") not in after
     assert after[(test, "failure")].startswith(
-        "AssertionError (test_training.py:24): Not equal to tolerance rtol=1e-05, atol=0 | "
+        "AssertionError (test_training.py:25): Not equal to tolerance rtol=1e-05, atol=0 | "
         "Mismatched elements: 1 / 1 (100%) | Max absolute difference: 0.0566")
     assert before[(test, "goal.passed")] == "up" and after[(test, "goal.final_loss")] == "down"
 
