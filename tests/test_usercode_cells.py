@@ -62,10 +62,15 @@ def test_every_entry_point_runs_in_both_cells(run):
             "test_dropout_drops_about_p[0.5]", "test_masks_follow_their_images",
             "test_loss_goes_down", "test_vmap_matches_a_loop",
             "test_python_shuffle_is_seeded_by_random_seed"]), cell
-        assert set(status.values()) == {("ok", "")}, (cell, status)
+        # a test pytest skips (torch.func before torch 2.0) is n/a with pytest's reason
+        skipped = {TEST + "test_vmap_matches_a_loop"} if cell == OLD_CELL else set()
+        assert {v for (name, _, _), v in status.items() if name in skipped} <= {
+            ("n/a", "skipped: torch.func is torch 2.0+")}, cell
+        assert {v for (name, _, _), v in status.items() if name not in skipped} == {("ok", "")}, \
+            (cell, status)
         assert len(status) == len(names) * len(MODES) * 2
-        # every one has its code identity and attribution rows
-        for name in names:
+        # every one that ran has its code identity and attribution rows
+        for name in names - skipped:
             metrics = {r.metric for r in cell_rows if r.scenario == name}
             assert schema.CODE_METRIC in metrics and "rng.torch" in metrics, (cell, name)
 
