@@ -226,3 +226,17 @@ def test_goals_from_the_command_line_and_from_record(team_cells):
         assert rows[("call.evaluate.evaluate", "goal.accuracy")] == "up"
         assert rows[("call.evaluate.evaluate", "goal.val.loss")] == "down"
         assert ("dataloader.worker_bug.buggy_loader", "goal.accuracy") not in rows
+
+
+@pytest.mark.parametrize("cell", ["py3.7-torch1.3.1-tv0.4.2", OLD_CELL, NEW_CELL])
+def test_counting_own_generators_keeps_every_stream_in_the_cells(cell, tmp_path):
+    """Python 3.7 picks random's _randbelow algorithm per call: the one Python where
+    wrapping random.Random could change a stream (tests/test_tracing.py runs this on the
+    host's Python)."""
+    import subprocess
+    from conftest import ROOT
+    from test_tracing import STREAMS
+    python = build_cell(cell)
+    runs = [subprocess.run([str(python), "-c", STREAMS, state], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout for state in ("off", "on")]
+    assert runs[0] == runs[1] and runs[0].startswith("[")

@@ -1,4 +1,5 @@
 import random
+import textwrap
 
 import numpy as np
 import pytest
@@ -76,6 +77,29 @@ def test_a_first_import_during_a_scenario_is_set_apart(tmp_path, monkeypatch):
 
 # -- which generator: the global one or the program's own -------------------------------
 
+# A program drawing from every kind of generator: run with rngdrift counting ("on") and
+# without, its output must not change.
+STREAMS = textwrap.dedent("""
+    import random, sys
+    import numpy as np
+    if sys.argv[1] == "on":  # what tracing.install does for own generators (no torch)
+        from _rngdrift.harness.cell import owndraws
+        owndraws.install(lambda name: None, [True], ("random", "randint", "choice", "sample",
+                         "gauss", "getrandbits"), ("randint", "choice", "default_rng"))
+    class OnlyRandom(random.Random):  # overrides random() alone (Python 3.7 minds)
+        def random(self):
+            return super().random()
+    random.seed(1)
+    out = [random.randint(0, 10 ** 6), random.choice(range(999)), random.sample(range(99), 3)]
+    mine = random.Random(2)
+    out += [mine.randint(0, 10 ** 6), mine.gauss(0, 1), OnlyRandom(3).randint(0, 10 ** 9)]
+    state = np.random.RandomState(4)
+    out += state.randint(0, 100, 5).tolist() + state.choice(50, 5, replace=False).tolist()
+    generator = np.random.default_rng(5)
+    out += generator.integers(0, 100, 5).tolist() + generator.choice(50, 3).tolist()
+    print(out)
+""")
+
 def test_a_generator_argument_makes_a_torch_draw_own():
     own = torch.Generator()
     own.manual_seed(3)
@@ -128,29 +152,8 @@ def test_counting_own_generators_keeps_their_streams_and_types():
     import pickle
     import subprocess
     import sys
-    import textwrap
     from conftest import ROOT
-    program = textwrap.dedent("""
-        import random, sys
-        import numpy as np
-        if sys.argv[1] == "on":  # what tracing.install does for own generators (no torch)
-            from _rngdrift.harness.cell import owndraws
-            owndraws.install(lambda name: None, [True], ("random", "randint", "choice", "sample",
-                             "gauss", "getrandbits"), ("randint", "choice", "default_rng"))
-        class OnlyRandom(random.Random):  # overrides random() alone (Python 3.7 minds)
-            def random(self):
-                return super().random()
-        random.seed(1)
-        out = [random.randint(0, 10 ** 6), random.choice(range(999)), random.sample(range(99), 3)]
-        mine = random.Random(2)
-        out += [mine.randint(0, 10 ** 6), mine.gauss(0, 1), OnlyRandom(3).randint(0, 10 ** 9)]
-        state = np.random.RandomState(4)
-        out += state.randint(0, 100, 5).tolist() + state.choice(50, 5, replace=False).tolist()
-        generator = np.random.default_rng(5)
-        out += generator.integers(0, 100, 5).tolist() + generator.choice(50, 3).tolist()
-        print(out)
-    """)
-    runs = [subprocess.run([sys.executable, "-c", program, state], cwd=ROOT, check=True,
+    runs = [subprocess.run([sys.executable, "-c", STREAMS, state], cwd=ROOT, check=True,
                            capture_output=True, text=True).stdout for state in ("off", "on")]
     assert runs[0] == runs[1] and runs[0].startswith("[")
     assert isinstance(np.random.mtrand._rand, np.random.RandomState)
