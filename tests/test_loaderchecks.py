@@ -198,8 +198,8 @@ def test_the_teams_loader_runs_as_written_under_loader_and_dataset(tmp_path):
 @pytest.mark.usefixtures("fresh_registry")
 def test_loader_given_a_dataset_says_what_to_use(tmp_path):
     scenarios = _register(tmp_path, loader=["team.py:dataset"])
-    with pytest.raises(UserCodeError, match=r"--loader wants a DataLoader; dataset\(\) returned "
-                                            r"a Jitter \(a Dataset\? use --dataset or --pairs\)"):
+    with pytest.raises(registry.ScenarioFailed, match=r"--loader wants a DataLoader; dataset\(\) "
+                       r"returned a Jitter \(a Dataset\? use --dataset or --pairs\)"):
         scenarios["dataloader.team.dataset"].func(seeding.Context("all"))
 
 

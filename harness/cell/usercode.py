@@ -32,6 +32,7 @@ import sys
 from . import datachecks, loaderchecks, metrics, options, registry, scripts, testrun
 from .adopt import add, resolve, running_in
 from .loader import UserCodeError
+from .registry import ScenarioFailed
 
 KEYS = ("call", "script", "metric", "pytest", "dataset", "pairs", "loader", "goal")
 # Options that only qualify others (they register no scenario of their own).
@@ -98,10 +99,10 @@ def _data_scenario(factory, workdir, argv0, pairs, own_loader=False):
             if loaderchecks.is_loader(made):  # the team's own loader, as it is
                 return loaderchecks.check(made, pairs=True if pairs else None)
             if own_loader:
-                raise UserCodeError("--loader wants a DataLoader; %s() returned a %s (a "
-                                    "Dataset? use --dataset or --pairs)"
-                                    % (getattr(factory, "__name__", "the factory"),
-                                       type(made).__name__))
+                raise ScenarioFailed("--loader wants a DataLoader; %s() returned a %s (a "
+                                     "Dataset? use --dataset or --pairs)"
+                                     % (getattr(factory, "__name__", "the factory"),
+                                        type(made).__name__))
             return datachecks.check(ctx, made, pairs=pairs)
     return run
 
