@@ -33,6 +33,7 @@ from .adopt import add
 from .loader import UserCodeError
 from .metrics import Metrics
 from .registry import NotApplicable, ScenarioFailed
+from .schema import TEST_FAILURE_METRIC, TEST_PASSED_METRIC
 
 # The plugin by its module, once: where rngdrift is installed (or its egg-info is on the
 # path) pytest would also load it by its entry point, and refuse the second copy.
@@ -235,9 +236,9 @@ def scenario_func(text, arg, nodeid, error, workdir, args):
         if result["outcome"] == "skipped":
             raise NotApplicable("skipped: %s" % (result.get("skipped") or "no reason given"))
         found = Metrics(outcome.recorded)  # with the goals they were recorded with
-        found["passed"] = PASSED[result["outcome"]]
-        if not found["passed"]:
-            found["failure"] = result.get("failure") or result["outcome"]
+        found[TEST_PASSED_METRIC] = PASSED[result["outcome"]]
+        if not found[TEST_PASSED_METRIC]:
+            found[TEST_FAILURE_METRIC] = result.get("failure") or result["outcome"]
         return found
     return run
 
@@ -256,7 +257,7 @@ def register(spec, collect_now):
             conftests = _conftests(where, workdir) if where else []
             add(name, scenario_func(text, arg, nodeid, error, workdir, options), "--pytest", text,
                 where, 0, [where] + conftests if where else [], search, forks=True,
-                goals={"passed": "up"})
+                goals={TEST_PASSED_METRIC: "up"})
 
 
 def _conftests(path, workdir):
