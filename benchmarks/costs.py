@@ -1,7 +1,9 @@
 """What rngdrift's own work costs: attribution around every scenario, and the report.
 
     attribution  the same scenarios with attribution on and off (RNGDRIFT_ATTRIBUTION=off),
-                 with and without DataLoader workers: the overhead in % of scenario time
+                 with and without DataLoader workers: the overhead in % of scenario time,
+                 in wall seconds of whole cell runs and in CPU seconds of the scenarios
+                 alone (benchmarks/attribution_cpu.py, which a busy machine barely moves)
     report       CPU seconds of `rngdrift report` on the committed baseline and on a
                  synthetic run four times its size (60 cells): it should grow linearly
 
@@ -10,6 +12,7 @@ the wall clock but not the figures.
 """
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -28,6 +31,7 @@ WITH_WORKERS = ("loader.numpy_workers", "loader.python_workers", "loader.torch_w
 WITHOUT_WORKERS = ("pairs.*", "augment.*", "streams.*", "train.mlp", "train.cnn")
 REPEATS = 2
 ROUNDS = 3  # off and on alternate; each scenario run's fastest of the rounds counts
+CPU_ROUNDS = 5  # runs of each scenario in one process (attribution_cpu.py)
 
 
 def _scenario_seconds(csv_path: Path) -> dict[tuple[str, str], float]:
@@ -56,6 +60,26 @@ def measure_attribution(bench, cell, python) -> None:
         note = (f"{', '.join(patterns)}; all seeding, {REPEATS} repeats, fastest of {ROUNDS} "
                 f"alternating rounds; scenario seconds {off:.2f} off, {on:.2f} on")
         bench.record(cell.id, f"attribution_overhead_{group}_pct", 100.0 * (on - off) / off, note)
+        measure_attribution_cpu(bench, cell, python, group, patterns)
+
+
+def measure_attribution_cpu(bench, cell, python, group, patterns) -> None:
+    """CPU seconds of the scenarios alone, off and on alternating ``ROUNDS`` times, each
+    the sum of every scenario's fastest of ``CPU_ROUNDS`` runs in one process."""
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
+    for round_ in range(ROUNDS):
+        for state in ("off", "on"):
+            out = bench.out / "cells" / f"{cell.id}.attribution-cpu-{group}-{state}-{round_}.json"
+            run([python, "-m", "benchmarks.attribution_cpu", state, str(CPU_ROUNDS), out,
+                 *patterns], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                log=bench.log(f"{cell.id}.attribution-cpu-{group}-{state}.log"))
+            cpu[state].append(json.loads(out.read_text())["cpu_s"])
+    off, on = min(cpu["off"]), min(cpu["on"])
+    bench.record(cell.id, f"attribution_cpu_overhead_{group}_pct", 100.0 * (on - off) / off,
+                 f"CPU seconds of the scenarios alone (all seeding, fastest of {CPU_ROUNDS} "
+                 f"per scenario, best of {ROUNDS} processes): {off:.3f} off, {on:.3f} on; "
+                 f"off {', '.join(f'{s:.3f}' for s in cpu['off'])}; "
+                 f"on {', '.join(f'{s:.3f}' for s in cpu['on'])}")
 
 
 def _cpu(cmd) -> float:

@@ -233,7 +233,7 @@ def costs_table(records) -> tuple[list[str], list[list[str]]]:
     """rngdrift's own work: attribution overhead per cell, the report's CPU time."""
     rows = []
     for (cell, metric), rec in sorted(records.items()):
-        if metric.startswith("attribution_overhead_") or metric.startswith("report_"):
+        if metric.startswith(("attribution_overhead_", "attribution_cpu_overhead_", "report_")):
             unit = "%" if metric.endswith("_pct") else ("x" if metric == "report_growth" else "s")
             value = rec["value"]
             shown = f"{value:.1f} {unit}" if isinstance(value, (int, float)) else str(value)

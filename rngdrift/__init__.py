@@ -3,13 +3,16 @@
     import rngdrift
 
     rngdrift.record("val_loss", loss)          # returns ``loss`` unchanged
+    rngdrift.record("accuracy", acc, goal="up")  # higher is right: a drop is *broken*
 
 Under rngdrift (``--script``, ``--pytest``, ``--call``) each recorded value becomes
 rows of the cell CSV, as a returned metric does: numbers are compared with a
 tolerance; tensors, arrays and images are fingerprinted (with their shape and
 dtype); lists, tuples and dicts are taken apart. The last value recorded under a
-name wins. Anywhere else ``record`` does nothing, so a script that calls it runs
-as before. Standard library only, Python 3.7+.
+name wins. ``goal="up"`` or ``"down"`` says the value measures correctness and which
+way is good (a ``goal.<name>`` row), as ``--goal NAME=up`` does from the command line.
+Anywhere else ``record`` does nothing, so a script that calls it runs as before.
+Standard library only, Python 3.7+.
 
 For your own scenario files (``--scenarios my_checks.py``)::
 
@@ -46,9 +49,10 @@ def _sink():
     return sink
 
 
-def record(name, value):
-    """Record ``value`` under ``name`` for rngdrift's comparison; returns ``value``."""
-    return _sink().record(name, value)
+def record(name, value, goal=None):
+    """Record ``value`` under ``name`` for rngdrift's comparison; returns ``value``.
+    ``goal``: "up" or "down" when ``value`` measures correctness (which way is good)."""
+    return _sink().record(name, value, goal)
 
 
 def active():

@@ -245,3 +245,16 @@ def test_check_user_code_names_a_missing_script_before_installing(tmp_path):
                                            ("3.11", "pytest>=8.3")])
 def test_pytest_goes_into_a_cell_at_a_version_its_python_supports(python, wanted):
     assert cellsession.pytest_requirement(python) == wanted
+
+
+def test_loader_and_goal_reach_the_cell_and_a_bad_goal_stops_before_any_cell(tmp_path):
+    opts = runoptions.parse(["--loader", "data.py:train_loader", "--script", "python train.py",
+                             "--goal", "accuracy=up"], "r1", tmp_path)
+    out = opts.cell_argv()
+    assert out[out.index("--loader") + 1] == "data.py:train_loader"
+    assert out[out.index("--goal") + 1] == "accuracy=up"
+    assert runoptions.user_code_files(opts) == [str(tmp_path / "data.py"),
+                                                str(tmp_path / "train.py")]
+    with pytest.raises(UserError, match="--goal 'accuracy=higher': expected NAME=up or NAME=down"):
+        runoptions.parse(["--script", "python train.py", "--goal", "accuracy=higher"], "r1",
+                         tmp_path)

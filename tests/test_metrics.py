@@ -94,3 +94,57 @@ def test_rngdrift_record_does_nothing_outside_rngdrift():
     assert not rngdrift.active()
     value = object()
     assert rngdrift.record("x", value) is value
+
+
+# -- goals the code declares --------------------------------------------------------
+
+def test_a_recorded_goal_stays_with_the_names_numbers():
+    recorder = metrics.Recorder()
+    recorder.record("accuracy", 0.5, goal="up")
+    recorder.record("accuracy", 0.75)             # a later value keeps the goal
+    recorder.record("losses", {"train": 0.3, "val": torch.tensor(0.4)}, goal="down")
+    recorder.record("note", "fine")
+    assert recorder.metrics.goals == {"accuracy": "up", "losses.train": "down",
+                                      "losses.val": "down"}
+    again = metrics.decode(recorder.encodable())  # through the fork's pipe
+    assert again.goals == recorder.metrics.goals and again["accuracy"] == 0.75
+    assert metrics.Metrics(again).goals == again.goals  # a copy keeps them
+
+
+@pytest.mark.parametrize("name,value,goal,problem", [
+    ("accuracy", 0.5, "higher", "goal must be 'up' or 'down'"),
+    ("weights", torch.ones(3), "up", "a goal needs a number, and Tensor is none"),
+])
+def test_a_goal_that_cannot_be_is_an_error_naming_it(name, value, goal, problem):
+    with pytest.raises(ValueError, match=problem):
+        metrics.Recorder().record(name, value, goal=goal)
+
+
+def test_rngdrift_record_passes_its_goal_and_checks_it_even_outside_rngdrift():
+    import rngdrift
+    from _rngdrift.harness.cell import sink
+    with pytest.raises(ValueError, match="goal must be 'up' or 'down'"):
+        rngdrift.record("loss", 0.1, goal="lower")
+    recorder = metrics.Recorder()
+    sink.receive(recorder.record)
+    try:
+        assert rngdrift.record("loss", 0.1, goal="down") == 0.1
+        rngdrift.record("seen", 2)
+    finally:
+        sink.receive(None)
+    assert dict(recorder.metrics) == {"loss": 0.1, "seen": 2}
+    assert recorder.metrics.goals == {"loss": "down"}
+
+
+def test_declared_goals_become_goal_rows_next_to_the_scenarios_own(monkeypatch):
+    from _rngdrift.harness.cell import registry, rngstate, seeding
+
+    def run(ctx):
+        found = metrics.Metrics(loss=0.2, passed=1)
+        found.goals["loss"] = "down"
+        return found
+    sc = registry.Scenario("t.goals", run, {}, False, None, {"passed": "up"})
+    monkeypatch.setattr(worker, "ATTRIBUTION", False)
+    result = worker.run_one(sc, seeding.Context("none"), {}, rngstate.snapshot())
+    goal_rows = [row for row in result.rows if row[0].startswith("goal.")]
+    assert goal_rows == [("goal.loss", "text", "down"), ("goal.passed", "text", "up")]

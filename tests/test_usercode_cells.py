@@ -62,10 +62,15 @@ def test_every_entry_point_runs_in_both_cells(run):
             "test_dropout_drops_about_p[0.5]", "test_masks_follow_their_images",
             "test_loss_goes_down", "test_vmap_matches_a_loop",
             "test_python_shuffle_is_seeded_by_random_seed"]), cell
-        assert set(status.values()) == {("ok", "")}, (cell, status)
+        # a test pytest skips (torch.func before torch 2.0) is n/a with pytest's reason
+        skipped = {TEST + "test_vmap_matches_a_loop"} if cell == OLD_CELL else set()
+        assert {v for (name, _, _), v in status.items() if name in skipped} <= {
+            ("n/a", "skipped: torch.func is torch 2.0+")}, cell
+        assert {v for (name, _, _), v in status.items() if name not in skipped} == {("ok", "")}, \
+            (cell, status)
         assert len(status) == len(names) * len(MODES) * 2
-        # every one has its code identity and attribution rows
-        for name in names:
+        # every one that ran has its code identity and attribution rows
+        for name in names - skipped:
             metrics = {r.metric for r in cell_rows if r.scenario == name}
             assert schema.CODE_METRIC in metrics and "rng.torch" in metrics, (cell, name)
 
@@ -128,14 +133,16 @@ def test_pytest_outcomes_and_recorded_values(run):
     masks, vmap, loss = (TEST + "test_masks_follow_their_images", TEST + "test_vmap_matches_a_loop",
                          TEST + "test_loss_goes_down")
     for seeding in MODES:
-        assert value(rows[OLD_CELL], masks, seeding, "outcome") == "passed"
-        assert value(rows[NEW_CELL], masks, seeding, "outcome") == "failed"
+        assert value(rows[OLD_CELL], masks, seeding, "passed") == "1"
+        assert value(rows[NEW_CELL], masks, seeding, "passed") == "0"
+        # the test's own line, with the values its assert compared
         assert value(rows[NEW_CELL], masks, seeding, "failure").startswith(
-            "AssertionError (test_model.py:")
-        assert value(rows[OLD_CELL], vmap, seeding, "outcome") == "skipped"
-        assert value(rows[NEW_CELL], vmap, seeding, "outcome") == "passed"
+            "AssertionError (examples/test_model.py:43): assert ")
+        assert value(rows[OLD_CELL], vmap, seeding, "status") == "n/a"
+        assert value(rows[NEW_CELL], vmap, seeding, "passed") == "1"
+    assert not [r for cell_rows in rows.values() for r in cell_rows if r.metric == "outcome"]
     for cell_rows in rows.values():
-        assert value(cell_rows, loss, "full", "outcome") == "passed"
+        assert value(cell_rows, loss, "full", "passed") == "1"
         assert float(value(cell_rows, loss, "full", "last_loss")) <= \
             float(value(cell_rows, loss, "full", "first_loss"))
 
@@ -303,7 +310,7 @@ def test_pytest_outcomes_a_file_that_cannot_be_collected_and_pytest_options(tmp_
         "pytest.test_kinds.test_needs_a_fixture": ("ok", ""),
         "pytest.test_new_api": ("error", "pytest could not collect test_new_api.py: "
                                          "ModuleNotFoundError: No module named 'torch.func'")}
-    assert value(rows, "pytest.test_kinds.test_known", "all", "outcome") == "xfailed"
-    assert value(rows, "pytest.test_kinds.test_needs_a_fixture", "all", "outcome") == "error"
+    assert value(rows, "pytest.test_kinds.test_known", "all", "passed") == "1"  # xfailed
+    assert value(rows, "pytest.test_kinds.test_needs_a_fixture", "all", "passed") == "0"
     assert value(rows, "pytest.test_kinds.test_needs_a_fixture", "all", "failure") == \
-        "fixture 'missing_fixture' not found"
+        "error in setup: FixtureLookupError (test_kinds.py:8): fixture 'missing_fixture' not found"

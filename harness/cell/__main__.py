@@ -77,7 +77,7 @@ def _main(args, restart):
     try:
         loader.load_builtin([BUILTIN_SCENARIOS])
         loader.load_paths(args.scenarios)
-        if usercode.wanted(spec) or spec["metric"]:
+        if usercode.asked(spec):
             usercode.register(spec, collect=True)
     except loader.UserCodeError as exc:  # a user's module: one clear line, no traceback
         sys.stderr.write("rngdrift: %s\n" % exc)

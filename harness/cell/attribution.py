@@ -17,12 +17,15 @@ Subprocesses report through a spool directory named in the environment
   ``__getitem__`` and collate;
 * each one writes what it counted to the spool when it exits.
 
-Rows (all ``count``): ``rng.<generator>`` 0/1 and ``rng.calls.<api>`` for the
+Rows (``count`` unless said): ``rng.<generator>`` 0/1 and ``rng.calls.<api>`` for the
 scenario's process; ``rng.worker.<generator>`` (1 when any worker drew from it),
 ``rng.worker.calls.<api>`` (summed over workers) and ``rng.worker.processes`` for
 DataLoader workers; the same under ``rng.process.`` for other processes;
-``rng.import.calls.<api>`` for what imports run during the scenario called; and
-``rng.recipe`` (text): what the ``full`` mode's recipe handed it, in any process.
+``rng.import.calls.<api>`` for what imports run during the scenario called;
+``rng.generator.<api>``, ``rng.worker.generator.<api>``, ``rng.process.generator.<api>``
+(text, one per ``calls`` row): which generator those calls drew from, ``global``,
+``own`` or ``global+own`` (tracing.py); and ``rng.recipe`` (text): what the ``full``
+mode's recipe handed it, in any process.
 """
 import functools
 import gc
@@ -33,7 +36,7 @@ import tempfile
 import time
 
 from . import rngstate, tracing
-from .schema import CALLS_PREFIX, COUNT, RECIPE_METRIC, RNG_PREFIX, TEXT
+from .schema import CALLS_PREFIX, COUNT, GENERATOR_PREFIX, RECIPE_METRIC, RNG_PREFIX, TEXT
 
 SPOOL_ENV = "RNGDRIFT_SPOOL"
 ROLES = ("worker", "process")
@@ -50,7 +53,7 @@ def counted_here():
     a forked stand-in (a user's script run in a fork) reports it to its parent."""
     draws = tracing._draws[0]
     calls, import_calls = tracing.stop()
-    return {"calls": calls, "import_calls": import_calls,
+    return {"calls": calls, "import_calls": import_calls, "uses": dict(tracing.uses),
             "drew": draws.result() if draws is not None else {}}
 
 
@@ -86,7 +89,7 @@ def _report(spool, role):
         return  # superseded (a forked DataLoader worker became a "worker")
     draws = tracing._draws[0]
     calls, _ = tracing.stop()
-    record = {"role": role, "pid": os.getpid(), "calls": calls,
+    record = {"role": role, "pid": os.getpid(), "calls": calls, "uses": dict(tracing.uses),
               "drew": draws.result() if draws is not None else {},
               "recipe": sorted(tracing.recipe)}
     try:
@@ -166,11 +169,13 @@ class Attribution(object):
     def __exit__(self, *exc):
         self.recipe = set(tracing.recipe)
         self.calls, self.import_calls = tracing.stop()
+        self.uses = dict(tracing.uses)
         self.drew = self.draws.result()
         _current[0] = None
         for report in self.absorbed:  # what a forked stand-in for this process counted
             for api, n in report.get("calls", {}).items():
                 self.calls[api] = self.calls.get(api, 0) + int(n)
+            _merge_uses(self.uses, report)
             for api, n in report.get("import_calls", {}).items():
                 self.import_calls[api] = self.import_calls.get(api, 0) + int(n)
             for name, moved in report.get("drew", {}).items():
@@ -188,6 +193,7 @@ class Attribution(object):
         """(metric, kind, value) rows of everything counted."""
         out = [(RNG_PREFIX + name, COUNT, str(self.drew[name])) for name in sorted(self.drew)]
         out += [(CALLS_PREFIX + api, COUNT, str(n)) for api, n in sorted(self.calls.items())]
+        out += _use_rows(GENERATOR_PREFIX, self.calls, self.uses)
         out += [(RNG_PREFIX + "import.calls." + api, COUNT, str(n))
                 for api, n in sorted(self.import_calls.items())]
         for role in ROLES:
@@ -200,14 +206,28 @@ class Attribution(object):
                               if moved))
             for name in sorted(set(g for r in reports for g in r.get("drew", {}))):
                 out.append((prefix + name, COUNT, str(int(name in drew))))
-            calls = {}
+            calls, uses = {}, {}
             for report in reports:
                 for api, n in report.get("calls", {}).items():
                     calls[api] = calls.get(api, 0) + int(n)
+                _merge_uses(uses, report)
             out += [(prefix + "calls." + api, COUNT, str(n)) for api, n in sorted(calls.items())]
+            out += _use_rows(prefix + "generator.", calls, uses)
         if self.recipe:  # what the harness's own seeding recipe handed the scenario
             out.append((RECIPE_METRIC, TEXT, ",".join(sorted(self.recipe))))
         return out
+
+
+def _merge_uses(uses, report):
+    for api, bits in report.get("uses", {}).items():
+        uses[api] = uses.get(api, 0) | int(bits)
+
+
+def _use_rows(prefix, calls, uses):
+    """``<prefix><api>`` text rows: global, own or global+own, for every API called (an
+    API counted without a use, by an older spool report, is left out)."""
+    text = tracing.uses_text(uses)
+    return [(prefix + api, TEXT, text[api]) for api in sorted(calls) if api in text]
 
 
 def _collect(spool):

@@ -16,7 +16,8 @@ that returns item 0 at every position, so two draws differ only by what
                           NumPy-in-workers bug of torch < 1.9)
     epoch_repeat          with workers: how much of epoch 2 repeats epoch 1
     pair_consistency      (pairs) fraction of draws whose mask fits its image by
-                          ``geometry.same_geometry`` (brightness outlines the mask)
+                          ``geometry.same_geometry`` (brightness outlines the mask; 8-bit,
+                          [0, 1] and normalised images alike)
     geometry_agreement    (pairs) ``geometry.geometry_agreement`` over the draws: ~1 when
                           image and mask move together, ~0 when apart (any data)
 
@@ -112,9 +113,16 @@ def check(ctx, dataset, pairs=False):
             (first[i], first[i + 1]) for i in range(0, len(first) - 1, WORKERS))
         out["epoch_repeat"] = _fraction(zip(first, second))
     if pairs:
-        from . import geometry
-        pieces = [_pair_of(item) for item in draws]
-        out["pair_consistency"] = _fraction(
-            (geometry.same_geometry(image, mask), True) for image, mask in pieces)
-        out["geometry_agreement"] = geometry.geometry_agreement(pieces)
+        out.update(pair_metrics(draws))
     return out
+
+
+def pair_metrics(draws):
+    """pair_consistency and geometry_agreement over draws of one item; the brightness
+    scale (8-bit, [0, 1], normalised) is the dataset's, read from all of them."""
+    from . import geometry
+    pieces = [_pair_of(item) for item in draws]
+    scale = geometry.value_scale([image for image, _ in pieces])
+    return {"pair_consistency": _fraction((geometry.same_geometry(image, mask, scale=scale), True)
+                                          for image, mask in pieces),
+            "geometry_agreement": geometry.geometry_agreement(pieces)}

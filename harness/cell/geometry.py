@@ -1,7 +1,8 @@
 """Does a mask still fit its image? The geometry checks behind ``pairs.*`` and ``--pairs``.
 
     same_geometry(image, mask)        one pair: image brightness vs mask labels (PIL, tensors
-                                      or arrays)
+                                      or arrays, 0-255, [0, 1] or normalised)
+    value_scale(images)               the brightness scale of many draws of one dataset
     geometry_agreement(pairs)         many draws of one item: do the images move together with
                                       their masks? (any data)
 
@@ -19,6 +20,12 @@ import numpy as np
 # otherwise 3.6% or more (median 45%).
 GEOMETRY_TOLERANCE = 0.01
 GRID = 32
+# Brightness scales: 8-bit (PIL, uint8, floats up to 255), unit (floats in [0, 1]) and
+# normalised (floats below 0: ``Normalize(mean, std)``, 0 is the data's mean brightness).
+EIGHT_BIT, UNIT, NORMALISED = "8-bit", "unit", "normalised"
+# Normalised images carry no absolute scale: two brightness levels are told from one
+# level's texture by their gap, in units of the levels' own spread.
+LEVEL_GAP = 4.0
 
 
 def _is_pil(value):
@@ -72,13 +79,50 @@ def _array(value):
     return np.asarray(value)
 
 
-def same_geometry(image, mask, tolerance=GEOMETRY_TOLERANCE):
+def _scale_of(image, luma):
+    if _is_pil(image) or _array(image).dtype == np.uint8:
+        return EIGHT_BIT
+    if luma.size and luma.min() < 0:
+        return NORMALISED
+    return EIGHT_BIT if luma.size and luma.max() > 1.0 else UNIT
+
+
+def value_scale(images):
+    """The scale of a dataset's images, from all its draws (one draw may be a crop that
+    happens to hold no dark pixel): normalised if any has values below 0, else 8-bit if
+    any is 8-bit or goes above 1, else unit."""
+    scales = set(_scale_of(image, luminance(image)) for image in images)
+    for scale in (NORMALISED, EIGHT_BIT, UNIT):
+        if scale in scales:
+            return scale
+    return None
+
+
+def _threshold(luma, scale):
+    """Where bright (the mask's foreground) begins: the midpoint between the image's dark
+    and light levels when it shows both, else the scale's absolute midpoint."""
+    low, high = luma.min(), luma.max()
+    middle = (low + high) / 2.0
+    if scale != NORMALISED:
+        full = 255.0 if scale == EIGHT_BIT else 1.0
+        return middle if high - low > 60 / 255.0 * full else 0.5 * full
+    dark, light = luma[luma <= middle], luma[luma > middle]
+    if dark.size and light.size and \
+            light.mean() - dark.mean() > LEVEL_GAP * max(dark.std(), light.std(), 1e-12):
+        return middle
+    return 0.0
+
+
+def same_geometry(image, mask, tolerance=GEOMETRY_TOLERANCE, scale=None):
     """True when image and mask line up to within a pixel: geometry, not colours.
 
     The image is reduced to luminance and split at the midpoint between its dark
-    and light levels (an absolute midpoint when a crop shows only one level), so
-    colour ops do not count. Pixels within one pixel of a mask edge, and pixels
-    the mask's own interpolation blended, are left out: bilinear interpolation
+    and light levels (an absolute midpoint when a crop shows only one level: half of
+    255 or of 1, or 0 for normalised images, whose levels are told apart by their gap
+    rather than an absolute contrast), so colour ops do not count. ``scale``: the
+    dataset's ``value_scale`` (default: this image's own). Pixels within one pixel of
+    a mask edge, and pixels the mask's own interpolation blended, are left out:
+    bilinear interpolation
     and the texture move an edge by up to a pixel without any change of
     geometry, while a different flip, crop or rotation (beyond about 3 degrees)
     moves whole regions. We chose this over replaying the generator state for
@@ -89,10 +133,7 @@ def same_geometry(image, mask, tolerance=GEOMETRY_TOLERANCE):
     fg, compared = labels(mask)
     if luma.shape != fg.shape:
         return False
-    low, high = luma.min(), luma.max()
-    eight_bit = _is_pil(image) or _array(image).dtype == np.uint8
-    scale = 255.0 if eight_bit or high > 1.0 else 1.0  # float tensors: [0, 1]
-    threshold = (low + high) / 2.0 if high - low > 60 / 255.0 * scale else 0.5 * scale
+    threshold = _threshold(luma, scale or _scale_of(image, luma))
     height, width = fg.shape
     padded = np.pad(fg, 1, mode="edge")
     compared = compared.copy()

@@ -3,7 +3,8 @@
     auto_metrics(value)                  {"value": 0.5} for a bare number
     auto_metrics({"loss": t, "out": a})  {"loss": 0.25, "out": Fingerprint, "out.shape": "2x3",
                                           "out.dtype": "torch.float32"}
-    Recorder()                           collects ``rngdrift.record(name, value)`` calls
+    Recorder()                           collects ``rngdrift.record(name, value, goal=None)``
+    Metrics(...)                         metrics by name, with ``.goals`` {metric: up/down}
 
 Numbers (Python, NumPy and 0-dim tensors) stay numbers (compared with a
 tolerance; integers and bools are counts); tensors and arrays are fingerprinted,
@@ -12,11 +13,13 @@ strings are text. Dicts are taken apart by key (``model.fc.weight``) up to
 ``MAX_KEYS`` keys, lists and tuples by index (``value[0]``) up to ``MAX_ITEMS``
 items; a larger one is fingerprinted whole, with its length, and so is a whole value
 that would give more than ``MAX_METRICS`` metrics. The result feeds
-``worker.encode_metrics``.
+``worker.encode_metrics``; goals the code declared (``record(..., goal="up")``,
+``--goal``) ride along on it as ``Metrics.goals`` and become ``goal.<metric>`` rows.
 """
 from collections import OrderedDict
 
 from .fingerprint import Fingerprint, fingerprint
+from .schema import GOALS
 from .userargs import metric_name  # noqa: F401  (metrics.metric_name: its old home)
 
 MAX_ITEMS = 16
@@ -119,30 +122,74 @@ def auto_metrics(value, name="value"):
     return out
 
 
+class Metrics(OrderedDict):
+    """Metrics by name, and ``goals``: {metric: "up" or "down"} the code declared for some
+    of them. Made from another Metrics, it keeps that one's goals."""
+
+    def __init__(self, *args, **kwargs):
+        OrderedDict.__init__(self, *args, **kwargs)
+        self.goals = dict(getattr(args[0], "goals", None) or {}) if args else {}
+
+
+def parts(found, name):
+    """The metrics of ``found`` that ``name`` made: itself, or its parts (``name.key``,
+    ``name[0]``) when a dict or list was recorded under it."""
+    return [k for k in found if k == name or k.startswith(name + ".") or k.startswith(name + "[")]
+
+
+def numeric(value):
+    return isinstance(value, (bool, int, float)) and not isinstance(value, Fingerprint)
+
+
+def check_goal(goal, where):
+    if goal is not None and goal not in GOALS:
+        raise ValueError("%s: goal must be 'up' or 'down', not %r" % (where, goal))
+
+
 class Recorder(object):
     """The sink behind ``rngdrift.record``: values are turned into metrics when
-    recorded (a tensor updated in place later does not change what was recorded)."""
+    recorded (a tensor updated in place later does not change what was recorded).
+    The last value recorded under a name wins; a goal, once given, stays with the
+    name's numbers until another goal is given."""
 
     def __init__(self):
-        self.metrics = OrderedDict()
+        self.metrics = Metrics()
 
-    def record(self, name, value):
+    def record(self, name, value, goal=None):
         if not isinstance(name, str):
             raise TypeError("rngdrift.record: the name must be a string, not %s"
                             % type(name).__name__)
-        for key in [k for k in self.metrics if k == name or k.startswith(name + ".")
-                    or k.startswith(name + "[")]:
-            del self.metrics[key]  # the last value recorded under a name wins
+        check_goal(goal, "rngdrift.record(%r)" % name)
+        before = parts(self.metrics, name)
+        kept = set(self.metrics.goals.get(k) for k in before) - set([None])
+        for key in before:
+            del self.metrics[key]
+            self.metrics.goals.pop(key, None)
         _walk_capped(value, name, self.metrics)
+        goal = goal or (kept.pop() if len(kept) == 1 else None)
+        if goal is None:
+            return
+        numbers = [k for k in parts(self.metrics, name) if numeric(self.metrics[k])]
+        if not numbers:
+            raise ValueError("rngdrift.record(%r, ..., goal=%r): a goal needs a number, and "
+                             "%s is none" % (name, goal, type(value).__name__))
+        for key in numbers:
+            self.metrics.goals[key] = goal
 
     def encodable(self):
         """The metrics as worker.encode_metrics takes them, JSON-safe (fingerprints
-        marked as such)."""
-        return [[k, "fingerprint" if isinstance(v, Fingerprint) else "value", v]
-                for k, v in self.metrics.items()]
+        marked as such), then their goals."""
+        return ([[k, "fingerprint" if isinstance(v, Fingerprint) else "value", v]
+                 for k, v in self.metrics.items()]
+                + [[k, "goal", direction] for k, direction in sorted(self.metrics.goals.items())])
 
 
 def decode(items):
-    """Recorder.encodable() output (after a trip through JSON) back into metrics."""
-    return OrderedDict((k, Fingerprint(v) if tag == "fingerprint" else v)
-                       for k, tag, v in items)
+    """Recorder.encodable() output (after a trip through JSON) back into Metrics."""
+    out = Metrics()
+    for k, tag, v in items:
+        if tag == "goal":
+            out.goals[k] = v
+        else:
+            out[k] = Fingerprint(v) if tag == "fingerprint" else v
+    return out

@@ -11,7 +11,7 @@ added in one place and reaches the cell by itself.
 import os
 from collections import namedtuple
 
-from .schema import MODES
+from .schema import GOALS, MODES, name_problem
 
 # Slowest real scenario: a few seconds on a laptop CPU. 120 s leaves 20x and more
 # for slow shared CI runners yet bounds what a deadlocked DataLoader costs (one
@@ -66,10 +66,17 @@ OPTIONS = (
     _opt("--pairs", "append", metavar="FILE.py:FACTORY",
          help="the same for a Dataset of (image, mask) pairs, plus pair consistency "
               "(repeatable)"),
+    _opt("--loader", "append", metavar="FILE.py:FACTORY",
+         help="check the DataLoader FACTORY() returns, as it is (its workers, worker_init_fn, "
+              "generator, sampler): duplicate draws across workers, repeating epochs, pair "
+              "consistency when it yields (image, mask) pairs (repeatable)"),
+    _opt("--goal", "append", metavar="NAME=up|down",
+         help="metric NAME of your --call/--script/--pytest measures correctness: up (higher "
+              "is right) or down; a move the wrong way is reported as broken (repeatable)"),
     _opt("--user-only", "flag", False,
          help="run only your own scenarios, calls, scripts, tests and checks"),
     _opt("--workdir", metavar="DIR", scope="cell",
-         help="where relative paths of --call/--script/--pytest/--dataset/--pairs are "
+         help="where relative paths of --call/--script/--pytest/--dataset/--pairs/--loader are "
               "taken from, and where they run (default: the current directory)"),
     _opt("--cell-requirements", "append", metavar="FILE", path=True,
          help="pip requirements file installed into every cell with its pins (recorded in "
@@ -91,6 +98,19 @@ OPTIONS = (
 )
 
 _TYPES = {"int": int, "float": float}
+
+
+def parse_goal(text):
+    """(metric, "up" or "down") of a ``--goal NAME=up|down`` value; ValueError saying what
+    is wrong (checked on the host before any cell starts, and in the cell)."""
+    name, sep, direction = text.rpartition("=")
+    if not sep or not name or direction not in GOALS:
+        raise ValueError("--goal %r: expected NAME=up or NAME=down, e.g. accuracy=up or "
+                         "loss=down" % text)
+    problem = name_problem(name, "metric")
+    if problem:
+        raise ValueError("--goal %r: %s" % (text, problem))
+    return name, direction
 
 
 def dest(option):

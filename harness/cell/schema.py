@@ -97,6 +97,10 @@ SEEDED = {
     "all": ("python", "numpy", "torch", "cuda"),
     "full": ("python", "numpy", "torch", "cuda"),
 }
+GENERATOR_PREFIX = "rng.generator."  # rng[.worker|.process].generator.<api> (text): a GENERATOR_USES
+GENERATOR_USES = ("global", "own", "global+own")  # the global generator, the program's own, both
+TEST_PASSED_METRIC = "passed"  # a --pytest test's one event: count 1/0, goal up
+TEST_FAILURE_METRIC = "failure"  # text "KIND (FILE:LINE): MESSAGE" when passed is 0: its why, not a result
 
 
 def name_problem(name, what):

@@ -63,7 +63,7 @@ def scenario_func(name, kind, target, args, workdir, patterns):
         problem = forked.failure(outcome)
         if problem:
             raise ScenarioFailed(problem)
-        found = OrderedDict(outcome.recorded)
+        found = metrics.Metrics(outcome.recorded)  # with the goals it recorded
         found.update(read_metrics(outcome.output, patterns))
         return found
     return run

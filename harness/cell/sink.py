@@ -10,7 +10,7 @@ _current = [None]
 
 
 def receive(fn):
-    """Send recorded values to ``fn(name, value)`` from now on (None: drop them)."""
+    """Send recorded values to ``fn(name, value[, goal])`` from now on (None: drop them)."""
     _current[0] = fn
 
 
@@ -19,9 +19,16 @@ def current():
     return _current[0]
 
 
-def record(name, value):
-    """``rngdrift.record``: hand ``value`` to the sink, if any; returns ``value``."""
+def record(name, value, goal=None):
+    """``rngdrift.record``: hand ``value`` (and its goal, "up" or "down", when given) to
+    the sink, if any; returns ``value``."""
+    if goal is not None and goal not in ("up", "down"):
+        raise ValueError("rngdrift.record(%r): goal must be 'up' or 'down', not %r"
+                         % (name, goal))
     fn = _current[0]
     if fn is not None:
-        fn(name, value)
+        if goal is None:
+            fn(name, value)
+        else:
+            fn(name, value, goal)
     return value

@@ -9,22 +9,31 @@ process (``forked.py``): ``pytest <path>::<test> ARGS``, so every test starts fr
 what a fresh ``pytest`` process seeded by the mode would see, whatever ran before
 it, and its test module is imported after the seeding, as pytest would.
 
-Rows: ``outcome`` (text: passed, failed, error, skipped, xfailed, xpassed),
-``passed`` (1 or 0, none when skipped: the scenario's goal, so a test that passes in
-one cell and fails in the next is *broken* in the report), ``failure`` (the
-exception type and where, for failed/error), and every value recorded with the
-``rngdrift_record`` fixture or ``rngdrift.record``. A file that cannot be collected in
-a cell (an API the version lacks) is one ``error`` scenario named after the file.
+Rows, one event per test: ``passed`` (1 when the test did what it should: passed,
+xfailed or xpassed; 0 when it failed or errored in setup or teardown; the
+scenario's goal, so a test that passes in one cell and fails in the next is
+*broken* in the report) and, when 0, ``failure`` (text, the why of that 0, never a
+result of its own): ``KIND (FILE:LINE): MESSAGE``, where FILE:LINE is the deepest
+line of the test's own file in the traceback (the ``assert``, not the
+``contextlib.py`` line inside NumPy it was raised from), FILE relative to where the
+tests run, and MESSAGE the assertion's message on one line (pytest's rewritten
+``assert a == b`` with its values, NumPy's ``assert_allclose`` mismatched elements and
+max differences, ``torch.testing``'s greatest differences), cut at
+``FAILURE_LIMIT`` characters; ``error in setup``/``error in teardown`` before it for
+an error outside the test body. A skipped test is ``n/a`` with pytest's reason; a
+file that cannot be collected in a cell (an API the version lacks) is one ``error``
+scenario named after the file. Values recorded with the ``rngdrift_record`` fixture
+or ``rngdrift.record`` (with their goals) come along.
 """
 import os
-import re
 import shlex
-from collections import OrderedDict
 
 from . import forked
 from .adopt import add
 from .loader import UserCodeError
-from .registry import ScenarioFailed
+from .metrics import Metrics
+from .registry import NotApplicable, ScenarioFailed
+from .schema import TEST_FAILURE_METRIC, TEST_PASSED_METRIC
 
 # The plugin by its private module, once: where rngdrift is installed (or its egg-info is
 # on the path) pytest would also load the public one by its entry point; and a team's own
@@ -33,8 +42,9 @@ PLUGIN_ARGS = ["-p", "no:cacheprovider", "-p", "no:rngdrift",
                "-p", "_rngdrift.harness.cell.pytest_plugin"]
 MAX_NAME = 200
 # ``passed`` (the goal of a test scenario): 1 when the test did what it should, 0 when
-# not; a skipped test has none (n/a), so skipped -> passed is 'newly available'.
+# not; a skipped test is n/a, so skipped -> passed is 'newly available'.
 PASSED = {"passed": 1, "xfailed": 1, "xpassed": 1, "failed": 0, "error": 0}
+FAILURE_LIMIT = 400
 
 
 def scenario_name(nodeid):
@@ -79,11 +89,14 @@ def _error_line(text):
 
 
 class _Outcome(object):
-    """pytest plugin: the outcome of the one test run, from its reports."""
+    """pytest plugin: the outcome of the one test run, from its reports, and where and
+    why it failed, from the exception itself (whatever ``--tb`` style the user chose)."""
 
-    def __init__(self):
+    def __init__(self, workdir):
+        self.workdir = workdir
         self.outcome = None
         self.failure = ""
+        self.skipped = ""
 
     def pytest_runtest_logreport(self, report):
         xfail = hasattr(report, "wasxfail")
@@ -92,31 +105,71 @@ class _Outcome(object):
                 self.outcome = "xpassed" if xfail else "passed"
             elif report.skipped:
                 self.outcome = "xfailed" if xfail else "skipped"
+                self.skipped = self.skipped or _skip_reason(report)
             else:
                 self.outcome = "failed"
-                self.failure = _crash(report)
+                self.failure = self.failure or _error_line(report.longreprtext)
         elif report.failed:  # setup or teardown: an error, not a failure
             self.outcome = "error"
-            self.failure = self.failure or _crash(report)
+            self.failure = self.failure or "error in %s: %s" % (
+                report.when, _error_line(report.longreprtext))
         elif report.skipped and report.when == "setup":
             self.outcome = "xfailed" if xfail else "skipped"
+            self.skipped = _skip_reason(report)
+
+    def pytest_exception_interact(self, node, call, report):
+        """After the report of a failed phase: describe it from its exception (the first
+        one counts; teardown's after a failed call does not replace it)."""
+        if call.excinfo is None or getattr(self, "described", False):
+            return
+        self.described = True
+        text = describe_failure(call.excinfo, node, self.workdir, report)
+        self.failure = text if report.when == "call" else "error in %s: %s" % (report.when, text)
 
 
-def _crash(report):
-    """'AssertionError (test_model.py:14)': the exception type and where (stable across
-    cells, unlike the message's values)."""
-    crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is None:
-        return _error_line(getattr(report, "longreprtext", "") or "") or "failed"
-    message = (crash.message or "").strip()
-    head = message.split(":", 1)[0].strip()
-    if message.startswith("assert"):  # pytest shows a bare assert without its type
-        kind = "AssertionError"
-    elif re.match(r"^[A-Za-z_][\w.]*$", head):
-        kind = head
-    else:
-        kind = "failed"
-    return "%s (%s:%s)" % (kind, os.path.basename(str(crash.path)), crash.lineno)
+def _skip_reason(report):
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (file, line, "Skipped: why")
+        reason = str(longrepr[2])
+        return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+    return _error_line(getattr(report, "longreprtext", "") or "") or "skipped"
+
+
+def _shown(path, workdir):
+    path = os.path.abspath(path)
+    inside = os.path.relpath(path, workdir)
+    return os.path.basename(path) if inside.startswith(os.pardir) else inside
+
+
+def _where(traceback, node, workdir):
+    """'FILE:LINE' of the deepest traceback line in the test's file; else in the user's
+    code (under ``workdir``, outside installed packages); else the test's own line."""
+    entries = [(os.path.abspath(str(entry.path)), entry.lineno + 1)  # lineno: 0-based
+               for entry in traceback]
+    test_file = os.path.abspath(str(getattr(node, "path", None) or node.fspath))
+    root = os.path.abspath(workdir) + os.sep
+    own = [e for e in entries if e[0] == test_file]
+    users = [e for e in entries if e[0].startswith(root) and "site-packages" not in e[0]]
+    if own or users:
+        path, line = (own or users)[-1]
+    else:  # a fixture that does not exist, an error inside pytest: the test's definition
+        path, line = test_file, (node.location[1] or 0) + 1
+    return "%s:%d" % (_shown(path, workdir), line)
+
+
+def one_line(text, limit=FAILURE_LIMIT):
+    """The non-empty lines of ``text`` joined by ' | ', cut at ``limit`` characters."""
+    text = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def describe_failure(excinfo, node, workdir, report=None):
+    """'KIND (FILE:LINE): MESSAGE' of a test's exception (see the module doc)."""
+    message = one_line(excinfo.value)
+    if not message or excinfo.typename == "FixtureLookupError":  # said in the report only
+        message = _error_line(getattr(report, "longreprtext", "") or "") or message
+    where = _where(excinfo.traceback, node, workdir)
+    return "%s (%s)%s" % (excinfo.typename, where, ": " + message if message else "")
 
 
 def _pytest_main(args, plugin):
@@ -172,21 +225,22 @@ def scenario_func(text, arg, nodeid, error, workdir, args):
 
         def body():
             os.chdir(workdir)
-            grab = _Outcome()
+            grab = _Outcome(workdir)
             code = _pytest_main([arg, "-q"] + args, grab)
-            return {"code": code, "outcome": grab.outcome, "failure": grab.failure}
+            return {"code": code, "outcome": grab.outcome, "failure": grab.failure,
+                    "skipped": grab.skipped}
         outcome = forked.run(body, title="pytest " + nodeid)
         result = outcome.result
         if result is None or not result.get("outcome"):
             raise ScenarioFailed(forked.failure(outcome, "pytest") or "pytest ran no test %s (exit "
                                  "code %s): %s" % (nodeid, (result or {}).get("code"),
                                                    forked.tail(outcome.output)))
-        found = OrderedDict(outcome.recorded)
-        found["outcome"] = result["outcome"]
-        if result["outcome"] in PASSED:
-            found["passed"] = PASSED[result["outcome"]]
-        if result.get("failure"):
-            found["failure"] = result["failure"]
+        if result["outcome"] == "skipped":
+            raise NotApplicable("skipped: %s" % (result.get("skipped") or "no reason given"))
+        found = Metrics(outcome.recorded)  # with the goals they were recorded with
+        found[TEST_PASSED_METRIC] = PASSED[result["outcome"]]
+        if not found[TEST_PASSED_METRIC]:
+            found[TEST_FAILURE_METRIC] = result.get("failure") or result["outcome"]
         return found
     return run
 
@@ -205,7 +259,7 @@ def register(spec, collect_now):
             conftests = _conftests(where, workdir) if where else []
             add(name, scenario_func(text, arg, nodeid, error, workdir, options), "--pytest", text,
                 where, 0, [where] + conftests if where else [], search, forks=True,
-                goals={"passed": "up"})
+                goals={TEST_PASSED_METRIC: "up"})
 
 
 def _conftests(path, workdir):

@@ -13,6 +13,14 @@ moved between two seedings, never merely because it was reseeded.
 Imports that run while a scenario runs (a lazily imported library initialising
 itself) are not the scenario's draws: what they call is counted apart
 (``import_counts``) and their generator moves are not attributed to it.
+
+Every counted call also says *which* generator it drew from (``uses``): the global
+one (torch's default generator, NumPy's global RandomState, the ``random`` module),
+or one of the program's own (a ``torch.Generator`` passed as ``generator=``, a
+``random.Random``, NumPy ``RandomState`` or ``Generator`` instance: ``owndraws.py``
+counts those under the same API names). torch 1.9's RandomSampler calls
+``torch.randperm`` as often as 1.8's did, but with a generator of its own: the
+counts stay, the use moves from global to own.
 """
 import builtins
 import functools
@@ -23,6 +31,9 @@ import threading
 
 import numpy as np
 import torch
+
+from . import owndraws
+from .schema import GENERATOR_USES
 
 _PYTHON = ("random", "uniform", "randint", "randrange", "choice", "choices",
            "shuffle", "sample", "gauss", "normalvariate", "lognormvariate",
@@ -46,7 +57,12 @@ _SEEDING = (
                        ("set_rng_state", ("torch",)))),
 )
 
+# Which generator a call drew from: bits of ``uses``; USE_TEXT names their union.
+GLOBAL, OWN = 1, 2
+USE_TEXT = dict(zip((GLOBAL, OWN, GLOBAL | OWN), GENERATOR_USES))
+
 counts = {}         # api -> calls, while a scenario (or a subprocess of it) runs
+uses = {}           # api -> GLOBAL | OWN: the generators the counted calls drew from
 import_counts = {}  # api -> calls made by imports that ran meanwhile
 recipe = set()      # what the harness's seeding recipe handed out (Context.loader_kwargs)
 _active = [False]
@@ -67,19 +83,69 @@ def api_names():
     names = [prefix + attr for prefix, attrs in (
         ("random.", _PYTHON), ("numpy.random.", _NUMPY), ("torch.", _TORCH),
         ("torch.Tensor.", _TENSOR), ("torch.nn.functional.", _FUNCTIONAL)) for attr in attrs]
+    names += ["numpy.random." + attr for attr in owndraws.GENERATOR_ONLY]
     names += [prefix + attr for _, prefix, functions in _SEEDING for attr, _ in functions]
     return names
 
 
-def _wrap(name, func):
+def count(name, use):
+    """Count one call of ``name`` that drew from ``use`` (GLOBAL or OWN), while counting."""
+    if _importing():
+        import_counts[name] = import_counts.get(name, 0) + 1
+    else:
+        counts[name] = counts.get(name, 0) + 1
+        uses[name] = uses.get(name, 0) | use
+
+
+def uses_text(bits):
+    """{api: "global", "own" or "global+own"} of a ``uses`` mapping."""
+    return dict((api, USE_TEXT[use]) for api, use in bits.items() if use in USE_TEXT)
+
+
+_Generator = torch.Generator
+_DEFAULT = getattr(torch, "default_generator", None)
+
+
+def _torch_use(args, kwargs):
+    """GLOBAL, or OWN for a call given a ``torch.Generator`` other than a default one."""
+    generator = kwargs.get("generator") if kwargs else None
+    if generator is None:
+        for arg in args:  # torch.poisson(input, generator) takes it by position too
+            if type(arg) is _Generator:
+                generator = arg
+                break
+        else:
+            return GLOBAL
+    if generator is _DEFAULT:
+        return GLOBAL  # random_split(generator=default_generator), a user passing it
+    cuda = getattr(torch.cuda, "default_generators", ())  # empty until CUDA starts
+    return GLOBAL if cuda and any(generator is g for g in cuda) else OWN
+
+
+def _wrap(name, func, use_of=None):
+    """Count calls of ``func`` as ``name``; ``use_of(args, kwargs)``: which generator a
+    call draws from (GLOBAL when None)."""
     @functools.wraps(func)
     def counted(*args, **kwargs):
         if _active[0]:
-            bucket = import_counts if _importing() else counts
-            bucket[name] = bucket.get(name, 0) + 1
+            if getattr(_imports, "depth", 0):
+                import_counts[name] = import_counts.get(name, 0) + 1
+            else:
+                counts[name] = counts.get(name, 0) + 1
+                uses[name] = uses.get(name, 0) | (GLOBAL if use_of is None
+                                                  else use_of(args, kwargs))
         return func(*args, **kwargs)
     counted.__rngdrift_original__ = func
     return counted
+
+
+def _wrap_torch(name, func):
+    return _wrap(name, func, _torch_use)
+
+
+def _wrap_own(name, func):
+    """An API that makes a generator of the program's own (``numpy.random.default_rng``)."""
+    return _wrap(name, func, lambda args, kwargs: OWN)
 
 
 def _wrap_seeding(name, func, generators):
@@ -87,8 +153,7 @@ def _wrap_seeding(name, func, generators):
     def seeding(*args, **kwargs):
         draws = _draws[0] if _active[0] else None
         if draws is not None:
-            bucket = import_counts if _importing() else counts
-            bucket[name] = bucket.get(name, 0) + 1
+            count(name, GLOBAL)
             if not _importing():
                 draws.checkpoint(generators)
         try:
@@ -146,10 +211,13 @@ def install():
     if _installed[0]:
         return
     import torch.nn.functional as F
+    # first: numpy.random.default_rng's own-Generator wrapper goes under the count
+    owndraws.install(lambda name: count(name, OWN), _active, _PYTHON, _NUMPY)
     _patch(random, "random.", _PYTHON)
-    _patch(np.random, "numpy.random.", _NUMPY)
-    _patch(torch, "torch.", _TORCH)
-    _patch(torch.Tensor, "torch.Tensor.", _TENSOR)
+    _patch(np.random, "numpy.random.", tuple(n for n in _NUMPY if n != "default_rng"))
+    _patch(np.random, "numpy.random.", ("default_rng",), _wrap_own)
+    _patch(torch, "torch.", _TORCH, _wrap_torch)
+    _patch(torch.Tensor, "torch.Tensor.", _TENSOR, _wrap_torch)
     _patch(F, "torch.nn.functional.", _FUNCTIONAL)
     for owner, prefix, functions in _SEEDING:
         for attr, generators in functions:
@@ -165,6 +233,7 @@ def install():
 def start(draws=None):
     """Count from here on (``draws``: the tracker that seed calls checkpoint)."""
     counts.clear()
+    uses.clear()
     import_counts.clear()
     recipe.clear()
     _imports.depth = 0
@@ -180,8 +249,8 @@ def stop():
 
 
 class counting(object):
-    """Context manager: count calls inside the block; ``.counts`` and
-    ``.import_counts`` after exit."""
+    """Context manager: count calls inside the block; ``.counts``, ``.uses`` (text,
+    as ``uses_text``) and ``.import_counts`` after exit."""
 
     def __init__(self, draws=None):
         self.draws = draws
@@ -192,4 +261,5 @@ class counting(object):
 
     def __exit__(self, *exc):
         self.counts, self.import_counts = stop()
+        self.uses = uses_text(uses)
         return False

@@ -113,7 +113,9 @@ def run_one(sc, ctx, installed, snap, process=None):
         return protocol.Result(sc.name, ERROR, describe_exception(exc), [])
     elapsed = time.time() - start
     rows += attribution.rows() if attribution is not None else []
-    rows += [(GOAL_PREFIX + metric, TEXT, direction) for metric, direction in sorted(sc.goals.items())]
+    goals = dict(sc.goals)
+    goals.update(getattr(metrics, "goals", None) or {})  # declared by the code (record, --goal)
+    rows += [(GOAL_PREFIX + metric, TEXT, direction) for metric, direction in sorted(goals.items())]
     rows.append((TIMING_METRIC, TIMING, "%.4f" % elapsed))
     code = codeid.of_scenario(sc)
     if code:  # a user scenario: compare tells a change of its code from a drift

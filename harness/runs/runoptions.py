@@ -204,6 +204,11 @@ def from_namespace(ns: argparse.Namespace, default_run_id: str,
     if len(ns.index_url) > 1:
         raise UserError(_said(context, "--index-url: give it once (more indexes: "
                                        "--extra-index-url)"))
+    for text in ns.goal:
+        try:
+            options.parse_goal(text)
+        except ValueError as exc:
+            raise UserError(_said(context, str(exc))) from None
     values = {}
     for option in options.selected("both"):
         name = options.dest(option)
@@ -230,12 +235,12 @@ def parse(argv: list[str], default_run_id: str, started_in: str | Path | None = 
 
 
 def user_code_files(opts) -> list[str]:
-    """The Python files named by --call/--dataset/--pairs (FILE.py:NAME) and --script,
+    """The Python files named by --call/--dataset/--pairs/--loader (FILE.py:NAME) and --script,
     absolute: for the host's preflight (missing, or syntax the cell cannot compile) and,
     with what they import, for the result key."""
     base = Path(opts.workdir)
     files = []
-    for text in [*opts.call, *opts.dataset, *opts.pairs]:
+    for text in [*opts.call, *opts.dataset, *opts.pairs, *opts.loader]:
         target = text.rpartition(":")[0]
         if target.endswith(".py") or "/" in target:
             files.append(str(base / target))
