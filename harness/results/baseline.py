@@ -22,10 +22,11 @@ from ..cell import schema
 from ..errors import UserError
 
 
-# Files a run directory's report writes that belong in the baseline; compare.*
-# describes another comparison and is left out.
-REPORT_SUFFIXES = (".csv", ".md", ".html")
-NOT_PROMOTED = {"compare.csv", "compare.md"}
+def promoted_names() -> tuple[str, ...]:
+    """The files of a run that belong in the baseline: the report's registered outputs
+    (``harness.report.OUTPUTS``; compare's describe another comparison and stay)."""
+    from ..report import PROMOTED
+    return PROMOTED
 
 
 def cells_with_errors(matrix: pd.DataFrame) -> list[str]:
@@ -35,8 +36,8 @@ def cells_with_errors(matrix: pd.DataFrame) -> list[str]:
 
 
 def files_to_promote(run_path: Path) -> list[Path]:
-    top = [p for p in sorted(run_path.iterdir())
-           if p.is_file() and p.suffix in REPORT_SUFFIXES and p.name not in NOT_PROMOTED]
+    names = set(promoted_names())
+    top = [p for p in sorted(run_path.iterdir()) if p.is_file() and p.name in names]
     freezes = sorted((run_path / "cells").glob("*.freeze.txt"))
     return top + freezes
 

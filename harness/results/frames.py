@@ -1,32 +1,36 @@
-"""Load and merge a run's results; collapse repeats into comparable values.
+"""Load and merge a run's results; collapse repeats into comparable observations.
 
 The host side's one reader (files are parsed and checked by ``resultfiles``).
 ``report`` and ``compare`` both start here, so a CSV is either accepted by both or
 rejected by both with the same one-line message (file, line, problem).
 
-    load(path)      a run directory (cells/*.csv, else matrix.csv) or a matrix.csv
-    merge(run_dir)  the run's cell CSVs, validated and merged, cells oldest first
-    fold(frame)     one row per (cell, scenario, seeding, metric) with the repeats folded in
-    expand(frame)   fold, plus every scenario's metrics in every cell that ran it
+    load(path)        a run directory (cells/*.csv, else matrix.csv) or a matrix.csv
+    load_run(path)    a run directory: its cell CSVs, validated and merged, oldest cell first
+    fold(loaded)      {(cell, scenario, seeding, metric): Folded}: the repeats folded in
+    expand(loaded)    {(cell, scenario, seeding, metric): Observation}: fold, plus every
+                      scenario's metrics in every cell that ran it
+
+Values are parsed once, when a file is read (``resultfiles``), and travel typed: a
+float for numbers, an int for counts, the text for fingerprints and text. Plain
+Python throughout; ``Loaded.frame`` is the same rows as a DataFrame for the code that
+wants one (pandas is imported there, not by a report).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from ..matrix import compat
-from ..cell import schema
+from ..cell import modes, schema
 from ..cell.schema import CELL_LEVEL, ERROR, NA, OK, RECIPE_METRIC, RNG_PREFIX, TIMEOUT
 from ..errors import UserError
-from .resultfiles import MATRIX, check_manifest, read_cell, read_csv, scan_cells, validate
+from .resultfiles import MATRIX, Table, check_manifest, read_cell, read_csv, scan_cells, validate
 
-# Weakest first: none < python < torch < all < full; mode -> the generators it seeds.
+# Every seeding mode a row may name (the records: harness.cell.modes).
 SEEDING_MODES = schema.MODES
-SEEDED = schema.SEEDED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,40 +40,81 @@ class Tolerance:
     rtol: float = 1e-6
 
 
+# A metric some repeats of an ok scenario did not report.
+MISSING = None
+
+
 @dataclasses.dataclass
 class Loaded:
-    frame: pd.DataFrame
-    source: Path                                          # the run dir or matrix.csv read
+    table: Table                                         # the rows, values parsed
+    source: Path                                         # the run dir or matrix.csv read
     notes: list[str] = dataclasses.field(default_factory=list)        # harmless oddities
     interrupted: list[str] = dataclasses.field(default_factory=list)  # cells with a log, no CSV
+
+    @property
+    def rows(self) -> list:
+        return self.table.rows
+
+    @functools.cached_property
+    def cells(self) -> list[str]:
+        """The run's cells, oldest first."""
+        return compat.order(list(dict.fromkeys(r.cell for r in self.rows)))
+
+    @functools.cached_property
+    def frame(self):
+        """The rows as a pandas DataFrame (every column text), for code that wants one."""
+        import pandas as pd
+        return pd.DataFrame(self.rows, columns=list(schema.COLUMNS), dtype=object)
+
+    @classmethod
+    def of_rows(cls, rows, source: Path = Path("rows")) -> "Loaded":
+        """From schema rows made in memory (tests, and callers that built some): checked
+        and parsed as a file's would be."""
+        rows = _ordered([schema.Row._make(r) for r in rows])
+        table = Table(Path(source), rows, [], list(range(2, len(rows) + 2)))
+        validate(table)
+        return cls(table, Path(source))
+
+    @classmethod
+    def of_frame(cls, frame, source: Path) -> "Loaded":
+        """From a DataFrame of schema rows."""
+        return cls.of_rows(frame[list(schema.COLUMNS)].astype(str)
+                           .itertuples(index=False, name=None), source)
 
 
 # -- reading -----------------------------------------------------------------
 
-def order_cells(frame: pd.DataFrame) -> pd.DataFrame:
+def _ordered(rows: list) -> list:
     """Rows of the oldest cell first (``compat.order``), each cell's rows in file order."""
-    rank = {cell: i for i, cell in enumerate(compat.order(frame["cell"].unique()))}
-    ordered = frame.assign(_o=frame["cell"].map(rank)).sort_values("_o", kind="stable")
-    return ordered.drop(columns="_o").reset_index(drop=True)
+    rank = {cell: i for i, cell in enumerate(compat.order(list(dict.fromkeys(r.cell for r in rows))))}
+    return sorted(rows, key=lambda r: rank[r.cell])
 
 
-def _merge(paths: list[Path], notes: list[str]) -> pd.DataFrame:
-    frames = [read_cell(p, notes).assign(_file=str(p)) for p in paths]
-    frame = pd.concat(frames, ignore_index=True)
-    dupes = frame.duplicated(list(schema.KEY), keep=False)
-    if dupes.any():
-        clash = frame[dupes]
-        first = clash.iloc[0]
-        other = clash[clash["_file"] != first["_file"]]
-        also = other.iloc[0]["_file"] if len(other) else first["_file"]
-        raise UserError(f"{first['_file']}: duplicated key "
-                       f"{dict(zip(schema.KEY, first[list(schema.KEY)]))} (also in {also}); "
-                       "the same cell in two files?")
-    return order_cells(frame.drop(columns="_file"))
+def _merge(tables: list[Table]) -> Table:
+    """Cell files as one table, oldest cell first; a key in two files is an error."""
+    owner: dict[tuple, Path] = {}
+    for table in tables:
+        cell = table.rows[0].cell
+        if cell in owner:
+            first = next(r for r in table.rows if r.scenario != schema.CELL_MANIFEST) \
+                if len(table.rows) > 1 else table.rows[0]
+            key = dict(zip(schema.KEY, (first.cell, first.scenario, first.seeding, first.repeat,
+                                         first.metric)))
+            raise UserError(f"{owner[cell]}: duplicated key {key} (also in {table.path}); "
+                            "the same cell in two files?")
+        owner[cell] = table.path
+    order = {cell: i for i, cell in enumerate(compat.order(list(owner)))}
+    tables = sorted(tables, key=lambda t: order[t.rows[0].cell])
+    rows, values, lines = [], [], []
+    for table in tables:
+        rows += table.rows
+        values += table.values
+        lines += table.lines
+    return Table(tables[0].path.parent, rows, values, lines)
 
 
-def merge(run_path: Path) -> pd.DataFrame:
-    """The run's cell CSVs merged and validated, oldest cell first (no ``_line`` column)."""
+def merge(run_path: Path):
+    """The run's cell CSVs merged and validated, oldest cell first, as a DataFrame."""
     return load_run(run_path).frame
 
 
@@ -92,18 +137,27 @@ def load_run(run_path: Path) -> Loaded:
                         f"finish them with: nox -s matrix -- --run-id {run_path.name} --resume")
     if not csvs:
         raise UserError(f"{cells_dir}: no cell CSVs (empty run directory?)")
-    frame = _merge(csvs, notes).drop(columns="_line")
-    return Loaded(frame, run_path, notes, interrupted)
+    return Loaded(_merge([read_cell(p, notes) for p in csvs]), run_path, notes, interrupted)
 
 
 def load_matrix(path: Path) -> Loaded:
-    frame = read_csv(path)
-    validate(path, frame)
+    table = read_csv(path)
     notes: list[str] = []
-    for cell, rows in frame.groupby("cell", sort=False):
-        if (rows["scenario"] == schema.CELL_MANIFEST).any():
-            check_manifest(Path(f"{path} ({cell})"), rows.reset_index(drop=True), notes)
-    return Loaded(order_cells(frame).drop(columns="_line"), path, notes)
+    by_cell: dict[str, list[int]] = {}
+    for i, r in enumerate(table.rows):
+        by_cell.setdefault(r.cell, []).append(i)
+    for cell, indexes in by_cell.items():
+        if table.rows[indexes[0]].scenario == schema.CELL_MANIFEST or any(
+                table.rows[i].scenario == schema.CELL_MANIFEST for i in indexes):
+            part = Table(path, [table.rows[i] for i in indexes], [],
+                         [table.lines[i] for i in indexes])
+            check_manifest(part, notes, where=f"{path} ({cell})")
+    order = {cell: i for i, cell in enumerate(compat.order(list(by_cell)))}
+    ranked = sorted(range(len(table.rows)), key=lambda i: order[table.rows[i].cell])
+    if ranked != list(range(len(ranked))):
+        table = Table(path, [table.rows[i] for i in ranked], [table.values[i] for i in ranked],
+                      [table.lines[i] for i in ranked])
+    return Loaded(table, path, notes)
 
 
 def load(path: Path, prefer_matrix: bool = False) -> Loaded:
@@ -127,160 +181,214 @@ def load(path: Path, prefer_matrix: bool = False) -> Loaded:
 
 # -- values --------------------------------------------------------------------
 
-def _float(text: str) -> float:
-    return float(text)
-
-
-def same(kind: str, a: str, b: str, tol: Tolerance) -> bool:
-    """Equal under ``kind``'s rule: numbers within the tolerance, everything else exactly."""
+def same(kind: str, a, b, tol: Tolerance) -> bool:
+    """Equal under ``kind``'s rule (``schema.VALUE_KINDS``): numbers within the tolerance,
+    everything else exactly. ``a`` and ``b`` are parsed values (``MISSING`` for none)."""
     if a == b:
         return True
-    if kind not in ("number", "count"):
+    rule = schema.KIND[kind].compared if kind in schema.KIND else "exact"
+    if rule != "tolerance" or a is MISSING or b is MISSING:
         return False
-    try:
-        x, y = _float(a), _float(b)
-    except ValueError:
+    if isinstance(a, str) or isinstance(b, str):
         return False
-    if math.isnan(x) or math.isnan(y) or math.isinf(x) or math.isinf(y):
-        return x == y or (math.isnan(x) and math.isnan(y))
-    if kind == "count":
-        return x == y
-    return abs(x - y) <= tol.atol + tol.rtol * max(abs(x), abs(y))
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return False
+    return abs(a - b) <= tol.atol + tol.rtol * max(abs(a), abs(b))
 
 
-def distinct(kind: str, values: list[str], tol: Tolerance) -> list[str]:
+def distinct(kind: str, values: list, tol: Tolerance) -> tuple:
     """Representatives of ``values``: each value joins the first one it equals."""
-    if len(set(values)) == 1:
-        return [values[0]]
-    reps: list[str] = []
+    first = values[0]
+    if all(v == first for v in values):
+        return (first,)
+    reps: list = []
     for value in values:
         if not any(same(kind, rep, value, tol) for rep in reps):
             reps.append(value)
-    return reps
+    return tuple(reps)
 
 
-def cell_failures(frame: pd.DataFrame) -> dict[str, str]:
+def text(kind: str, value) -> str:
+    """A parsed value as the CSVs write it ('' for a missing one)."""
+    if value is MISSING:
+        return ""
+    if isinstance(value, float) and kind in (schema.NUMBER, schema.TIMING):
+        return repr(value) if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def cell_failures(loaded: Loaded) -> dict[str, str]:
     """{cell: detail} for cells with a non-ok cell-level row (e.g. a failed install)."""
-    rows = frame[frame["scenario"].str.startswith(CELL_LEVEL) & (frame["status"] != OK)]
-    return {r.cell: f"{r.scenario}: {r.detail}".strip() for r in rows.itertuples()}
+    return {r.cell: f"{r.scenario}: {r.detail}".strip() for r in loaded.rows
+            if r.status != OK and r.scenario.startswith(CELL_LEVEL)}
 
 
 _GENERATOR_ROW = re.compile(r"rng\.(?:(worker|process)\.)?(python|numpy|torch|cuda)")
+# The seeding calls tracing counts, by the generator they seed: a scenario that makes
+# one itself seeds that generator, whatever its mode does.
+SEEDING_CALLS = {"rng.calls.random.seed": (modes.PYTHON,),
+                 "rng.calls.random.setstate": (modes.PYTHON,),
+                 "rng.calls.numpy.random.seed": (modes.NUMPY,),
+                 "rng.calls.numpy.random.set_state": (modes.NUMPY,),
+                 "rng.calls.torch.manual_seed": (modes.TORCH, modes.CUDA),
+                 "rng.calls.torch.set_rng_state": (modes.TORCH,)}
 
 
-def generators_drawn(frame: pd.DataFrame) -> dict[tuple[str, str, str], frozenset[str]]:
-    """{(cell, scenario, seeding): the global generators whose seeding its results depend
-    on}, from the attribution rows of every repeat.
+def generators_drawn(loaded: Loaded) -> dict[tuple[str, str, str], frozenset[str]]:
+    """{(cell, scenario, seeding): the global generators whose seeding mode its results
+    depend on}, from the attribution rows of every repeat.
 
     A generator the scenario's own process drew from counts; so does one a process it
     forked (a rank, a pool) drew from. DataLoader workers are seeded from the main
     torch generator (their draws show there, as the base-seed draw), except NumPy in
     workers before torch 1.9, which inherits the main process's state: a worker's
-    NumPy draw there depends on NumPy's seeding.
+    NumPy draw there depends on NumPy's seeding. A generator the scenario seeds itself
+    (``random.seed``, ``torch.manual_seed`` ... in its own process) does not depend on
+    the mode: code that seeds itself is not unseeded under ``python``.
     """
-    rows = frame[frame["metric"].str.match(r"rng\.") & (frame["value"] == "1")]
     out: dict[tuple[str, str, str], set[str]] = {}
-    for r in rows.itertuples(index=False):
+    own: dict[tuple[str, str, str], set[str]] = {}
+    old_torch: dict[str, bool] = {}
+    for r in loaded.rows:
+        if not r.metric.startswith(RNG_PREFIX) or r.value in ("0", ""):
+            continue
+        seeds = SEEDING_CALLS.get(r.metric)
+        if seeds is not None:
+            own.setdefault((r.cell, r.scenario, r.seeding), set()).update(seeds)
+            continue
+        if r.value != "1":
+            continue
         match = _GENERATOR_ROW.fullmatch(r.metric)
         if match is None:
             continue
         role, generator = match.groups()
-        if role == "worker" and not (generator == "numpy"
-                                     and compat._version(r.torch) < (1, 9)):
-            continue
+        if role == "worker":
+            if r.torch not in old_torch:
+                old_torch[r.torch] = compat._version(r.torch) < (1, 9)
+            if not (generator == modes.NUMPY and old_torch[r.torch]):
+                continue
         out.setdefault((r.cell, r.scenario, r.seeding), set()).add(generator)
-    return {key: frozenset(gens) for key, gens in out.items()}
+    return {key: frozenset(gens - own.get(key, set())) for key, gens in out.items()}
 
 
-# What a (cell, scenario, seeding, metric) is after folding its repeats in: ``OK``, or
-# the worst status of a scenario when any repeat was not ok.
-_WORST = (ERROR, TIMEOUT, NA)
-FOLD_COLUMNS = ["cell", "scenario", "seeding", "metric", "kind", "distinct", "repeats", "detail"]
-KEY = ["cell", "scenario", "seeding", "metric"]
+@dataclasses.dataclass(frozen=True)
+class Folded:
+    """One (cell, scenario, seeding, metric) with its repeats folded in."""
+    kind: str
+    values: tuple          # the distinct values over the repeats (one: they agreed)
+    repeats: int           # how many repeats reported it
+    detail: str = ""       # the first non-empty detail
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What one cell measured for one (scenario, seeding, metric)."""
+    state: str             # ok, n/a, error, timeout; "" when the cell did not measure it
+    values: tuple = ()     # distinct parsed values over the repeats; MISSING where absent
+    detail: str = ""
+    repeats: int = 0
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.state)
+
+    @property
+    def agreed(self) -> bool:
+        return self.state == OK and len(self.values) == 1 and self.values[0] is not MISSING
+
+    @property
+    def failed(self) -> bool:
+        return self.state in (ERROR, TIMEOUT)
+
+
+NOT_SEEN = Observation("")
+KEY = ("cell", "scenario", "seeding", "metric")
 
 
 def absent_means_zero(metric: str) -> bool:
     """Attribution counts are written only when non-zero (an API called, a worker that
     reported): a missing one is 0, not a metric that went missing."""
-    return metric.startswith(RNG_PREFIX) and metric != RECIPE_METRIC
+    return metric.startswith(RNG_PREFIX) and metric != RECIPE_METRIC \
+        and not metric.startswith(schema.GENERATOR_PREFIXES)
 
 
-def fold(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
-    """One row per (cell, scenario, seeding, metric) as measured; timing rows and the
-    manifest (how many rows a file holds) left out.
-
-    ``distinct``: the distinct values over the repeats (one value: they agreed);
-    ``repeats``: how many repeats reported it; ``detail``: the first non-empty detail.
-    Status rows and cell-level rows are folded like any other text metric.
-    """
-    frame = frame[(frame["kind"] != schema.TIMING) & (frame["scenario"] != schema.CELL_MANIFEST)]
-    groups: dict[tuple, list] = {}  # key -> [kind, values, detail], in first-seen order
-    columns = [frame[c].to_numpy() for c in (*KEY, "kind", "value", "detail")]
-    for cell, scenario, seeding, metric, kind, value, detail in zip(*columns):
-        group = groups.get((cell, scenario, seeding, metric))
+def fold(loaded: Loaded, tol: Tolerance, cells=None) -> dict[tuple, Folded]:
+    """One entry per (cell, scenario, seeding, metric) as measured; timing rows and the
+    manifest (how many rows a file holds) left out; ``cells``: only those cells.
+    Status rows and cell-level rows are folded like any other text metric."""
+    groups: dict[tuple, list] = {}  # key -> [kind, values, detail]
+    timing, manifest = schema.TIMING, schema.CELL_MANIFEST
+    for r, value in zip(loaded.rows, loaded.table.values):
+        if r.kind == timing or r.scenario == manifest or (cells is not None and r.cell not in cells):
+            continue
+        key = (r.cell, r.scenario, r.seeding, r.metric)
+        group = groups.get(key)
         if group is None:
-            groups[(cell, scenario, seeding, metric)] = [kind, [value], detail]
+            groups[key] = [r.kind, [value], r.detail]
         else:
             group[1].append(value)
-            if detail and not group[2]:
-                group[2] = detail
-    rows = [(*key, kind, tuple(distinct(kind, values, tol)), len(values), detail)
-            for key, (kind, values, detail) in groups.items()]
-    return pd.DataFrame(rows, columns=FOLD_COLUMNS, dtype=object)
+            if r.detail and not group[2]:
+                group[2] = r.detail
+    return {key: Folded(kind, distinct(kind, values, tol), len(values), detail)
+            for key, (kind, values, detail) in groups.items()}
 
 
-def expand(frame: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
-    """``fold`` for the reports: every scenario's metrics in every cell that ran it.
+_WORST = (ERROR, TIMEOUT, NA)
 
-    Adds ``state``: ``ok``; else the worst status over the repeats (``error`` >
+
+def expand(loaded: Loaded, tol: Tolerance) -> dict[tuple, tuple[str, Observation]]:
+    """``fold`` for the reports: {(cell, scenario, seeding, metric): (kind, Observation)}
+    for every scenario's metrics in every cell that ran it.
+
+    The state is ``ok``; else the worst status over the repeats (``error`` >
     ``timeout`` > ``n/a``), given to every metric the scenario reports anywhere in
     the run (a non-ok scenario has only its status row); ``n/a`` for a metric an ok
-    scenario did not report. A metric missing from some ok repeats adds ``""`` to
-    ``distinct`` (the repeats disagree). A failed cell (cell-level error row, e.g. a
+    scenario did not report. A metric missing from some ok repeats adds ``MISSING``
+    to the values (the repeats disagree). A failed cell (cell-level error row, e.g. a
     failed install) gets every (scenario, seeding, metric) of the run as ``error``.
-    Status rows are kept only for scenarios that report no metric anywhere.
+    Status rows are kept only for scenarios that report no metric anywhere; code
+    identity rows say what ran, not what it gave, and are left out.
     """
-    # Code identity rows say what ran, not what it gave: never a drift or a change point.
-    folded = fold(frame[~frame["metric"].isin(schema.CODE_METRICS)], tol)
-    cell_level = folded["scenario"].str.startswith(CELL_LEVEL)
-    is_status = folded["metric"] == schema.STATUS_METRIC
-    status = folded[is_status & ~cell_level]
-    metrics = folded[~is_status & ~cell_level]
-    per_scenario: dict[str, list[tuple[str, str]]] = {}
-    for row in metrics[["scenario", "metric", "kind"]].drop_duplicates(
-            ["scenario", "metric"]).itertuples():
-        per_scenario.setdefault(row.scenario, []).append((row.metric, row.kind))
-    measured = {tuple(r[:4]): r for r in metrics.itertuples(index=False)}
-
-    out = []
-    for run in status.itertuples(index=False):
-        failed = next((s for s in _WORST if s in run.distinct), None)
-        wanted = per_scenario.get(run.scenario) or [(schema.STATUS_METRIC, "text")]
-        for metric, kind in wanted:
-            base = (run.cell, run.scenario, run.seeding, metric, kind)
+    folded = fold(loaded, tol)
+    code, status_metric = set(schema.CODE_METRICS), schema.STATUS_METRIC
+    status, metrics = {}, {}
+    per_scenario: dict[str, dict[str, str]] = {}
+    for key, f in folded.items():
+        cell, scenario, seeding, metric = key
+        if scenario.startswith(CELL_LEVEL) or metric in code:
+            continue
+        if metric == status_metric:
+            status[key[:3]] = f
+        else:
+            metrics[key] = f
+            per_scenario.setdefault(scenario, {}).setdefault(metric, f.kind)
+    out: dict[tuple, tuple[str, Observation]] = {}
+    for (cell, scenario, seeding), run in status.items():
+        failed = next((s for s in _WORST if s in run.values), None)
+        wanted = per_scenario.get(scenario) or {status_metric: schema.TEXT}
+        for metric, kind in wanted.items():
+            key = (cell, scenario, seeding, metric)
             if failed:
-                out.append((*base, failed, (), run.repeats, run.detail))
-            elif metric == schema.STATUS_METRIC:
-                out.append((*base, OK, run.distinct, run.repeats, run.detail))
-            elif (row := measured.get(base[:4])) is None:
-                if absent_means_zero(metric):
-                    out.append((*base, OK, ("0",), run.repeats, ""))
-                else:
-                    out.append((*base, NA, (), run.repeats, "metric not reported"))
+                seen = Observation(failed, (), run.detail, run.repeats)
+            elif metric == status_metric:
+                seen = Observation(OK, run.values, run.detail, run.repeats)
+            elif (row := metrics.get(key)) is None:
+                seen = Observation(OK, (0,), "", run.repeats) if absent_means_zero(metric) \
+                    else Observation(NA, (), "metric not reported", run.repeats)
             else:
-                absent = "0" if absent_means_zero(metric) else ""
-                seen = row.distinct
-                if row.repeats < run.repeats and absent not in seen:
-                    seen += (absent,)
-                out.append((*base, OK, seen, run.repeats, ""))
-    columns = FOLD_COLUMNS[:5] + ["state"] + FOLD_COLUMNS[5:]
-    result = pd.DataFrame(out, columns=columns, dtype=object)
-    failures = cell_failures(frame)
+                absent = 0 if absent_means_zero(metric) else MISSING
+                values = row.values
+                if row.repeats < run.repeats and absent not in values:
+                    values += (absent,)
+                seen = Observation(OK, values, "", run.repeats)
+            out[key] = (kind, seen)
+    failures = cell_failures(loaded)
     if failures:
-        result = result[~result["cell"].isin(failures)]
-        grid = result[["scenario", "seeding", "metric", "kind"]].drop_duplicates()
-        holes = [(cell, r.scenario, r.seeding, r.metric, r.kind, ERROR, (), 0, detail)
-                 for cell, detail in failures.items() for r in grid.itertuples()]
-        result = pd.concat([result, pd.DataFrame(holes, columns=columns, dtype=object)],
-                           ignore_index=True)
-    return result
+        out = {k: v for k, v in out.items() if k[0] not in failures}
+        grid = {k[1:]: v[0] for k, v in out.items()}
+        for cell, detail in failures.items():
+            for (scenario, seeding, metric), kind in grid.items():
+                out[(cell, scenario, seeding, metric)] = (kind, Observation(ERROR, (), detail, 0))
+    return out

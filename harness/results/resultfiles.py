@@ -1,23 +1,25 @@
 """Reading result files: one cell CSV or a matrix.csv, parsed strictly and checked
 against the schema, and a run's cells/ folder scanned for what belongs there.
 
+Plain Python (no pandas: a report reads 140,000 rows; pandas' import alone cost more
+than reading them): a file becomes a ``Table`` of schema ``Row`` tuples with each
+value parsed once, by its kind.
+
 Every problem is a ``UserError`` naming the file, the line and what is wrong, so
 report and compare accept or reject a file alike.
 """
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import stat
 from pathlib import Path
 
-import pandas as pd
-
 from ..cell import schema
 from ..cell.schema import CELL_LEVEL, OK
 from ..errors import UserError
-from ..text import is_number
 
 MATRIX = "matrix.csv"
 # What a cell directory holds besides its CSV (see harness/runs.py); a journal is
@@ -25,12 +27,9 @@ MATRIX = "matrix.csv"
 COMPANIONS = (".freeze.txt", ".log")
 JOURNAL = ".journal"
 _TMP = re.compile(re.escape(schema.TMP_MARK) + r"[A-Za-z0-9_]+$")
-_INT = re.compile(r"-?[0-9]+")
 # More repeats than this is a hand-edited file, not a run.
 MAX_REPEAT = 10_000
 _REPEAT = re.compile(r"[1-9][0-9]{0,4}")
-
-SEEDING_MODES = schema.MODES
 
 
 def _regular_file(path: Path) -> None:
@@ -43,8 +42,22 @@ def _regular_file(path: Path) -> None:
         raise UserError(f"{path}: not a regular file")
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """Parse one results CSV strictly; every column str, plus ``_line`` for messages."""
+@dataclasses.dataclass
+class Table:
+    """Rows of one results file (or of several merged), as read: ``rows`` are schema
+    ``Row`` tuples of text, ``values`` each row's value parsed once by its kind
+    (``schema.parse_value``: a float, an int or the text), ``lines`` where each row
+    starts in ``path`` (for messages)."""
+    path: Path
+    rows: list
+    values: list
+    lines: list
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def read_text(path: Path) -> str:
     _regular_file(path)
     try:
         text = path.read_bytes().decode("utf-8-sig")  # a spreadsheet may add a BOM
@@ -57,9 +70,17 @@ def read_csv(path: Path) -> pd.DataFrame:
     if not text.endswith("\n"):
         raise UserError(f"{path}: truncated: the last line has no newline (interrupted write "
                        "or hand-edited)")
+    return text
+
+
+def read_csv(path: Path) -> Table:
+    """Parse one results CSV strictly and check every row against the schema; the
+    values are parsed here, once."""
+    text = read_text(path)
     # Rows end at \n or \r\n only (as the csv module writes them); a field holding
     # another character str.splitlines() splits on stays one field.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    width = len(schema.COLUMNS)
     try:
         header = next(reader)
         if tuple(header) != schema.COLUMNS:
@@ -69,106 +90,147 @@ def read_csv(path: Path) -> pd.DataFrame:
                 f"{'; ' if missing else ''}unexpected {extra}" if extra else "")
             raise UserError(f"{path}: header is not the schema's columns "
                            f"({what or 'wrong order'}); not a rngdrift results CSV?")
-        rows = []
-        for row in reader:
-            if len(row) != len(schema.COLUMNS):
-                raise UserError(f"{path}:{reader.line_num}: {len(row)} fields, expected "
-                               f"{len(schema.COLUMNS)} (truncated or hand-edited)")
-            rows.append(row + [reader.line_num])
+        fields = list(reader)
     except csv.Error as exc:
         raise UserError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
-    if not rows:
+    if not fields:
         raise UserError(f"{path}: header but no rows (interrupted run?)")
-    # Plain Python strings (object columns), not pandas' string dtype: the report walks
-    # these columns row by row, and iterating an extension array is ten times slower.
-    return pd.DataFrame(rows, columns=[*schema.COLUMNS, "_line"], dtype=object)
+    multiline = any("\n" in f or "\r" in f for row in fields for f in row) \
+        if text.count("\n") != len(fields) + 1 else False
+    lines = _line_numbers(text, len(fields)) if multiline else list(range(2, len(fields) + 2))
+    make = schema.Row._make
+    rows = []
+    for i, row in enumerate(fields):
+        if len(row) != width:
+            raise UserError(f"{path}:{lines[i]}: {len(row)} fields, expected {width} "
+                           "(truncated or hand-edited)")
+        rows.append(make(row))
+    table = Table(path, rows, [], lines)
+    validate(table)
+    return table
 
 
-def _where(path: Path, frame: pd.DataFrame, mask) -> str:
-    first = frame[mask].iloc[0]
-    return f"{path}:{first['_line']}"
+def _line_numbers(text: str, count: int) -> list[int]:
+    """Where each of ``count`` rows starts when some fields hold line breaks."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    next(reader)
+    starts, line = [], reader.line_num + 1
+    for _ in range(count):
+        starts.append(line)
+        next(reader)
+        line = reader.line_num + 1
+    return starts
 
 
-def _check(path: Path, frame: pd.DataFrame, mask, problem) -> None:
-    if mask.any():
-        first = frame[mask].iloc[0]
-        raise UserError(f"{_where(path, frame, mask)}: {problem(first)}")
+def _fail(table: Table, index: int, problem: str):
+    raise UserError(f"{table.path}:{table.lines[index]}: {problem}")
 
 
-def validate(path: Path, frame: pd.DataFrame) -> None:
-    """Raise UserError naming the first row of ``frame`` (read from ``path``) that breaks the schema."""
-    _check(path, frame, frame["schema_version"] != schema.SCHEMA_VERSION,
-           lambda r: f"schema_version {r['schema_version']!r}; this rngdrift reads "
-                     f"{schema.SCHEMA_VERSION!r} (rerun the cells, or use the rngdrift that wrote it)")
+def _first_bad(table: Table, column: str, allowed, skip=lambda r: False):
+    """Index of the first row whose ``column`` is not in ``allowed`` (None when all are)."""
+    position = schema.COLUMNS.index(column)
+    values = {r[position] for r in table.rows}
+    if values <= set(allowed):
+        return None
+    return next(i for i, r in enumerate(table.rows) if r[position] not in allowed and not skip(r))
+
+
+def validate(table: Table) -> None:
+    """Raise UserError naming the first row of ``table`` that breaks the schema; fill
+    ``table.values`` with each row's value parsed by its kind."""
+    rows, cell_level = table.rows, schema.CELL_LEVEL
+    bad = _first_bad(table, "schema_version", {schema.SCHEMA_VERSION})
+    if bad is not None:
+        _fail(table, bad, f"schema_version {rows[bad].schema_version!r}; this rngdrift reads "
+                          f"{schema.SCHEMA_VERSION!r} (rerun the cells, or use the rngdrift that "
+                          "wrote it)")
     for column in ("cell", "scenario", "metric"):
-        _check(path, frame, frame[column] == "", lambda r, c=column: f"empty {c}")
-    _check(path, frame, ~frame["kind"].isin(schema.KINDS),
-           lambda r: f"kind {r['kind']!r} is not one of {', '.join(schema.KINDS)}")
-    _check(path, frame, ~frame["status"].isin(schema.STATUSES),
-           lambda r: f"status {r['status']!r} is not one of {', '.join(schema.STATUSES)}")
-    cell_level = frame["scenario"].str.startswith(CELL_LEVEL)
-    _check(path, frame, ~cell_level & ~frame["seeding"].isin(SEEDING_MODES),
-           lambda r: f"seeding {r['seeding']!r} is not one of {', '.join(SEEDING_MODES)}")
-    _check(path, frame, ~cell_level & ~frame["repeat"].str.fullmatch(_REPEAT.pattern),
-           lambda r: f"repeat {r['repeat']!r} is not a positive integer")
-    is_status = frame["metric"] == schema.STATUS_METRIC
-    _check(path, frame, is_status & (frame["value"] != frame["status"]),
-           lambda r: f"status row says value {r['value']!r} but status {r['status']!r}")
-    _check(path, frame, ~is_status & (frame["status"] != OK),
-           lambda r: f"metric row {r['metric']!r} has status {r['status']!r}; only the "
-                     f"{schema.STATUS_METRIC!r} row of a scenario carries a non-ok status")
-    _check(path, frame, cell_level & ~is_status,
-           lambda r: f"cell-level scenario {r['scenario']!r} may only hold a "
-                     f"{schema.STATUS_METRIC!r} row")
-    numeric = frame["kind"].isin(("number", "timing")) & ~is_status
-    bad = numeric & ~frame["value"].map(is_number)
-    _check(path, frame, bad, lambda r: f"{r['kind']} {r['metric']!r} value {r['value']!r} "
-                                       "is not a number")
-    count = (frame["kind"] == "count") & ~is_status
-    _check(path, frame, count & ~frame["value"].str.fullmatch(_INT.pattern),
-           lambda r: f"count {r['metric']!r} value {r['value']!r} is not an integer")
-    run_key = ["cell", "scenario", "seeding", "repeat"]
-    status_keys = pd.MultiIndex.from_frame(frame.loc[is_status, run_key])
-    orphan = ~is_status & ~pd.MultiIndex.from_frame(frame[run_key]).isin(status_keys)
-    _check(path, frame, orphan, lambda r: f"metric {r['metric']!r} of {r['scenario']} "
-                                          f"({r['seeding']}, repeat {r['repeat']}) has no "
-                                          f"{schema.STATUS_METRIC!r} row")
-    dupes = frame.duplicated(list(schema.KEY), keep=False)
-    if dupes.any():
-        lines = frame.loc[dupes, "_line"].tolist()
-        first = frame[dupes].iloc[0]
-        raise UserError(f"{path}:{lines[1]}: duplicated key "
-                       f"{dict(zip(schema.KEY, first[list(schema.KEY)]))} "
-                       f"(also at line {lines[0]})")
+        position = schema.COLUMNS.index(column)
+        bad = next((i for i, r in enumerate(rows) if not r[position]), None)
+        if bad is not None:
+            _fail(table, bad, f"empty {column}")
+    bad = _first_bad(table, "kind", schema.KINDS)
+    if bad is not None:
+        _fail(table, bad, f"kind {rows[bad].kind!r} is not one of {', '.join(schema.KINDS)}")
+    bad = _first_bad(table, "status", schema.STATUSES)
+    if bad is not None:
+        _fail(table, bad, f"status {rows[bad].status!r} is not one of {', '.join(schema.STATUSES)}")
+    seedings = {r.seeding for r in rows}
+    if not seedings <= set(schema.MODES):
+        bad = next((i for i, r in enumerate(rows) if r.seeding not in schema.MODES
+                    and not r.scenario.startswith(cell_level)), None)
+        if bad is not None:
+            _fail(table, bad, f"seeding {rows[bad].seeding!r} is not one of "
+                              f"{', '.join(schema.MODES)}")
+    repeats = {r.repeat for r in rows}
+    if not all(_REPEAT.fullmatch(r) for r in repeats - {""}) or "" in repeats:
+        bad = next((i for i, r in enumerate(rows) if not _REPEAT.fullmatch(r.repeat)
+                    and not r.scenario.startswith(cell_level)), None)
+        if bad is not None:
+            _fail(table, bad, f"repeat {rows[bad].repeat!r} is not a positive integer")
+    status_metric, parse = schema.STATUS_METRIC, schema.parse_value
+    values = table.values
+    values.clear()
+    runs = set()
+    for i, r in enumerate(rows):
+        if r.metric == status_metric:
+            if r.value != r.status:
+                _fail(table, i, f"status row says value {r.value!r} but status {r.status!r}")
+            runs.add((r.cell, r.scenario, r.seeding, r.repeat))
+            values.append(r.value)
+            continue
+        if r.status != OK:
+            _fail(table, i, f"metric row {r.metric!r} has status {r.status!r}; only the "
+                            f"{status_metric!r} row of a scenario carries a non-ok status")
+        if r.scenario.startswith(cell_level):
+            _fail(table, i, f"cell-level scenario {r.scenario!r} may only hold a "
+                            f"{status_metric!r} row")
+        try:
+            values.append(parse(r.kind, r.value))
+        except ValueError:
+            what = "an integer" if r.kind == schema.COUNT else "a number"
+            _fail(table, i, f"{r.kind} {r.metric!r} value {r.value!r} is not {what}")
+    for i, r in enumerate(rows):
+        if r.metric != status_metric and (r.cell, r.scenario, r.seeding, r.repeat) not in runs:
+            _fail(table, i, f"metric {r.metric!r} of {r.scenario} ({r.seeding}, repeat "
+                            f"{r.repeat}) has no {status_metric!r} row")
+    seen: dict[tuple, int] = {}
+    for i, r in enumerate(rows):
+        key = (r.cell, r.scenario, r.seeding, r.repeat, r.metric)
+        first = seen.setdefault(key, i)
+        if first != i:
+            _fail(table, i, f"duplicated key {dict(zip(schema.KEY, key))} (also at line "
+                            f"{table.lines[first]})")
 
 
-def check_manifest(path: Path, frame: pd.DataFrame, notes: list[str]) -> None:
+def check_manifest(table: Table, notes: list[str], where: str = "") -> None:
     """A cell CSV starts with ``cell.manifest`` saying how many rows follow: a file cut
     at a line end has fewer. Files of older rngdrift versions have none (a note)."""
-    first = frame.iloc[0]
-    if first["scenario"] != schema.CELL_MANIFEST:
-        notes.append(f"{path}: written by an older rngdrift without a row count; a cut at a "
+    name = where or str(table.path)
+    rows = table.rows
+    first = rows[0]
+    if first.scenario != schema.CELL_MANIFEST:
+        notes.append(f"{name}: written by an older rngdrift without a row count; a cut at a "
                      "line end cannot be detected")
         return
-    match = re.fullmatch(r"rows=([0-9]{1,9})", first["detail"])
+    match = re.fullmatch(r"rows=([0-9]{1,9})", first.detail)
     if match is None:
-        raise UserError(f"{path}:{first['_line']}: manifest {first['detail']!r} is not rows=N")
-    if int(match.group(1)) != len(frame) - 1:
-        raise UserError(f"{path}: truncated or hand-edited: its manifest says "
-                        f"{match.group(1)} rows, it has {len(frame) - 1}")
-    if (frame["scenario"] == schema.CELL_MANIFEST).sum() > 1:
-        raise UserError(f"{path}: more than one manifest row (two files joined?)")
+        raise UserError(f"{name}:{table.lines[0]}: manifest {first.detail!r} is not rows=N")
+    if int(match.group(1)) != len(rows) - 1:
+        raise UserError(f"{name}: truncated or hand-edited: its manifest says "
+                        f"{match.group(1)} rows, it has {len(rows) - 1}")
+    if sum(r.scenario == schema.CELL_MANIFEST for r in rows) > 1:
+        raise UserError(f"{name}: more than one manifest row (two files joined?)")
 
 
-def read_cell(path: Path, notes: list[str] | None = None) -> pd.DataFrame:
-    frame = read_csv(path)
-    validate(path, frame)
-    cells = frame["cell"].unique()
+def read_cell(path: Path, notes: list[str] | None = None) -> Table:
+    table = read_csv(path)
+    cells = list(dict.fromkeys(r.cell for r in table.rows))
     if len(cells) > 1:
         raise UserError(f"{path}: holds {len(cells)} cells ({', '.join(cells[:3])}...); "
                        "a cell CSV holds one")
-    check_manifest(path, frame, notes if notes is not None else [])
-    return frame
+    check_manifest(table, notes if notes is not None else [])
+    return table
 
 
 def scan_cells(cells_dir: Path) -> tuple[list[Path], list[str], list[str]]:
