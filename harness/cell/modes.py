@@ -188,11 +188,13 @@ def known(name):
     return name in BY_NAME
 
 
+_SEEDED = dict((m.name, m.seeded) for m in MODES)
+
+
 def seeded(name):
     """The generators mode ``name`` seeds anywhere (empty for a name this rngdrift does
     not know): a generator outside it is unseeded under that mode."""
-    mode = BY_NAME.get(name)
-    return mode.seeded if mode is not None else frozenset()
+    return _SEEDED.get(name, frozenset())
 
 
 def weakest_first(names):

@@ -12,7 +12,7 @@ from ..report import compare_outputs, markdown, severity, upgrade, upgrade_outpu
 from ..report.evidence import cell_versions
 from ..results.changes import ALL_CATEGORIES, CATEGORIES, DEFAULT_FAIL_ON, NO_CATEGORY
 from ..results import compare as comparison
-from ..results.frames import Loaded, Tolerance, load
+from ..results.frames import Loaded, Tolerance, gc_paused, load
 from ..runs import rundirs
 from .common import add_tolerance
 
@@ -81,6 +81,11 @@ def compare_cells(baseline: Loaded, candidate: Loaded, args: argparse.Namespace,
 
 def run(args: argparse.Namespace) -> int:
     """Compare, write compare.csv/compare.md; 1 when a --fail-on category has rows."""
+    with gc_paused():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     tol = Tolerance(args.atol, args.rtol)
     baseline = load(rundirs.resolve(args.baseline), prefer_matrix=True)
     candidate = load(rundirs.resolve(args.candidate), prefer_matrix=True)

@@ -11,7 +11,7 @@ from ..report import outputs, upgrade
 from ..report.model import Report
 from ..report.tables import build
 from ..results import headline
-from ..results.frames import Tolerance, load_run
+from ..results.frames import Tolerance, gc_paused, load_run
 from ..runs import rundirs
 from .common import add_tolerance
 
@@ -49,6 +49,11 @@ def answer_upgrade(report: Report, args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report files of ``args.run``; UserError (nothing written) on bad input."""
+    with gc_paused():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if (args.old is None) != (args.new is None):
         raise UserError("--from and --to go together: rngdrift report RUN --from 1.10 --to 2.6")
     run_path = rundirs.resolve(args.run)
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"rngdrift report: note: {note}", file=sys.stderr)
     rundirs.write_files(run_path, files)
     changes = sum(1 for value in report.drift.column("changes_at") if value)
-    print(f"rngdrift report: {run_path}: {len(loaded.rows)} rows, {len(report.cells)} cells, "
+    print(f"rngdrift report: {run_path}: {len(loaded.table)} rows, {len(report.cells)} cells, "
           f"{len(report.drift)} drift rows ({changes} with a change); wrote "
           f"{', '.join(files)}")
     return 0

@@ -52,6 +52,7 @@ class Evidence:
     tol: Tolerance
     by_run: dict[tuple[str, str], list] = dataclasses.field(default_factory=dict)
     by_scenario: dict[str, list] = dataclasses.field(default_factory=dict)
+    memo: dict = dataclasses.field(default_factory=dict)   # what findings compute once
 
     def __post_init__(self):
         for key in self.observed:  # the rows of each (scenario, seeding), and of each scenario
@@ -64,31 +65,37 @@ class Evidence:
         calls: dict[tuple, dict[str, int]] = {}
         generators: dict[tuple, dict[str, str]] = {}
         recipe, roles = {}, {}
+        role_of: dict[str, tuple] = {}  # metric -> what kind of row it is (asked once)
         for (cell, scenario, seeding, metric), (kind, seen) in expanded.items():
-            if metric.startswith(GOAL_PREFIX):
+            what = role_of.get(metric)
+            if what is None:
+                what = role_of[metric] = _row_role(metric)
+            if what[0] == RESULT:
+                key = (scenario, seeding, metric)
+                if key not in kinds:
+                    kinds[key] = kind
+                    observed[key] = {cell: seen}
+                else:
+                    observed[key][cell] = seen
+                continue
+            if what[0] == GOAL or seen.state != OK or not seen.values:
                 continue
             run = (cell, scenario, seeding)
-            if metric.startswith(RNG_PREFIX):
-                if seen.state != OK or not seen.values:
-                    continue
-                match = _CALLS.fullmatch(metric)
-                if match and isinstance(seen.values[0], int):
-                    calls.setdefault(run, {})[api_name(*match.groups())] = seen.values[0]
-                elif metric.startswith(GENERATOR_PREFIXES) and len(seen.values) == 1:
-                    role, api = _GENERATOR.fullmatch(metric).groups()
-                    generators.setdefault(run, {})[api_name(role, api)] = str(seen.values[0])
-                elif metric == RECIPE_METRIC:
-                    recipe[run] = "|".join(str(v) for v in seen.values if v is not None)
-                elif _PROCESSES.fullmatch(metric) and any(seen.values):
-                    roles.setdefault(run, set()).add(_PROCESSES.fullmatch(metric).group(1))
-                continue
-            key = (scenario, seeding, metric)
-            kinds.setdefault(key, kind)
-            observed.setdefault(key, {})[cell] = seen
+            if what[0] == CALLS:
+                if isinstance(seen.values[0], int):
+                    calls.setdefault(run, {})[what[1]] = seen.values[0]
+            elif what[0] == GENERATOR:
+                if len(seen.values) == 1:
+                    generators.setdefault(run, {})[what[1]] = str(seen.values[0])
+            elif what[0] == RECIPE:
+                recipe[run] = "|".join(str(v) for v in seen.values if v is not None)
+            elif what[0] == ROLE and any(seen.values):
+                roles.setdefault(run, set()).add(what[1])
         goals: dict[str, dict[str, str]] = {}
-        for r in loaded.rows:
-            if r.metric.startswith(GOAL_PREFIX):
-                goals.setdefault(r.scenario, {})[r.metric[len(GOAL_PREFIX):]] = r.value
+        for scenario, metric, value in zip(loaded.column("scenario"), loaded.column("metric"),
+                                           loaded.column("value")):
+            if metric.startswith(GOAL_PREFIX):
+                goals.setdefault(scenario, {})[metric[len(GOAL_PREFIX):]] = value
         return cls(cells=cells, versions=cell_versions(loaded, cells), kinds=kinds,
                    observed=observed, calls=calls, generators=generators,
                    drawn=generators_drawn(loaded), recipe=recipe, roles=roles, goals=goals,
@@ -135,18 +142,37 @@ class Evidence:
         return moved
 
 
+RESULT, GOAL, CALLS, GENERATOR, RECIPE, ROLE, OTHER = range(7)
+
+
+def _row_role(metric: str) -> tuple:
+    """What a metric row is for the findings: a result, a goal, an API's call count, the
+    generator an API drew from, the recipe a mode handed out, a process role, or other
+    attribution."""
+    if metric.startswith(GOAL_PREFIX):
+        return (GOAL,)
+    if not metric.startswith(RNG_PREFIX):
+        return (RESULT,)
+    match = _CALLS.fullmatch(metric)
+    if match:
+        return (CALLS, api_name(*match.groups()))
+    match = _GENERATOR.fullmatch(metric) if metric.startswith(GENERATOR_PREFIXES) else None
+    if match:
+        return (GENERATOR, api_name(*match.groups()))
+    if metric == RECIPE_METRIC:
+        return (RECIPE,)
+    match = _PROCESSES.fullmatch(metric)
+    return (ROLE, match.group(1)) if match else (OTHER,)
+
+
 def cell_versions(loaded: Loaded, cells: list[str]) -> dict[str, dict[str, str]]:
     """Per cell: torch/torchvision as the cell id names them (no '+cu117'), python,
     numpy and pillow as installed, and the CPU class (``cpu``)."""
-    first: dict[str, object] = {}
-    for r in loaded.rows:
-        if r.cell not in first:
-            first[r.cell] = r
     out = {}
     for cell in cells:
-        row = first.get(cell)
-        found = {f: (getattr(row, f) if row is not None else "") for f in VERSION_FIELDS}
-        found[PLATFORM] = row.platform if row is not None else ""
+        known = cell in loaded.first
+        found = {f: (loaded.meta(cell, f) if known else "") for f in VERSION_FIELDS}
+        found[PLATFORM] = loaded.meta(cell, PLATFORM) if known else ""
         found[CPU] = platforms.platform_class(found[PLATFORM])
         parsed = compat.parse_id(cell)
         if parsed:

@@ -117,11 +117,14 @@ def resolution(evidence: Evidence, scenario: str, metric: str) -> float:
     """The metric's own step: the smallest gap between two values it took anywhere in
     the run (a fraction over 8 items moves in eighths; a pixel accuracy in 1/4096ths).
     A goal moving by one step or less says nothing."""
-    seen = sorted({v for key in evidence.by_scenario.get(scenario, ()) if key[2] == metric
-                   for cell in evidence.cells
-                   for v in (_numbers(evidence.at(key, cell).values) or ())})
-    gaps = [b - a for a, b in zip(seen, seen[1:]) if b - a > 0]
-    return min(gaps) if gaps else 0.0
+    cache = evidence.memo.setdefault("resolution", {})
+    if (scenario, metric) not in cache:
+        seen = sorted({v for key in evidence.by_scenario.get(scenario, ()) if key[2] == metric
+                       for observed in evidence.observed[key].values()
+                       for v in (_numbers(observed.values) or ())})
+        gaps = [b - a for a, b in zip(seen, seen[1:]) if b - a > 0]
+        cache[(scenario, metric)] = min(gaps) if gaps else 0.0
+    return cache[(scenario, metric)]
 
 
 def worse(direction: str, before: Observation, after: Observation, tol,

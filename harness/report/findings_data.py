@@ -39,7 +39,15 @@ def as_data(report) -> dict:
 
 
 def json_text(report, notes=()) -> str:
-    return json.dumps(as_data(report), indent=1, ensure_ascii=False) + "\n"
+    """The data as JSON, one finding to a line (a diff of two runs' files reads finding
+    by finding; json's C encoder writes each)."""
+    data = as_data(report)
+    findings = data.pop("findings")
+    head = json.dumps(data, ensure_ascii=False)
+    body = ",\n".join(json.dumps(f, ensure_ascii=False) for f in findings)
+    return f'{head[:-1]}, "findings": [\n{body}\n]}}\n' if findings else \
+        f'{head[:-1]}, "findings": []}}\n'
+
 
 
 def _values(side: dict) -> str:

@@ -12,7 +12,7 @@ import dataclasses
 import io
 from typing import Any
 
-from ..cell.schema import ERROR, NA, TIMEOUT
+from ..cell.schema import ERROR, FORMULA_START, NA, TIMEOUT
 from ..results.frames import Loaded, Tolerance, text
 from ..text import spreadsheet_safe
 
@@ -55,9 +55,16 @@ class Table:
         """CSV text; ``for_people``: what a spreadsheet would run as a formula is quoted."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        safe = spreadsheet_safe if for_people else (lambda v: v)
-        writer.writerow([safe(str(c)) for c in self.columns])
-        writer.writerows([[safe("" if v is None else str(v)) for v in row] for row in self.rows])
+        writer.writerow([spreadsheet_safe(str(c)) for c in self.columns])
+        if not for_people:
+            writer.writerows(self.rows)
+            return buf.getvalue()
+        risky = FORMULA_START
+
+        def safe(value):
+            text = "" if value is None else str(value)
+            return spreadsheet_safe(text) if text[:1] in risky else text
+        writer.writerows([[safe(v) for v in row] for row in self.rows])
         return buf.getvalue()
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..matrix import compat
 from ..cell import modes as seeding_modes
 from ..cell.schema import (
-    CODE_METRICS, ERROR, GOAL_PREFIX, NA, OK, RECIPE_METRIC, RNG_PREFIX, TIMEOUT)
+    CELL_LEVEL, CODE_METRICS, ERROR, GOAL_PREFIX, NA, OK, RECIPE_METRIC, RNG_PREFIX, TIMEOUT)
 from . import advice, findings
 from .evidence import Evidence
 from .model import (
@@ -53,11 +53,20 @@ def group_labels(kind: str, cells: list[tuple[str, tuple]], tol: Tolerance) -> l
 
 def _pivot(expanded: dict, keep) -> dict[tuple, dict[str, tuple]]:
     """{(scenario, seeding, metric): {cell: (kind, Observation)}} of the rows ``keep``
-    accepts (by metric)."""
+    accepts (asked once per metric)."""
     table: dict[tuple, dict[str, tuple]] = {}
+    kept: dict[str, bool] = {}
     for (cell, scenario, seeding, metric), entry in expanded.items():
-        if keep(metric):
-            table.setdefault((scenario, seeding, metric), {})[cell] = entry
+        wanted = kept.get(metric)
+        if wanted is None:
+            wanted = kept[metric] = keep(metric)
+        if wanted:
+            key = (scenario, seeding, metric)
+            row = table.get(key)
+            if row is None:
+                table[key] = {cell: entry}
+            else:
+                row[cell] = entry
     return table
 
 
@@ -253,11 +262,8 @@ META_COLUMNS = ("python", "torch", "torchvision", "numpy", "pillow", "device", "
 
 
 def cell_meta(loaded: Loaded, cells: list[str]) -> dict[str, dict[str, str]]:
-    first: dict[str, dict[str, str]] = {}
-    for r in loaded.rows:
-        if r.cell not in first:
-            first[r.cell] = {c: getattr(r, c) for c in META_COLUMNS}
-    return {cell: first.get(cell, dict.fromkeys(META_COLUMNS, "")) for cell in cells}
+    return {cell: {c: loaded.meta(cell, c) for c in META_COLUMNS} if cell in loaded.first
+            else dict.fromkeys(META_COLUMNS, "") for cell in cells}
 
 
 def failing_everywhere(evidence: Evidence, cells: list[str]) -> list[tuple[str, str]]:
@@ -290,7 +296,8 @@ def build(loaded: Loaded, tol: Tolerance, user_only: bool = False) -> Report:
     """The report of a run; ``user_only``: only the team's own scenarios (``--user-only``
     runs), so no canonical section is shown."""
     cells = loaded.cells
-    ran = {r.seeding for r in loaded.rows if r.seeding}
+    column = loaded.column
+    ran = set(column("seeding")) - {""}
     modes = seeding_modes.weakest_first(ran)
     expanded = expand(loaded, tol)
     meta = cell_meta(loaded, cells)
@@ -298,15 +305,16 @@ def build(loaded: Loaded, tol: Tolerance, user_only: bool = False) -> Report:
     drift, shown = drift_table(expanded, cells, modes, tol)
     repro = reproducibility_table(expanded, cells, modes)
     accuracy, accuracy_present = accuracy_table(expanded, meta, cells, modes)
-    repeats = max((int(r.repeat) for r in loaded.rows if r.repeat), default=0)
+    repeats = max((int(r) for r in set(column("repeat")) if r), default=0)
     steps_ = list(zip(cells, cells[1:]))
     changes = [t for before, after in steps_ for t in findings.transitions(evidence, before, after)]
-    scenarios = sorted({r.scenario for r in loaded.rows if r.seeding})
+    scenarios = sorted(s for s in set(column("scenario")) if not s.startswith(CELL_LEVEL))
     # A user's scenario carries its code identity (``code.sha256``); canonical ones do not.
-    users = {r.scenario for r in loaded.rows if r.metric in CODE_METRICS}
+    users = {s for s, m in zip(column("scenario"), column("metric")) if m in CODE_METRICS} \
+        if set(CODE_METRICS) & set(column("metric")) else set()
     user_only = user_only or bool(scenarios) and set(scenarios) <= users
     return Report(
-        run_id=", ".join(sorted({r.run_id for r in loaded.rows})), run_path=loaded.source,
+        run_id=", ".join(sorted(set(column("run_id")))), run_path=loaded.source,
         cells=cells, meta=meta, modes=modes, scenarios=scenarios, repeats=repeats, tol=tol,
         loaded=loaded, drift=drift, shown=shown, reproducibility=repro,
         sources=sources_table(expanded, cells, modes),

@@ -69,7 +69,7 @@ def two_runs(base: Loaded, old: str, cand: Loaded, new: str, tol: Tolerance):
         new = f"{new} (candidate)"
         right = [(r._replace(cell=new), v) for r, v in right]
     rows = left + right
-    table = Table(cand.source, [r for r, _ in rows], [v for _, v in rows], [0] * len(rows))
+    table = Table.of_rows(cand.source, [r for r, _ in rows], [v for _, v in rows], [0] * len(rows))
     loaded = Loaded(table, cand.source)
     cells = [old, new] if compat.parse_id(new) is None or old == new \
         else compat.order([old, new])

@@ -83,10 +83,7 @@ def this_class() -> str:
 
 def classes_of(loaded) -> dict[str, str]:
     """{cell: platform class} of a run (``frames.Loaded``)."""
-    first: dict[str, str] = {}
-    for r in loaded.rows:
-        first.setdefault(r.cell, r.platform)
-    return {cell: platform_class(text) for cell, text in first.items()}
+    return {cell: platform_class(loaded.meta(cell, "platform")) for cell in loaded.first}
 
 
 # -- the data: which results depend on the platform -------------------------------------
@@ -228,7 +225,7 @@ def dependence_in(loaded, dependence: Dependence | None = None) -> list[dict]:
     differ and to agree (``differ_in``/``agree_in`` restricted to this run)."""
     dependence = dependence or Dependence.load()
     cells = set(loaded.cells)
-    present = {(r.scenario, r.metric) for r in loaded.rows}
+    present = set(zip(loaded.column("scenario"), loaded.column("metric")))
     return [dict(r, differ_in=" ".join(c for c in r["differ_in"].split() if c in cells),
                  agree_in=" ".join(c for c in r["agree_in"].split() if c in cells))
             for r in dependence.rows if (r["scenario"], r["metric"]) in present]
