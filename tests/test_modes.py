@@ -22,7 +22,8 @@ def test_every_row_name_is_a_record_and_the_default_run_is_the_five_classic_mode
     ("none", set()), ("numpy", {"numpy"}), ("python", {"python", "numpy"}), ("torch", {"torch"}),
     ("all", {"python", "numpy", "torch", "cuda"}), ("full", {"python", "numpy", "torch", "cuda"}),
     ("python-torch", {"python", "numpy"}), ("workers", {"python", "numpy", "torch", "cuda"}),
-    ("ranks", {"python", "numpy", "torch", "cuda"})])
+    ("ranks", {"python", "numpy", "torch", "cuda"}),
+    ("generator", {"python", "numpy", "torch", "cuda"})])
 def test_what_each_mode_seeds_at_start_up(name, seeds):
     assert modes.get(name).seeds == seeds
 
@@ -60,6 +61,9 @@ def test_a_recipe_adds_exactly_its_fix_to_the_mode_it_builds_on():
     assert [ln.place for ln in added] == [Place.WORKER_INIT]
     added = modes.get("python-torch").added_to(modes.get("python"))
     assert [(ln.place, ln.generator) for ln in added] == [(Place.RANDOM_SEED, "torch")]
+    added = modes.get("generator").added_to(modes.get("all"))
+    assert [(ln.place, ln.torch) for ln in added] == [(Place.LOADER, ">=1.6")]
+    assert modes.get("full").covers(modes.get("generator"))
     added = modes.get("ranks").added_to(modes.get("full"))
     assert [(ln.place, ln.torch) for ln in added] == [(Place.PER_RANK, ">=1.6")]
 

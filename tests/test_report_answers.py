@@ -185,3 +185,45 @@ def test_generator_rows_show_a_change_of_generator_with_the_same_counts(tmp_path
     sources = list(report.sources.records())
     assert [r["metric"] for r in sources][-2:] == ["rng.calls.torch.randperm",
                                                   "rng.generator.torch.randperm"]
+
+
+# -- the committed baseline -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def baseline_report():
+    from conftest import ROOT
+    return build(load_run(ROOT / "results" / "baseline"), Tolerance())
+
+
+@pytest.mark.parametrize("ends", [None, ("1.5", "2.15"), ("1.10", "2.6")])
+def test_every_cause_on_the_baseline_belongs_to_the_step_it_is_shown_at(baseline_report, ends):
+    """Issue 22's done-when: for the full report and the two upgrades, a finding's cause
+    (or candidates) is a change the step it is shown at crosses, and that step is two
+    neighbouring cells."""
+    report = baseline_report
+    found = report.findings
+    if ends:
+        versions = report.evidence.versions
+        old = upgrade.resolve(ends[0], report.cells, versions, "--from")
+        new = upgrade.resolve(ends[1], report.cells, versions, "--to")
+        found = upgrade.upgrade(report.evidence, old, new)
+    assert found
+    cells = report.cells
+    for finding in found:
+        for t in finding.transitions:
+            before, after = t.step
+            assert cells.index(after) == cells.index(before) + 1, t
+            why = finding.own[t.key][0]
+            for cause in ([why.cause] if why.cause else []) + list(why.candidates):
+                if cause.id == "rngdrift-full-recipe":
+                    continue
+                assert cause.crossed(report.evidence.versions[before],
+                                     report.evidence.versions[after]), (cause.id, t)
+
+
+def test_every_fix_printed_as_code_on_the_baseline_carries_its_verification(baseline_report):
+    for finding in baseline_report.findings:
+        for _, fix in finding.own.values():
+            if fix is not None and fix.add:
+                assert fix.verified is not None and fix.verified.mode == fix.mode
+                assert fix.verified.text.startswith("verified: ")

@@ -16,6 +16,7 @@ def _draws():
     ("none", ()), ("numpy", ("numpy",)), ("python", ("python", "numpy")), ("torch", ("torch",)),
     ("all", ("python", "numpy", "torch")), ("full", ("python", "numpy", "torch")),
     ("python-torch", ("python", "numpy")), ("workers", ("python", "numpy", "torch")),
+    ("generator", ("python", "numpy", "torch")),
 ])
 def test_each_mode_seeds_exactly_its_generators(mode, fixed):
     random.seed(1), np.random.seed(1), torch.manual_seed(1)

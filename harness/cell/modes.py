@@ -166,6 +166,10 @@ MODES = (
                      "worker (the code's own loaders included)",
           _seeding(PYTHON, NUMPY, TORCH, CUDA) + (_WORKER_INIT,), recipe=True, colour="#e377c2",
           marker="diamond"),
+    _mode("generator", "all + a seeded generator= in every DataLoader (torch >= 1.6), so "
+                       "shuffling stops sharing the global stream",
+          _seeding(PYTHON, NUMPY, TORCH, CUDA) + (_LOADER_GENERATOR,), recipe=True,
+          colour="#7f7f00", marker="triangle"),
     _mode("full", "all + PyTorch's reproducibility recipe (hash seed, deterministic "
                   "algorithms, DataLoader worker_init_fn and generator)",
           _FULL + (_LOADER_GENERATOR,), colour="#9467bd", marker="cross"),

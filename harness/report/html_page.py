@@ -54,8 +54,8 @@ table.heat th.v{text-align:center;font-size:11px;padding:2px 3px;white-space:now
 table.heat th.n,table.heat td.n{position:sticky;background:#fff;z-index:1;overflow:hidden;
 text-overflow:ellipsis;white-space:nowrap}
 table.heat .n1{left:0;width:170px;max-width:170px;min-width:170px}
-table.heat .n2{left:170px;width:64px;max-width:64px;min-width:64px}
-table.heat .n3{left:234px;width:120px;max-width:120px;min-width:120px;box-shadow:2px 0 0 #bbb}
+table.heat .n2{left:170px;width:74px;max-width:74px;min-width:74px}
+table.heat .n3{left:244px;width:120px;max-width:120px;min-width:120px;box-shadow:2px 0 0 #bbb}
 table.heat thead th{position:sticky;top:0;background:#fafafa;z-index:2}
 table.heat thead th.n{z-index:3}
 details{margin:6px 0} summary{cursor:pointer}
