@@ -150,7 +150,8 @@ def test_no_private_nox_api(path):
 # Names that are also plain words elsewhere (a --fail-on value, a column, a generator, a
 # part of a result key): checked only where compared against a mode, seeding, severity
 # or category.
-GENERIC = {"none", "all", "python", "torch", "numpy", "cuda", "platform", "harness"}
+GENERIC = {"none", "all", "python", "torch", "numpy", "cuda", "platform", "harness", "generator",
+           "workers"}
 _VOCABULARY_NAME = re.compile(r"mode|seeding|severity|category")
 
 

@@ -131,7 +131,12 @@ def weakest_modes(evidence, cell: str, scenario: str) -> list[str]:
 
 
 def weakest_mode(evidence, cell: str, scenario: str) -> str | None:
+    """The weakest modes as a label ('torch', 'numpy or torch'); a fix recipe only where
+    no mode a program runs by default is among them (the recipe is then the answer:
+    `workers` for NumPy in workers before torch 1.9)."""
     found = weakest_modes(evidence, cell, scenario)
+    usual = [m for m in found if not modes.get(m).recipe]
+    found = usual or found
     return " or ".join(found) if found else None
 
 

@@ -81,6 +81,8 @@ def _api(name: str) -> str:
 
 def mechanism(evidence: Evidence, t, step: catalog.Step) -> str:
     """How the draws moved at the step, in the mode where the change shows."""
+    if step.failure:  # the side that raised recorded no draws: its error is the story
+        return f"`{t.scenario}` raised: {step.failure}"
     parts = []
     moved = step.moved
     fell = [f"{_api(api)} {b} → {a}" for api, (b, a) in moved.items() if a < b]
@@ -92,9 +94,7 @@ def mechanism(evidence: Evidence, t, step: catalog.Step) -> str:
     for api, (b, a) in list(step.generators.items())[:MAX_MOVED]:
         parts.append(f"{_api(api)} drew from the {b} generator and now from the {a} one"
                      + ("" if api in moved else " (same number of calls)"))
-    if not parts and step.failure:
-        parts.append(f"`{t.scenario}` raised: {step.failure}")
-    elif not parts and t.severity in (sev.DRIFT, sev.BROKEN, sev.FIXED_UPSTREAM):
+    if not parts and t.severity in (sev.DRIFT, sev.BROKEN, sev.FIXED_UPSTREAM):
         parts.append(f"`{t.scenario}` makes the same random calls on both sides: the numbers "
                      "they return (or what is computed from them) changed")
     unseeded = evidence.unseeded(t.step[1], t.scenario, t.seeding)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..cell.schema import NUMBER, OK, STATUS_METRIC, TEXT
+from ..cell import modes
+from ..cell.schema import OK, STATUS_METRIC, TEXT
 from . import advice, explain
 from . import severity as sev
 from .evidence import Evidence
@@ -113,18 +114,26 @@ def _numbers(values: tuple) -> list[float] | None:
     return numbers if numbers and len(numbers) == len(values) else None
 
 
-def resolution(evidence: Evidence, scenario: str, metric: str) -> float:
-    """The metric's own step: the smallest gap between two values it took anywhere in
-    the run (a fraction over 8 items moves in eighths; a pixel accuracy in 1/4096ths).
-    A goal moving by one step or less says nothing."""
-    cache = evidence.memo.setdefault("resolution", {})
-    if (scenario, metric) not in cache:
-        seen = sorted({v for key in evidence.by_scenario.get(scenario, ()) if key[2] == metric
-                       for observed in evidence.observed[key].values()
-                       for v in (_numbers(observed.values) or ())})
-        gaps = [b - a for a, b in zip(seen, seen[1:]) if b - a > 0]
-        cache[(scenario, metric)] = min(gaps) if gaps else 0.0
-    return cache[(scenario, metric)]
+def chance(evidence: Evidence, scenario: str, metric: str, cells) -> float:
+    """What the metric moves by when only the random stream changes: the widest spread
+    of its repeats in ``cells`` under a mode that leaves a drawn generator unseeded
+    (there every repeat draws another stream). A duplicate fraction over 8 items that
+    wanders by a quarter between such repeats moving by an eighth under a seeded mode
+    is the stream, not a bug."""
+    cache = evidence.memo.setdefault("chance", {})
+    if (scenario, metric, cells) not in cache:
+        widest = 0.0
+        for key in evidence.by_scenario.get(scenario, ()):
+            if key[2] != metric:
+                continue
+            for cell in cells:
+                if not evidence.unseeded(cell, scenario, key[1]):
+                    continue
+                numbers = _numbers(evidence.at(key, cell).values)
+                if numbers and len(numbers) > 1:
+                    widest = max(widest, max(numbers) - min(numbers))
+        cache[(scenario, metric, cells)] = widest
+    return cache[(scenario, metric, cells)]
 
 
 def worse(direction: str, before: Observation, after: Observation, tol,
@@ -133,8 +142,8 @@ def worse(direction: str, before: Observation, after: Observation, tol,
     when materially better, None otherwise. Repeats that disagree count by their mean
     (a pipeline that pairs image and mask in some runs and not in others is broken),
     but only where the repeats of the two sides do not overlap: what the repeats
-    themselves wander by is no change. ``step``: the metric's resolution; a move must
-    exceed it."""
+    themselves wander by is no change. ``step``: what the metric moves by when only the
+    stream changes (``chance``); a move must exceed it."""
     b, a = _numbers(before.values), _numbers(after.values)
     if not b or not a:
         return None
@@ -168,10 +177,8 @@ def classify(evidence: Evidence, key: tuple[str, str, str], before_cell: str,
         # net that scored 0.98 in every run and 0.70 in every run now is broken), but
         # only beyond what chance moves it by.
         margin = MATERIAL_UNSEEDED if unseeded else MATERIAL
-        # a count (a test's ``passed``) moves by whole steps, and one step is the event;
-        # a fraction moving by its own resolution (one of 8 items) is not
-        step = resolution(evidence, scenario, metric) if evidence.kinds[key] == NUMBER else 0.0
-        verdict = worse(goal, before, after, evidence.tol, margin, step)
+        verdict = worse(goal, before, after, evidence.tol, margin,
+                        chance(evidence, scenario, metric, (before_cell, after_cell)))
         if verdict is not None:
             return sev.BROKEN if verdict else sev.FIXED_UPSTREAM
         if moved is Movement.CHANGED and worse(goal, before, after, evidence.tol) is None:
@@ -181,6 +188,17 @@ def classify(evidence: Evidence, key: tuple[str, str, str], before_cell: str,
     if unseeded and moved in (Movement.CHANGED, Movement.LOST_REPRO, Movement.GAINED_REPRO):
         return sev.UNSEEDED
     return sev.FROM_MOVEMENT[moved]
+
+
+def judged(evidence: Evidence, key: tuple[str, str, str], before_cell: str,
+           after_cell: str) -> str | None:
+    """``classify``, with what only a fix recipe shows folded: a recipe mode is
+    rngdrift's own code run to verify fixes, not a program a user runs; a change that
+    breaks it is the harness's to answer."""
+    found = classify(evidence, key, before_cell, after_cell)
+    if found and modes.known(key[1]) and modes.get(key[1]).recipe and sev.get(found).actionable:
+        return sev.HARNESS
+    return found
 
 
 def _with_goals(evidence: Evidence, out: list[Transition]) -> list[Transition]:
@@ -213,7 +231,7 @@ def transitions(evidence: Evidence, before_cell: str, after_cell: str,
     out = []
     events = set()
     for key in evidence.observed:
-        severity = classify(evidence, key, before_cell, after_cell)
+        severity = judged(evidence, key, before_cell, after_cell)
         if severity is None:
             continue
         if severity in RUN_EVENTS:
