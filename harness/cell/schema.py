@@ -71,7 +71,19 @@ def parse_value(kind, text):
 
 # ok; n/a (the version lacks what the scenario needs); error; timeout.
 OK, NA, ERROR, TIMEOUT = "ok", "n/a", "error", "timeout"
-STATUSES = (OK, NA, ERROR, TIMEOUT)
+
+
+class Status(namedtuple("Status", "name failed label")):
+    """A scenario run's status: ``failed`` (it raised or hung: a run that did not give
+    its results, as opposed to one that did not apply); ``label``: how a table shows it."""
+    __slots__ = ()
+
+
+STATUS_RECORDS = (Status(OK, False, "ok"), Status(NA, False, "n/a"),
+                  Status(ERROR, True, "err"), Status(TIMEOUT, True, "timeout"))
+STATUS = dict((s.name, s) for s in STATUS_RECORDS)
+STATUSES = tuple(s.name for s in STATUS_RECORDS)
+FAILED = tuple(s.name for s in STATUS_RECORDS if s.failed)
 
 # Every scenario run yields one row with this metric; its ``status`` column says
 # whether the scenario ran (ok) or why not (n/a, error, timeout) and ``detail``

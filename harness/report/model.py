@@ -12,7 +12,7 @@ import dataclasses
 import io
 from typing import Any
 
-from ..cell.schema import ERROR, FORMULA_START, NA, TIMEOUT
+from ..cell.schema import ERROR, FORMULA_START, OK, STATUS_RECORDS, TIMEOUT
 from ..results.frames import Loaded, Tolerance, text
 from ..text import spreadsheet_safe
 
@@ -27,7 +27,7 @@ VERSIONS = ("torchvision", "torch", "python", "numpy", "pillow")
 # Labels of a drift/sources cell besides the group letters.
 DISAGREE = "~"
 NOT_MEASURED = "-"
-STATE_LABEL = {NA: "n/a", ERROR: "err", TIMEOUT: "timeout"}
+STATE_LABEL = {s.name: s.label for s in STATUS_RECORDS if s.name != OK}
 # reproducibility.csv verdicts besides the state labels.
 YES, NO, UNTESTED = "yes", "no", "untested"
 
@@ -189,10 +189,9 @@ def accuracy_value(row: dict, mode: str) -> str:
     """An accuracy.csv value for people: 4 decimals (the CSV keeps every digit), '~'
     in front of the mean of repeats that disagreed."""
     value = row[accuracy_column(mode)]
-    try:
-        shown = f"{float(value):.4f}"
-    except (TypeError, ValueError):
-        return value
+    if not isinstance(value, float):
+        return value  # a state label, '-' or ''
+    shown = f"{value:.4f}"
     return f"~{shown}" if f"{mode}: repeats disagree" in row["note"] else shown
 
 

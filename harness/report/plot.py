@@ -18,11 +18,9 @@ def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _number(text: str):
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
+def _number(value):
+    """An accuracy table value that is a number (values arrive parsed), else None."""
+    return value if isinstance(value, float) else None
 
 
 def _marker(shape: str, x: float, y: float, colour: str, hollow: bool, title: str) -> str:

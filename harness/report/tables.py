@@ -243,10 +243,10 @@ def accuracy_table(expanded: dict, meta: dict, cells: list[str], modes: list[str
                 if seen.state != NA:
                     notes.append(f"{mode}: {seen.detail}")
             elif len(seen.values) == 1:
-                values.append(text("number", seen.values[0]))
+                values.append(seen.values[0])
             else:
                 numbers = [v for v in seen.values if isinstance(v, float)]
-                values.append(repr(round(sum(numbers) / len(numbers), 6)) if numbers else "")
+                values.append(round(sum(numbers) / len(numbers), 6) if numbers else "")
                 spread = sorted(numbers)
                 notes.append(f"{mode}: repeats disagree ({spread[0]:.4f}…{spread[-1]:.4f}); "
                              "mean shown")

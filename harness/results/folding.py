@@ -152,7 +152,7 @@ class Observation(NamedTuple):
 
     @property
     def failed(self) -> bool:
-        return self.state in (ERROR, TIMEOUT)
+        return self.state in schema.FAILED
 
 
 NOT_SEEN = Observation("")
