@@ -18,7 +18,7 @@ def rows(tmp_path_factory):
     for cell in (OLD_CELL, NEW_CELL):
         out[cell] = run_cell(
             build_cell(cell), tmp_path_factory.mktemp("recipes") / f"{cell}.csv",
-            "--only", "pairs.hflip", "--only", "loader.numpy_workers",
+            "--only", "pairs.hflip", "--only", "loader.numpy_workers", "--only", "datapairs.*",
             "--pairs", str(ROOT / "examples" / "data.py") + ":segmentation_pairs",
             "--seeding", MODES, "--repeats", "2", cell=cell)
     return out
