@@ -266,3 +266,24 @@ def test_expand_counts_an_unreported_api_as_zero_calls_and_a_missing_repeat_as_d
     expanded = {key[3]: seen for key, (_, seen) in frames.expand(loaded, Tolerance()).items()}
     assert expanded["rng.calls.random.random"].values == (4,)
     assert expanded["a"].values == (1.0, frames.MISSING)
+
+
+def test_the_fast_reader_and_the_careful_one_agree(tmp_path):
+    """A well-formed file is split all at once; quoted fields (commas, quotes) on their own
+    line are read by the csv module; a field holding a line break sends the whole file
+    through the careful reader. All three give the same rows."""
+    from _rngdrift.harness.results import resultfiles
+    base = everywhere(OLD, "s", {"a": 1.0, "b": "fp"}, status="ok")
+    base += everywhere(OLD, "t", None, status="error", detail='RuntimeError: "x", y')
+    run = write_run(tmp_path / "run", base)
+    path = run / "cells" / f"{OLD}.csv"
+    text = path.read_text()
+    assert resultfiles._columns(text) is not None
+    header, fields, _ = resultfiles._parse(path, text)
+    assert [list(c) for c in zip(*fields)] == resultfiles._columns(text)
+    broken = everywhere(OLD, "u", None, status="error", detail="line one\nline two")
+    run2 = write_run(tmp_path / "run2", base + broken)
+    text2 = (run2 / "cells" / f"{OLD}.csv").read_text()
+    assert resultfiles._columns(text2) is None
+    rows = frames.load_run(run2).rows
+    assert any(r.detail == "line one\nline two" for r in rows)

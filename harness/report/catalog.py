@@ -45,6 +45,7 @@ class Cause:
         return any(fnmatch.fnmatchcase(scenario, glob) for glob in self.scenarios)
 
 
+@lru_cache(maxsize=None)
 def _padded(version: str) -> tuple[int, ...]:
     """(3, 11, 0) for '3.11': versions compare by release, missing parts are 0."""
     parts = compat._version(version)

@@ -15,7 +15,7 @@ from .model import Table
 from .words import verdict
 
 SCHEMA = Path(__file__).with_name("findings.schema.json")
-SCHEMA_ID = "https://rngdrift.dev/schemas/findings-1.json"
+SCHEMA_ID = "urn:rngdrift:findings:1"
 SCHEMA_VERSION = 1
 CSV_COLUMNS = ["finding", "severity", "first_cell", "before_cell", "after_cell", "scenario",
                "seeding", "metric", "before", "after", "cause", "cause_link", "why", "fix",
