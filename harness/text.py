@@ -5,8 +5,6 @@ name or an error message can neither break a table nor inject markup.
 """
 from __future__ import annotations
 
-import pandas as pd
-
 from .cell.schema import FORMULA_START
 
 
@@ -63,11 +61,3 @@ def spreadsheet_safe(value):
             and not is_number(value):
         return "'" + value
     return value
-
-
-def csv_for_people(frame: pd.DataFrame) -> str:
-    """CSV text of a table meant to be opened by people: headers and text cells that a
-    spreadsheet would take for formulas are neutralised (matrix.csv keeps exact data)."""
-    safe = frame.astype(object).apply(lambda column: column.map(spreadsheet_safe))
-    safe.columns = [spreadsheet_safe(str(c)) for c in frame.columns]
-    return safe.to_csv(index=False, lineterminator="\n")

@@ -105,8 +105,22 @@ def to_tensors(image, mask):
     return image, mask
 
 
-def segmenter():
-    """A tiny fully convolutional net: per-pixel logits."""
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(8, 1, 1))
+def segmenter(weights_seed=None):
+    """A tiny fully convolutional net: per-pixel logits. With ``weights_seed`` its
+    initial weights are a fixed checkpoint (drawn from a private generator with
+    PyTorch's default bounds, 1/sqrt(fan_in)), the way fine-tuning starts; the global
+    stream is consumed as for any new net."""
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                        nn.Conv2d(8, 1, 1))
+    if weights_seed is not None:
+        generator = torch.Generator()
+        generator.manual_seed(weights_seed)
+        with torch.no_grad():
+            for layer in net:
+                if isinstance(layer, nn.Conv2d):
+                    bound = 1.0 / (layer.weight[0].numel() ** 0.5)
+                    for tensor in (layer.weight, layer.bias):
+                        tensor.copy_(torch.rand(tensor.shape, generator=generator) * 2 * bound
+                                     - bound)
+    return net

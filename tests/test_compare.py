@@ -127,6 +127,7 @@ def test_a_scenario_that_starts_failing_is_one_row_per_run(tmp_path, baseline):
     assert cli.main(["compare", str(baseline), str(candidate)]) == 1
     result = _result(candidate)
     assert list(result["metric"]) == ["status", "status"]  # the metrics' vanishing is implied
+    assert set(result["category"]) == {"now-fails"}  # the report's word for it too
     assert set(result["candidate"]) == {"error"}
     assert set(result["detail"]) == {"RuntimeError: boom"}
 
@@ -138,7 +139,7 @@ def test_a_cell_that_failed_to_install_is_one_row(tmp_path, baseline):
     result = _result(candidate)
     assert len(result) == 1
     row = result.iloc[0]
-    assert (row.category, row.cell, row.scenario) == ("changed", NEW, "cell.install")
+    assert (row.category, row.cell, row.scenario) == ("now-fails", NEW, "cell.install")
     assert (row.baseline, row.candidate) == ("ok", "error")
 
 
@@ -262,7 +263,7 @@ def test_help_documents_the_categories_and_the_default():
     assert proc.returncode == 0
     for category in compare.CATEGORIES:
         assert category in proc.stdout
-    assert "(default:changed,lost-repro,vanished,missing-cell,pins-changed)" in \
+    assert "(default:changed,lost-repro,now-fails,vanished,missing-cell,pins-changed)" in \
         "".join(proc.stdout.split())
 
 
@@ -351,4 +352,4 @@ def test_a_scenario_that_fails_after_its_code_changed_still_fails(tmp_path):
     base = _user_run(tmp_path, "base", "aaaa", 0.5)
     cand = _user_run(tmp_path, "cand", "bbbb", 0.5, status="error")
     assert cli.main(["compare", str(base), str(cand)]) == 1
-    assert set(_result(cand)["category"]) == {"changed"}
+    assert set(_result(cand)["category"]) == {"now-fails"}

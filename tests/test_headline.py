@@ -1,18 +1,16 @@
 """harness.headline: the new newest cell against the previous run's newest."""
 from __future__ import annotations
 
-import pandas as pd
-
 from _rngdrift.harness.results import headline
 from _rngdrift.harness.runs import reuse
-from _rngdrift.harness.results.frames import load
+from _rngdrift.harness.results.frames import Loaded, load
 from resultrows import NEW, OLD, TV07, TV08, everywhere, install_failure, write_run
 
 NEWER = "py3.11-torch2.16.0-tv0.30.0"
 
 
 def frame(rows):
-    return pd.DataFrame([r._asdict() for r in rows], dtype=str)
+    return Loaded.of_rows(rows)
 
 
 def cell_rows(cell, hflip=1.0, dropout="aaaa", extra=(), run_id="t"):
@@ -70,10 +68,10 @@ def test_for_run_finds_the_previous_run_through_the_plan(tmp_path):
     record = reuse.PLAN_LINE + '{"action": "run", "previous": "%s", "reason": "new cell"}' \
         % previous
     (run / "cells" / f"{NEW}.freeze.txt").write_text(record + "\n")
-    line = headline.for_run(run, load(run).frame)
+    line = headline.for_run(run, load(run))
     assert line.startswith(f"**torch 2.15.0 (new, `{NEW}`) against the previous newest, "
                            f"torch 1.7.1 (`{TV08}`)")
-    notes = headline.run_notes(run, load(run).frame)
+    notes = headline.run_notes(run, load(run))
     assert notes[0] == line and any(n.startswith("CPU classes: ") for n in notes)
     (run / "cells" / f"{NEW}.freeze.txt").write_text("numpy==1.24.4\n")
-    assert headline.for_run(run, load(run).frame) is None  # no plan: no previous run known
+    assert headline.for_run(run, load(run)) is None  # no plan: no previous run known

@@ -75,10 +75,11 @@ def test_a_new_release_costs_one_cell_and_leads_the_headline(tmp_path, capsys):
     for decision in decisions:
         if decision.reused:
             reuse.adopt(decision, run)
-    frame = load(run).frame
+    loaded = load(run)
+    frame = loaded.frame
     assert set(frame["cell"]) == {c.id for c in after}
     assert set(frame[frame["cell"] != NEWEST]["run_id"]) == {"night-1"}  # measured last night
-    line = headline.for_run(run, frame)
+    line = headline.for_run(run, loaded)
     assert line == (f"**torch 2.15.0 (new, `{NEWEST}`) against the previous newest, torch 2.14.1 "
                     f"(`{PREVIOUS_NEWEST}`):** values changed in 1 scenario "
                     "(`streams.dropout`).")

@@ -2,7 +2,6 @@
 and compare telling a platform difference from a change."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -50,8 +49,7 @@ def test_this_machine_has_a_class():
 # -- compare across classes, hand-made rows ----------------------------------------------
 
 def _loaded(rows, name):
-    frame = pd.DataFrame([r._asdict() for r in rows], dtype=str)
-    return Loaded(frame, Path(name))
+    return Loaded.of_rows(rows, Path(name))
 
 
 def _rows(cell, platform, dropout, hflip, run_id):
@@ -63,9 +61,8 @@ def _rows(cell, platform, dropout, hflip, run_id):
     return [schema.Row(*(tuple(base) + tuple(r)[len(base):])) for r in rows]
 
 
-DEPENDENCE = platforms.Dependence(pd.DataFrame(
-    [("streams.dropout", "values", "x86_64-amd vs x86_64-intel", "torch", OLD, TV07)],
-    columns=platforms.DATA_COLUMNS))
+DEPENDENCE = platforms.Dependence(tuple(dict(zip(platforms.DATA_COLUMNS, row)) for row in [
+    ("streams.dropout", "values", "x86_64-amd vs x86_64-intel", "torch", OLD, TV07)]))
 
 
 def _compare(base_rows, cand_rows):
@@ -136,30 +133,29 @@ def test_a_real_change_on_the_amd_side_still_fails(scenario, metric, cell):
     hit = (frame["cell"] == cell) & (frame["scenario"] == scenario) & (frame["metric"] == metric)
     assert hit.any()
     frame.loc[hit, "value"] = "0.25" if metric == "pair_consistency" else "0123456789abcdef"
-    result = compare.compare(_real("intel"), dataclasses.replace(amd, frame=frame), Tolerance())
+    result = compare.compare(_real("intel"), Loaded.of_frame(frame, amd.source), Tolerance())
     changed = result[result["category"] == "changed"]
     assert set(zip(changed["cell"], changed["scenario"], changed["metric"])) == {
         (cell, scenario, metric)}
 
 
 def test_learning_from_the_real_rows_gives_the_committed_data():
-    learnt = platforms.learn(_real("intel").frame, _real("amd").frame, Tolerance())
-    committed = platforms.Dependence.load().rows
+    learnt = platforms.learn(_real("intel"), _real("amd"), Tolerance())
+    committed = platforms.Dependence.load()
     cells = {"py3.8-torch1.5.0-tv0.6.0", "py3.8-torch2.2.2-tv0.17.2"}
-    for row in learnt.itertuples():
-        saved = committed[(committed["scenario"] == row.scenario)
-                          & (committed["metric"] == row.metric)].iloc[0]
-        assert set(row.differ_in.split()) == set(saved["differ_in"].split()) & cells
-        assert set(row.agree_in.split()) == set(saved["agree_in"].split()) & cells
-    assert "pairs.hflip" not in set(learnt["scenario"])
-    assert {("streams.dropout", "values"), ("train.mlp", "weights")} <= set(
-        zip(learnt["scenario"], learnt["metric"]))
+    for row in learnt:
+        saved = committed.lookup(row["scenario"], row["metric"])
+        assert set(row["differ_in"].split()) == set(saved["differ_in"].split()) & cells
+        assert set(row["agree_in"].split()) == set(saved["agree_in"].split()) & cells
+    assert "pairs.hflip" not in {r["scenario"] for r in learnt}
+    assert {("streams.dropout", "values"), ("train.mlp", "weights")} <= {
+        (r["scenario"], r["metric"]) for r in learnt}
 
 
 def test_merge_unites_cells_and_a_cell_seen_to_differ_does_not_agree():
-    old = pd.DataFrame([("s", "m", "a vs b", "torch", "c1", "c2")], columns=platforms.DATA_COLUMNS)
-    new = pd.DataFrame([("s", "m", "a vs c", "all", "c2", "c3")], columns=platforms.DATA_COLUMNS)
-    merged = platforms.merge(old, new).iloc[0]
+    old = [dict(zip(platforms.DATA_COLUMNS, ("s", "m", "a vs b", "torch", "c1", "c2")))]
+    new = [dict(zip(platforms.DATA_COLUMNS, ("s", "m", "a vs c", "all", "c2", "c3")))]
+    (merged,) = platforms.merge(old, new)
     assert merged["classes"] == "a vs b; a vs c"
     assert merged["seedings"] == "torch all"
     assert set(merged["differ_in"].split()) == {"c1", "c2"}
@@ -167,14 +163,14 @@ def test_merge_unites_cells_and_a_cell_seen_to_differ_does_not_agree():
 
 
 def test_describe_names_the_classes_and_what_depends_on_them():
-    frame = _real("amd").frame
-    lines = platforms.describe(frame)
+    amd = _real("amd")
+    lines = platforms.describe(amd)
     # one class: one short line before the verdict, the metrics only counted
     assert len(lines) == 1 and lines[0].startswith("CPU classes: `x86_64-amd` (2 cells); ")
     assert "known to differ on other CPU classes" in lines[0]
-    mixed = pd.concat([frame, _real("intel").frame.assign(cell=lambda f: f["cell"] + "x")])
+    mixed = Loaded.of_rows(amd.rows + [r._replace(cell=r.cell + "x") for r in _real("intel").rows])
     warning = platforms.describe(mixed)[1]
     assert "mixes classes" in warning
     assert "`streams.dropout values`" in warning and "pairs.hflip" not in warning
-    table = platforms.dependence_in(frame)
-    assert set(table["scenario"]) <= {"streams.dropout", "streams.exponential", "train.mlp"}
+    table = platforms.dependence_in(amd)
+    assert {r["scenario"] for r in table} <= {"streams.dropout", "streams.exponential", "train.mlp"}

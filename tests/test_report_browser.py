@@ -52,3 +52,19 @@ def test_a_screenshot_is_a_png_of_the_asked_width(tmp_path):
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(data[16:20], "big") == 400
+
+
+def test_the_heatmap_scrolls_in_its_own_box_with_the_newest_column_in_view():
+    """Issue 22: at 1400 px the newest cell's column is visible without scrolling
+    sideways, the box scrolls its 200-odd rows itself, and while it does the header row
+    and the name columns stay where they are."""
+    heat = browser.measure(BASELINE, 1400)["heatmap"]
+    assert heat["rows"] > 100 and heat["scrolls_down"]
+    assert heat["newest_visible"]
+    assert heat["box_bottom"] - heat["box_top"] < 900  # a box, not the whole page
+    assert heat["header_sticks"] and heat["names_stick"]
+
+
+def test_on_a_phone_the_heatmap_names_stay_while_it_scrolls_sideways():
+    heat = browser.measure(BASELINE, 400)["heatmap"]
+    assert heat["header_sticks"] and heat["names_stick"]

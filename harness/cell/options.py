@@ -11,7 +11,7 @@ added in one place and reaches the cell by itself.
 import os
 from collections import namedtuple
 
-from .schema import GOALS, MODES, name_problem
+from .schema import DEFAULT_MODES, GOALS, MODES, name_problem
 
 # Slowest real scenario: a few seconds on a laptop CPU. 120 s leaves 20x and more
 # for slow shared CI runners yet bounds what a deadlocked DataLoader costs (one
@@ -38,8 +38,9 @@ OPTIONS = (
     _opt("--out", help="cell CSV to write (atomically)", scope="cell"),
     _opt("--cell", help="cell id, e.g. py3.8-torch1.5.0-tv0.6.0", scope="cell"),
     _opt("--run-id", default="adhoc", help="the run this cell belongs to", scope="cell"),
-    _opt("--seeding", default=",".join(MODES),
-         help="comma-separated seeding modes (default: all of %s)" % ",".join(MODES)),
+    _opt("--seeding", default=",".join(DEFAULT_MODES),
+         help="comma-separated seeding modes (default: %s; also: %s)"
+              % (",".join(DEFAULT_MODES), ",".join(m for m in MODES if m not in DEFAULT_MODES))),
     _opt("--repeats", "int", DEFAULT_REPEATS,
          help="fresh processes per seeding mode (default %d)" % DEFAULT_REPEATS),
     _opt("--only", "append", help="run only scenarios matching this glob (repeatable)",

@@ -1,8 +1,8 @@
 """The CSV schema: the one contract between the cell side and the host side.
 
 Long format, one value per row. Both sides import this module (standard library
-only, Python 3.7+), so the columns, kinds, statuses, seeding-mode names and the
-row factory live here and nowhere else:
+only, Python 3.7+), so the columns, kinds, statuses and the row factory live here
+and nowhere else (the seeding modes: ``modes``):
 
     meta = cell_meta(run_id=..., cell=..., python=..., ...)   # what every row of a cell shares
     status_row(meta, "pairs.hflip", "python", 1, OK)           # one per scenario run
@@ -18,6 +18,8 @@ import tempfile
 import unicodedata
 from collections import namedtuple
 
+from . import modes
+
 SCHEMA_VERSION = "1"
 
 COLUMNS = (
@@ -31,14 +33,57 @@ META_COLUMNS = COLUMNS[:COLUMNS.index("scenario")]
 Row = namedtuple("Row", COLUMNS)
 CellMeta = namedtuple("CellMeta", META_COLUMNS)
 
-# fingerprint: exact comparison; number: compared with a tolerance;
-# count: exact integer; text: exact string; timing: wall seconds, never compared.
+# The value kinds: how a value is written, read back and compared.
 FINGERPRINT, NUMBER, COUNT, TEXT, TIMING = "fingerprint", "number", "count", "text", "timing"
-KINDS = (FINGERPRINT, NUMBER, COUNT, TEXT, TIMING)
+
+
+class Kind(namedtuple("Kind", "name parse compared")):
+    """A value kind. ``parse``: the text of a row to its value (ValueError when it is
+    not one); ``compared``: "exact", "tolerance" (numbers within atol/rtol) or "never"."""
+    __slots__ = ()
+
+
+def _count(text):
+    if not text or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
+        raise ValueError(text)
+    return int(text)
+
+
+def _number(text):
+    return float(text)
+
+
+VALUE_KINDS = (
+    Kind(FINGERPRINT, str, "exact"),     # sha256 of canonical bytes: equal or not
+    Kind(NUMBER, _number, "tolerance"),  # a float: equal within the tolerance
+    Kind(COUNT, _count, "exact"),        # an integer
+    Kind(TEXT, str, "exact"),            # a string
+    Kind(TIMING, _number, "never"),      # wall seconds: never compared
+)
+KIND = dict((k.name, k) for k in VALUE_KINDS)
+KINDS = tuple(k.name for k in VALUE_KINDS)
+
+
+def parse_value(kind, text):
+    """A row's value as its kind reads it: a float (number, timing), an int (count) or
+    the text itself; ValueError when the text is not one."""
+    return KIND[kind].parse(text)
 
 # ok; n/a (the version lacks what the scenario needs); error; timeout.
 OK, NA, ERROR, TIMEOUT = "ok", "n/a", "error", "timeout"
-STATUSES = (OK, NA, ERROR, TIMEOUT)
+
+
+class Status(namedtuple("Status", "name failed label")):
+    """A scenario run's status: ``failed`` (it raised or hung: a run that did not give
+    its results, as opposed to one that did not apply); ``label``: how a table shows it."""
+    __slots__ = ()
+
+
+STATUS_RECORDS = (Status(OK, False, "ok"), Status(NA, False, "n/a"),
+                  Status(ERROR, True, "err"), Status(TIMEOUT, True, "timeout"))
+STATUS = dict((s.name, s) for s in STATUS_RECORDS)
+STATUSES = tuple(s.name for s in STATUS_RECORDS)
+FAILED = tuple(s.name for s in STATUS_RECORDS if s.failed)
 
 # Every scenario run yields one row with this metric; its ``status`` column says
 # whether the scenario ran (ok) or why not (n/a, error, timeout) and ``detail``
@@ -49,6 +94,14 @@ TIMING_METRIC = "seconds"
 # ``rng.calls.<api>`` (how often the scenario called a random API).
 RNG_PREFIX = "rng."
 CALLS_PREFIX = "rng.calls."
+# ``rng.generator.<api>`` (text): which generator a random API drew from where the
+# scenario called it: ``global``, ``own`` (a torch.Generator, np.random.Generator or
+# random.Random instance passed or used) or ``global+own``; the same for DataLoader
+# workers (``rng.worker.generator.<api>``) and other processes (``rng.process.``).
+GENERATOR_PREFIXES = ("rng.generator.", "rng.worker.generator.", "rng.process.generator.")
+GENERATOR_PREFIX = GENERATOR_PREFIXES[0]
+GLOBAL, OWN = "global", "own"
+GENERATOR_USES = (GLOBAL, OWN, GLOBAL + "+" + OWN)  # the global generator, the program's own, both
 # ``goal.<metric>`` (text "up"/"down"): a scenario's declaration that <metric>
 # measures correctness and which way is good (``@scenario(goals=...)``).
 GOAL_PREFIX = "goal."
@@ -87,18 +140,10 @@ LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_NAME = 200
 
-# The seeding modes, weakest first, and the global generators each one seeds.
-# Host and cell read them here; harness.cell.seeding applies them.
-MODES = ("none", "python", "torch", "all", "full")
-SEEDED = {
-    "none": (),
-    "python": ("python", "numpy"),
-    "torch": ("torch",),
-    "all": ("python", "numpy", "torch", "cuda"),
-    "full": ("python", "numpy", "torch", "cuda"),
-}
-GENERATOR_PREFIX = "rng.generator."  # rng[.worker|.process].generator.<api> (text): a GENERATOR_USES
-GENERATOR_USES = ("global", "own", "global+own")  # the global generator, the program's own, both
+# The seeding modes are records (harness.cell.modes); rows name them. MODES: every
+# name a row may carry; DEFAULT_MODES: what a cell runs unless --seeding says otherwise.
+MODES = modes.NAMES
+DEFAULT_MODES = modes.DEFAULT
 TEST_PASSED_METRIC = "passed"  # a --pytest test's one event: count 1/0, goal up
 TEST_FAILURE_METRIC = "failure"  # text "KIND (FILE:LINE): MESSAGE" when passed is 0: its why, not a result
 

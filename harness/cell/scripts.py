@@ -16,7 +16,7 @@ import runpy
 import sys
 from collections import OrderedDict
 
-from . import codeid, forked, registry, userargs
+from . import codeid, forked, metrics, registry, userargs
 from .adopt import add
 from .loader import UserCodeError
 from .registry import ScenarioFailed

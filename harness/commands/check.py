@@ -32,14 +32,14 @@ from ..cell import options
 from ..envs import build, checkrun, specs
 from ..errors import UserError
 from ..matrix import compat
-from ..report import findings
+from ..report import FINDINGS_CSV, severity
 from ..runs import cellsession, importroot, rundirs, runoptions
 from . import report, run as run_command
 
 
 HELP = "what a dependency bump changes in your code's results (--from REF --to REF)"
 DESCRIPTION = __doc__.replace("``", "")
-DEFAULT_FAIL_ON = ("broken",)
+DEFAULT_FAIL_ON = (severity.BROKEN,)
 ANSWER = "check.md"
 
 
@@ -47,10 +47,10 @@ def _fail_on(value: str) -> tuple[str, ...]:
     names = tuple(v.strip() for v in value.split(",") if v.strip())
     if names == ("none",):
         return ()
-    unknown = [n for n in names if n not in findings.SEVERITIES]
+    unknown = [n for n in names if n not in severity.NAMES]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown severity {', '.join(unknown)}; choose from "
-                                         f"{', '.join(findings.SEVERITIES)} or 'none'")
+                                         f"{', '.join(severity.NAMES)} or 'none'")
     return names
 
 
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what you would move to (the same kinds)")
     parser.add_argument("--fail-on", type=_fail_on, default=DEFAULT_FAIL_ON, metavar="SEVERITIES",
                         help="comma-separated severities that make the exit status 1 "
-                             f"({', '.join(findings.SEVERITIES)}; default: broken; 'none')")
+                             f"({', '.join(severity.NAMES)}; default: {severity.BROKEN}; 'none')")
     parser.add_argument("--declared", action="append", default=[], metavar="FILE",
                         help="read these files (at the ref, or in the working tree) instead "
                              "of looking for the declarations (repeatable)")
@@ -105,7 +105,7 @@ def _report(*argv: str) -> str:
 
 def severities(run_path: Path) -> set[str]:
     """The severities of the findings the report wrote (findings.csv)."""
-    with open(run_path / "findings.csv", newline="", encoding="utf-8") as handle:
+    with open(run_path / FINDINGS_CSV, newline="", encoding="utf-8") as handle:
         return {row["severity"] for row in csv.DictReader(handle)}
 
 

@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # A run's cell CSVs (its matrix.csv only where it has none, as in results/baseline/).
-    base = load(rundirs.resolve(args.baseline)).frame
-    cand = load(rundirs.resolve(args.candidate)).frame
+    base = load(rundirs.resolve(args.baseline))
+    cand = load(rundirs.resolve(args.candidate))
     learnt = learn(base, cand, Tolerance())
     print(to_csv(learnt), end="")
     if args.update:

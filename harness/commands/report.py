@@ -11,7 +11,7 @@ from ..report import outputs, upgrade
 from ..report.model import Report
 from ..report.tables import build
 from ..results import headline
-from ..results.frames import Tolerance, load_run
+from ..results.frames import Tolerance, gc_paused, load_run
 from ..runs import rundirs
 from .common import add_tolerance
 
@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def answer_upgrade(report: Report, args: argparse.Namespace) -> int:
+    """Print what the upgrade --from/--to changes (and write it to --out)."""
     versions = report.evidence.versions
     old = upgrade.resolve(args.old, report.cells, versions, "--from")
     new = upgrade.resolve(args.new, report.cells, versions, "--to")
@@ -48,20 +49,26 @@ def answer_upgrade(report: Report, args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report files of ``args.run``; UserError (nothing written) on bad input."""
+    with gc_paused():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if (args.old is None) != (args.new is None):
         raise UserError("--from and --to go together: rngdrift report RUN --from 1.10 --to 2.6")
     run_path = rundirs.resolve(args.run)
     loaded = load_run(run_path)
-    report = build(loaded, Tolerance(args.atol, args.rtol))
+    tol = Tolerance(args.atol, args.rtol)
+    report = build(loaded, tol)
     if args.old is not None:
         return answer_upgrade(report, args)
-    notes = headline.run_notes(run_path, report.matrix, Tolerance(args.atol, args.rtol))
+    notes = headline.run_notes(run_path, loaded, tol)
     files = outputs(report, write_matrix=loaded.source == run_path, notes=notes)
     for note in loaded.notes:
         print(f"rngdrift report: note: {note}", file=sys.stderr)
     rundirs.write_files(run_path, files)
-    changes = (report.drift["changes_at"] != "").sum()
-    print(f"rngdrift report: {run_path}: {len(report.matrix)} rows, {len(report.cells)} cells, "
+    changes = sum(1 for value in report.drift.column("changes_at") if value)
+    print(f"rngdrift report: {run_path}: {len(loaded.table)} rows, {len(report.cells)} cells, "
           f"{len(report.drift)} drift rows ({changes} with a change); wrote "
           f"{', '.join(files)}")
     return 0

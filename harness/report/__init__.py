@@ -2,10 +2,11 @@
 where and why.
 
 Reads results/<run>/cells/*.csv (a run directory without cells/ is read through
-its matrix.csv) and writes into the run directory:
+its matrix.csv) and writes into the run directory every output of ``OUTPUTS``:
 
     matrix.csv            every cell merged and validated, oldest cell first
-    findings.csv          every change, its severity, cause, why and fix
+    findings.csv          every changed row: its severity, cause, why, fix and verification
+    findings.json         the findings as data (schema: findings.schema.json, versioned)
     drift.csv             per (scenario, seeding, metric): each cell's value group
     reproducibility.csv   per (scenario, seeding, cell): did every repeat agree?
     sources.csv           per (scenario, seeding, generator or API): what it drew from
@@ -18,51 +19,78 @@ Everything is read and checked before anything is written: bad input is one line
 on stderr and exit code 2, and no file is touched.
 
 The pipeline: load (harness.results) -> tables (``tables.build``: the model) ->
-render (``markdown``, ``html_page``) -> write.
+render (each ``Output``) -> write. The outputs are registered here and nowhere else:
+the baseline promotes them (``harness.results.baseline``) and the architecture test
+holds each registered once.
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Callable
 
-import pandas as pd
-
-from . import html_page, markdown, words
-from .model import Report
-from ..results.frames import MATRIX
-from ..text import csv_for_people
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False, lineterminator="\n")
+from . import findings_data, html_page, markdown
+from .model import Report, Table
+from ..results.changes import CATEGORIES, Change
+from ..results.resultfiles import MATRIX
 
 
-def findings_table(report: Report) -> pd.DataFrame:
-    """findings.csv: one row per change, with its finding's severity, cause, why and fix."""
-    rows = []
-    for number, finding in enumerate(report.findings, 1):
-        fix = finding.fix.text if finding.fix else ""
-        for t in finding.transitions:
-            rows.append([number, t.severity, finding.first_seen, t.before_cell, t.after_cell,
-                         t.scenario, t.seeding, t.metric, words.value(t.before, t.kind),
-                         words.value(t.after, t.kind), finding.cause.id if finding.cause else "",
-                         finding.cause.link if finding.cause else "", finding.mechanism, fix])
-    return pd.DataFrame(rows, dtype=object, columns=[
-        "finding", "severity", "first_cell", "before_cell", "after_cell", "scenario", "seeding",
-        "metric", "before", "after", "cause", "cause_link", "why", "fix"])
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """One file a report (or a compare) writes: ``render(report, notes) -> text``."""
+    name: str
+    render: Callable
+    promoted: bool = True      # part of a baseline (results/baseline/)
+    what: str = ""
+
+
+def _table(attribute: str) -> Callable:
+    return lambda report, notes=(): getattr(report, attribute).to_csv()
+
+
+FINDINGS_CSV = "findings.csv"  # what `rngdrift check` reads its exit status from
+OUTPUTS = (
+    Output(MATRIX, lambda report, notes=(): report.matrix.to_csv(for_people=False),
+           what="every row of every cell, validated (exact data)"),
+    Output(FINDINGS_CSV, findings_data.csv_text, what="every changed row with its own why, fix "
+           "and verification"),
+    Output("findings.json", findings_data.json_text, what="the findings as versioned data"),
+    Output("drift.csv", _table("drift"), what="value groups per row and cell"),
+    Output("reproducibility.csv", _table("reproducibility"), what="did the repeats agree"),
+    Output("sources.csv", _table("sources"), what="what each scenario drew from"),
+    Output("minimal_seeding.csv", _table("minimal_seeding"), what="the weakest seeding"),
+    Output("accuracy.csv", _table("accuracy"), what="the segmentation net's accuracy"),
+    Output("report.md", markdown.render, what="the answer, for a terminal or CI"),
+    Output("report.html", html_page.render, what="the answer, for people"),
+)
+# What ``rngdrift compare`` writes into the candidate's run (``render(changes, head)``):
+# another comparison than the run's own, never promoted.
+COMPARE_OUTPUTS = (
+    Output("compare.csv", lambda changes, head: Table(
+        list(Change._fields), [list(r) for r in changes]).to_csv(), promoted=False,
+        what="every difference between two runs"),
+    Output("compare.md", lambda changes, head: markdown.render_compare(changes, head, CATEGORIES),
+           promoted=False, what="the same, summarised"),
+)
+# What ``rngdrift compare --from/--to --out DIR`` writes: the upgrade answer.
+UPGRADE_OUTPUTS = (
+    Output("upgrade.md", markdown.render_upgrade, promoted=False,
+           what="what an upgrade from one cell to another changes"),
+)
+PROMOTED = tuple(o.name for o in OUTPUTS if o.promoted)
 
 
 def outputs(report: Report, write_matrix: bool = True, notes: list[str] = ()) -> dict[str, str]:
-    """{file name: text} for every file the report writes. The tables people open in a
-    spreadsheet are made formula-safe; matrix.csv keeps the exact data."""
-    files = {
-        "findings.csv": csv_for_people(findings_table(report)),
-        "drift.csv": csv_for_people(report.drift),
-        "reproducibility.csv": csv_for_people(report.reproducibility),
-        "sources.csv": csv_for_people(report.sources),
-        "minimal_seeding.csv": csv_for_people(report.minimal_seeding),
-        "accuracy.csv": csv_for_people(report.accuracy),
-        "report.md": markdown.render(report, notes),
-        "report.html": html_page.render(report),
-    }
-    if write_matrix:
-        files = {MATRIX: csv_text(report.matrix), **files}
-    return files
+    """{file name: text} for every file the report writes."""
+    return {o.name: o.render(report, notes) for o in OUTPUTS
+            if write_matrix or o.name != MATRIX}
+
+
+def upgrade_outputs(report_like, found: list, old: str, new: str) -> dict[str, str]:
+    """{file name: text} of an upgrade answer (``report_like``: a Report, or what
+    ``upgrade.two_runs`` gives)."""
+    return {o.name: o.render(report_like, found, old, new) for o in UPGRADE_OUTPUTS}
+
+
+def compare_outputs(changes: list, head: list[str]) -> dict[str, str]:
+    """{file name: text} for every file ``rngdrift compare`` writes."""
+    return {o.name: o.render(changes, head) for o in COMPARE_OUTPUTS}

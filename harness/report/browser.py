@@ -38,7 +38,23 @@ function probe() {
     var box = el.getBoundingClientRect();
     if (box.right > win.innerWidth + 1 && box.width > 0) wide.push(el.tagName + '.' + el.className);
   });
+  var heat = null, box = doc.querySelector('.heatbox');
+  if (box && box.querySelector('thead th:last-child')) {
+    var b = box.getBoundingClientRect(), last = box.querySelector('thead th:last-child');
+    var l = last.getBoundingClientRect();
+    heat = {box_top: b.top, box_bottom: b.bottom, box_right: b.right,
+            newest_visible: l.right <= b.right + 1 && l.right <= win.innerWidth + 1,
+            rows: box.querySelectorAll('tbody tr').length,
+            scrolls_down: box.scrollHeight > box.clientHeight + 1};
+    box.scrollTop = 400; box.scrollLeft = 300;
+    var th = box.querySelector('thead th'), name = box.querySelector('tbody td.n1');
+    b = box.getBoundingClientRect();
+    heat.header_sticks = Math.abs(th.getBoundingClientRect().top - b.top) < 3;
+    heat.names_stick = !name || Math.abs(name.getBoundingClientRect().left - b.left) < 3;
+    box.scrollTop = 0; box.scrollLeft = 0;
+  }
   document.body.setAttribute('data-probe', JSON.stringify({
+    heatmap: heat,
     width: win.innerWidth, height: win.innerHeight,
     scroll_width: doc.documentElement.scrollWidth,
     verdict_top: verdict ? verdict.getBoundingClientRect().top : null,
@@ -58,11 +74,12 @@ def chromium() -> str | None:
     return None
 
 
-def _wrapper(page: Path, width: int, height: int, folder: Path) -> Path:
+def _wrapper(page: Path, width: int, height: int, folder: Path, anchor: str = "") -> Path:
     wrapper = folder / "wrapper.html"
+    src = page.resolve().as_uri() + (f"#{anchor}" if anchor else "")
     wrapper.write_text(
         f'<!DOCTYPE html><html><body style="margin:0" onload="probe()">{_PROBE}'
-        f'<iframe id="page" src="{page.resolve().as_uri()}" width="{width}" height="{height}" '
+        f'<iframe id="page" src="{src}" width="{width}" height="{height}" '
         'style="border:0;display:block"></iframe></body></html>')
     return wrapper
 
@@ -90,13 +107,14 @@ def measure(page: Path, width: int, height: int = HEIGHT) -> dict:
     return json.loads(html.unescape(found.group(1)))
 
 
-def screenshot(page: Path, width: int, out: Path, height: int = HEIGHT) -> Path:
-    """A PNG of the first ``height`` pixels of ``page`` at ``width``."""
+def screenshot(page: Path, width: int, out: Path, height: int = HEIGHT, anchor: str = "") -> Path:
+    """A PNG of the first ``height`` pixels of ``page`` at ``width`` (scrolled to
+    ``anchor``, e.g. ``heatmap``, where given)."""
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rngdrift-browser-") as tmp:
         folder = Path(tmp)
-        wrapper = _wrapper(page, width, height, folder)
+        wrapper = _wrapper(page, width, height, folder, anchor)
         _run([f"--window-size={max(width, 500)},{height}", "--virtual-time-budget=5000",
               f"--screenshot={out}", wrapper.as_uri()], folder)
     if not out.exists():
@@ -163,6 +181,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     for width in (1400, 400):
         print(screenshot(args.page, width, args.out / f"report-{width}.png"))
+    print(screenshot(args.page, 1400, args.out / "report-heatmap-1400.png", anchor="heatmap"))
     return 0
 
 

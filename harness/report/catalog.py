@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import fnmatch
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,19 +45,8 @@ class Cause:
     def covers(self, scenario: str) -> bool:
         return any(fnmatch.fnmatchcase(scenario, glob) for glob in self.scenarios)
 
-    def fits_draws(self, moved: dict[str, tuple[int, int]]) -> bool:
-        """Whether the attribution agrees. A change of where draws come from needs some
-        of ``draws_before`` to have fallen or some of ``draws_after`` to have risen; a
-        change of kernels, generators or sampling needs the same APIs called on both
-        sides (their counts may differ: a sampler drawing twice)."""
-        apis = {api.rpartition(" ")[2]: counts for api, counts in moved.items()}
-        if not self.draws_before and not self.draws_after:
-            return not any(b == 0 or a == 0 for b, a in apis.values())
-        fell = {api for api, (b, a) in apis.items() if a < b}
-        rose = {api for api, (b, a) in apis.items() if a > b}
-        return bool(fell & set(self.draws_before)) or bool(rose & set(self.draws_after))
 
-
+@lru_cache(maxsize=None)
 def _padded(version: str) -> tuple[int, ...]:
     """(3, 11, 0) for '3.11': versions compare by release, missing parts are 0."""
     parts = compat._version(version)
@@ -87,31 +77,113 @@ def load(path: Path = CATALOG) -> tuple[Cause, ...]:
             for r in csv.DictReader(handle))
 
 
-def match(scenario: str, before: dict[str, str], after: dict[str, str],
-          moved: dict[str, tuple[int, int]], causes: tuple[Cause, ...] | None = None) -> Cause | None:
-    """The cause of a change of ``scenario`` between cells with versions ``before`` and
-    ``after`` ({package: version}), given how its API calls ``moved`` ({api: (before,
-    after)} for the calls whose count changed); None when nothing in the catalog fits.
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """What one upgrade step shows for one (scenario, seeding): the versions on each side
+    and how its draws moved there. Matching reads nothing else, so a user's code is
+    matched exactly like a canonical scenario (the name only breaks ties)."""
+    scenario: str
+    before: dict            # {package: version} of the step's first cell
+    after: dict             # ... of its second cell
+    moved: dict             # {api: (calls before, calls after)} where the count changed
+    called: frozenset       # the random APIs the code called on either side
+    generators: dict = dataclasses.field(default_factory=dict)  # {api: (gen before, after)}
+    failure: str = ""       # the error of a side that raised, if one did
 
-    A row counts when the step crosses its release, its scenarios cover this one and
-    its draws agree with the attribution (a row about draws that moved needs them to
-    have moved that way; a row about a kernel needs the calls to have stayed). The
-    first such row wins.
+    @property
+    def fell(self) -> set[str]:
+        return {api.rpartition(" ")[2] for api, (b, a) in self.moved.items() if a < b}
 
-    Where no row naming the scenario fits (always, for the user's own code: ``--call``,
-    ``--script`` ...), it is matched by its draws alone: a row about draws that moved
-    counts when some of its ``draws_before`` fell *and* some of its ``draws_after``
-    rose; of several, the one that explains the most moved calls (then the earliest).
+    @property
+    def rose(self) -> set[str]:
+        return {api.rpartition(" ")[2] for api, (b, a) in self.moved.items() if a > b}
+
+
+@dataclasses.dataclass(frozen=True)
+class Match:
+    """The cause the step's evidence points at, or the catalogued changes of the step
+    that touch what the code calls (``candidates``) when nothing points at one."""
+    cause: Cause | None = None
+    candidates: tuple = ()
+    how: str = ""           # why this cause: "draws", "generator", "apis", "error", "scenario"
+
+
+_QUOTED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
+
+
+def _apis(cause: Cause) -> set[str]:
+    return set(cause.apis) | set(cause.draws_before) | set(cause.draws_after)
+
+
+def _touches(cause: Cause, called) -> bool:
+    """Whether the code called an API the row names (a row naming a module, such as
+    ``numpy.random``, names every function in it)."""
+    names = _apis(cause)
+    return any(api in names or any(api.startswith(n + ".") for n in names if "." in n)
+               for api in called)
+
+
+_EXCEPTION = re.compile(r"\b([A-Z][A-Za-z]*(?:Error|Exception|Warning))\b")
+
+
+def _evidence(cause: Cause, step: Step) -> tuple[int, str]:
+    """(strength, how) of what ties ``cause`` to ``step``: 3 the draws moved the way the
+    row says (or an API it names changed generator); 2 part of that, with the code
+    calling what the row names; 1 same calls, and the code calls an API the row names;
+    0 nothing."""
+    fell = step.fell & set(cause.draws_before)
+    rose = step.rose & set(cause.draws_after)
+    if step.failure:
+        words = set(_QUOTED.findall(step.failure))
+        text = f"{cause.what} {' '.join(cause.apis)}"
+        raised = set(_EXCEPTION.findall(step.failure))
+        if any(re.search(rf"\b{re.escape(w)}\b", text) for w in words | raised) or any(
+                api in step.failure for api in cause.apis if "." in api):
+            return 3, "error"
+        if not cause.draws_before and _touches(cause, step.called):
+            return 1, "apis"
+        return 0, ""
+    if _touches(cause, {api.rpartition(" ")[2] for api in step.generators}):
+        return 3, "generator"
+    if cause.draws_before or cause.draws_after:
+        if fell and rose:
+            return 3, "draws"
+        if (fell or rose) and (_touches(cause, step.called) or cause.covers(step.scenario)):
+            return 2, "draws"
+        return 0, ""
+    switched = any(b == 0 or a == 0 for b, a in step.moved.values())
+    if not switched and _touches(cause, step.called):
+        return 1, "apis"
+    return 0, ""
+
+
+def match(step: Step, causes: tuple[Cause, ...] | None = None) -> Match:
+    """The cause of a change at ``step``: a catalogued change that the step crosses (its
+    package moved past the release) and that the step's evidence ties to it
+    (``_evidence``). Strong evidence (the draws moved as the row says, or an API it names
+    drew from another generator) decides; a row that only names APIs the code calls is
+    the cause when it is the only such row of the step or names this scenario; else the
+    step's rows that touch what the code calls are listed as ``candidates``. A row
+    naming the scenario but with nothing in the draws to tie it counts only where the
+    row has no draws to check (a kernel change of an API the scenario does not trace).
     """
     causes = causes if causes is not None else load()
-    found = next((c for c in causes if c.covers(scenario) and c.crossed(before, after)
-                  and c.fits_draws(moved)), None)
-    if found:
-        return found
-    fell = {api.rpartition(" ")[2] for api, (b, a) in moved.items() if a < b}
-    rose = {api.rpartition(" ")[2] for api, (b, a) in moved.items() if a > b}
-    fits = [(len(fell & set(c.draws_before)) + len(rose & set(c.draws_after)), -i, c)
-            for i, c in enumerate(causes)
-            if c.draws_before and c.draws_after and c.crossed(before, after)
-            and fell & set(c.draws_before) and rose & set(c.draws_after)]
-    return max(fits, key=lambda f: f[:2])[2] if fits else None
+    crossed = [(i, c) for i, c in enumerate(causes) if c.crossed(step.before, step.after)]
+    scored = []
+    for i, cause in crossed:
+        strength, how = _evidence(cause, step)
+        if strength == 0 and cause.covers(step.scenario) and not (
+                cause.draws_before or cause.draws_after or step.failure or step.moved):
+            strength, how = 1, "scenario"
+        if strength:
+            explained = len(step.fell & set(cause.draws_before)) + \
+                len(step.rose & set(cause.draws_after))
+            scored.append(((strength, cause.covers(step.scenario), explained, -i), how, cause))
+    if not scored:
+        return Match()
+    scored.sort(key=lambda s: s[0], reverse=True)
+    (strength, named, _, _), how, best = scored[0]
+    weak = [c for (st, *_), _, c in scored if st == 1]
+    if strength >= 2 or named or len(weak) == 1:
+        return Match(best, how=how)
+    return Match(candidates=tuple(weak))

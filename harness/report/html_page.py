@@ -13,22 +13,17 @@ from __future__ import annotations
 import html
 import re
 
-from ..cell.schema import MODES
+from ..cell import modes
 from . import advice
+from . import severity as sev
 from .drilldown import scenario_sections
-from .findings import ACTIONABLE, FOLDED, SEVERITIES, SEVERITY_WORDS
 from .model import (
-    ACCURACY_METRIC, ACCURACY_SCENARIO, STATE_LABEL, accuracy_value, failures, per_cell)
+    ACCURACY_METRIC, ACCURACY_SCENARIO, STATE_LABEL, TOP_FINDINGS, accuracy_value, failures,
+    per_cell)
 from .plot import accuracy_svg
 from .words import (
-    HEADINGS, PLURAL, counts, finding_step, moving_pins, summary_rows, title, transition, verdict,
-    version_step)
-
-TOP_FINDINGS = 8
-SEVERITY_COLOURS = {"broken": "#d7263d", "failing": "#8e0e25", "lost-repro": "#f46036",
-                    "drift": "#f2c14e", "improved": "#2a9d8f", "regained": "#8ac926",
-                    "new": "#9ecae1", "gone": "#c7c7c7", "noise": "#e6e6e6", "harness": "#d4c2fc"}
-INK = {"broken": "#fff", "failing": "#fff"}
+    counts, finding_step, mode_lines, moving_pins, summary_rows, title, transition,
+    upgrade_command, verdict_line, version_step)
 
 CSS = """
 *{box-sizing:border-box} body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;
@@ -49,15 +44,22 @@ ol.findings li{border-left:6px solid #999;background:#fafafa;padding:8px 12px;ma
 ol.findings p{margin:3px 0}
 .label{font-size:12px;font-weight:700;text-transform:uppercase;letter-spacing:.03em;color:#555}
 .scroll{overflow-x:auto;max-width:100%;border:1px solid #ddd}
+.heatbox{overflow:auto;max-height:75vh}
 table{border-collapse:collapse} th,td{border:1px solid #ddd;padding:2px 6px;font-size:12px;
 vertical-align:top} th{background:#fafafa;text-align:left}
-table.heat td.v{text-align:center;white-space:nowrap;font-family:ui-monospace,monospace;font-size:11px}
-table.heat th.n,table.heat td.n{position:sticky;background:#fff;z-index:1}
-table.heat th.n{z-index:2} table.heat .n1{left:0;min-width:150px} table.heat .n2{left:150px;min-width:58px}
-table.heat .n3{left:208px;min-width:110px;box-shadow:2px 0 0 #bbb}
-table.heat thead th{position:sticky;top:0;background:#fafafa}
+table.heat{border-collapse:separate;border-spacing:0}
+table.heat td.v{text-align:center;white-space:nowrap;font-family:ui-monospace,monospace;
+font-size:11px;min-width:44px}
+table.heat th.v{text-align:center;font-size:11px;padding:2px 3px;white-space:nowrap}
+table.heat th.n,table.heat td.n{position:sticky;background:#fff;z-index:1;overflow:hidden;
+text-overflow:ellipsis;white-space:nowrap}
+table.heat .n1{left:0;width:170px;max-width:170px;min-width:170px}
+table.heat .n2{left:170px;width:74px;max-width:74px;min-width:74px}
+table.heat .n3{left:244px;width:120px;max-width:120px;min-width:120px;box-shadow:2px 0 0 #bbb}
+table.heat thead th{position:sticky;top:0;background:#fafafa;z-index:2}
+table.heat thead th.n{z-index:3}
 details{margin:6px 0} summary{cursor:pointer}
-.muted{color:#666} .bad{color:#b00020}
+.muted{color:#666} .bad{color:#b00020} .ok{color:#1b6e3a}
 @media (max-width:600px){body{padding:8px;font-size:14px} h1{font-size:19px}}
 """
 
@@ -76,11 +78,12 @@ def anchor(scenario: str) -> str:
 
 
 def badge(severity: str, label: str) -> str:
-    return (f'<span style="background:{SEVERITY_COLOURS[severity]};'
-            f'color:{INK.get(severity, "#111")}">{esc(label)}</span>')
+    record = sev.get(severity)
+    return (f'<span style="background:{record.colour};'
+            f'color:{record.ink}">{esc(label)}</span>')
 
 
-def render(report) -> str:
+def render(report, notes=()) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>rngdrift report: {esc(report.run_id)}</title>",
@@ -96,8 +99,9 @@ def _head(report) -> list[str]:
     v = report.evidence.versions
     first, last = v[report.cells[0]], v[report.cells[-1]]
     links = [("verdict", "Verdict"), ("steps", "All findings by step"), ("heatmap", "Heatmap"),
-             ("weakest", "Weakest seeding"), ("accuracy", "Accuracy"),
-             ("scenarios", "Scenarios"), ("legend", "Seeding modes and legend")]
+             ("weakest", "Weakest seeding")] + \
+        ([("accuracy", "Accuracy")] if report.accuracy_present else []) + \
+        [("scenarios", "Scenarios"), ("legend", "Seeding modes and legend")]
     return ['<nav class="toc">' + " ".join(f'<a href="#{a}">{t}</a>' for a, t in links) + "</nav>",
             f"<h1>rngdrift: what changes from torch {esc(first['torch'])} to {esc(last['torch'])}</h1>",
             f'<p class="facts">Run <code>{esc(report.run_id)}</code>: {len(report.cells)} cells, '
@@ -108,24 +112,27 @@ def _head(report) -> list[str]:
 def _verdict(report) -> list[str]:
     found = counts(report.findings)
     out = ['<section id="verdict">',
-           '<p class="badges">' + "".join(badge(s, f"{found[s]} {PLURAL[s]}") for s in SEVERITIES
-                                          if found[s]) + "</p>",
-           f'<p class="verdict"><b>{esc(verdict(report.findings, len(report.upgrade_steps)))}</b></p>',
-           '<ol class="findings">']
-    top = [f for f in report.findings if f.severity in ACTIONABLE][:TOP_FINDINGS]
-    out += [finding_item(report, f) for f in top]
+           '<p class="badges">' + "".join(badge(s, f"{found[s]} {sev.get(s).plural}")
+                                          for s in sev.NAMES if found[s]) + "</p>",
+           f'<p class="verdict"><b>{esc(verdict_line(report))}</b></p>']
+    if report.failing_everywhere:
+        out.append('<p class="bad">Failing in every cell, under every mode: ' + "; ".join(
+            f"<code>{esc(s)}</code> ({esc(d)})" for s, d in report.failing_everywhere[:8])
+            + ("…" if len(report.failing_everywhere) > 8 else "") + ".</p>")
+    actionable = [f for f in report.findings if sev.get(f.severity).actionable]
+    out.append('<ol class="findings">')
+    out += [finding_item(report, f) for f in actionable[:TOP_FINDINGS]]
     out.append("</ol>")
-    rest = [f for f in report.findings if f.severity in ACTIONABLE][TOP_FINDINGS:]
-    if rest:
-        out.append(f'<p>… and {len(rest)} more findings under <a href="#steps">all findings by '
-                   "step</a>.</p>")
+    if len(actionable) > TOP_FINDINGS:
+        out.append(f"<p>… and {len(actionable) - TOP_FINDINGS} more findings under "
+                   '<a href="#steps">all findings by step</a>.</p>')
     return out + ["</section>"]
 
 
 def finding_item(report, finding) -> str:
-    colour = SEVERITY_COLOURS[finding.severity]
-    lines = [f'<li style="border-left-color:{colour}">',
-             f"<h3>{badge(finding.severity, HEADINGS[finding.severity])} at "
+    record = sev.get(finding.severity)
+    lines = [f'<li style="border-left-color:{record.colour}">',
+             f"<h3>{badge(finding.severity, record.heading)} at "
              f"{esc(finding_step(report.evidence, finding))}</h3>",
              f"<p>{prose(title(finding))}.</p>",
              f'<p><span class="label">What</span> {prose(summary_rows(finding))}.</p>']
@@ -133,25 +140,31 @@ def finding_item(report, finding) -> str:
     if finding.cause:
         why.append(f'known change <a href="{esc(finding.cause.link)}">'
                    f"<code>{esc(finding.cause.id)}</code></a>")
+    elif finding.explanation.candidates:
+        why.append("candidates: " + ", ".join(f'<a href="{esc(c.link)}"><code>{esc(c.id)}'
+                                              "</code></a>" for c in finding.explanation.candidates))
     if finding.mechanism:
         why.append(prose(finding.mechanism))
     if why:
         lines.append(f'<p><span class="label">Why</span> {"; ".join(why)}.</p>')
-    if finding.fix:
-        lines.append(f'<p><span class="label">Fix</span> {prose(finding.fix.text)}</p>')
-        if finding.fix.add:
-            lines.append("<pre><code>" + esc("\n".join(finding.fix.add)) + "</code></pre>")
-        if finding.fix.upstream:
-            lines.append(f'<p class="muted">Upstream advice: {prose(finding.fix.upstream)}.</p>')
+    fix = finding.fix
+    if fix:
+        lines.append(f'<p><span class="label">Fix</span> {prose(fix.text)}</p>')
+        if fix.add:
+            lines.append("<pre class=\"scroll\"><code>" + esc("\n".join(fix.add)) + "</code></pre>")
+        if fix.verified:
+            lines.append(f'<p class="ok">{prose(fix.verified.text[:1].upper() + fix.verified.text[1:])}.</p>')
+        elif fix.to_verify:
+            lines.append(f'<p class="muted">Not verified: {prose(fix.to_verify)}.</p>')
+        if fix.upstream:
+            lines.append(f'<p class="muted">Upstream advice: {prose(fix.upstream)}.</p>')
     return "\n".join(lines) + "</li>"
 
 
 def _ask(report) -> list[str]:
     if len(report.cells) < 3:
         return []
-    v = report.evidence.versions
-    return [f'<p>Upgrading from one version to another? <code>rngdrift report {esc(report.run_id)} '
-            f"--from {esc(v[report.cells[1]]['torch'])} --to {esc(v[report.cells[-1]]['torch'])}"
+    return [f"<p>Upgrading from one version to another? <code>{esc(upgrade_command(report))}"
             "</code> lists what that upgrade changes, each finding at the step where it first "
             "appears.</p>"]
 
@@ -159,25 +172,29 @@ def _ask(report) -> list[str]:
 def _by_step(report) -> list[str]:
     out = ['<h2 id="steps">All findings by upgrade step</h2>']
     versions = report.evidence.versions
-    shown = [f for f in report.findings if f.severity not in FOLDED]
+    shown = [f for f in report.findings if not sev.get(f.severity).folded]
     for before, after in report.upgrade_steps:
-        here = [f for f in shown if f.first_seen == after and f.before_cell == before]
+        here = [f for f in shown if f.step == (before, after)]
         if not here:
             continue
         found = counts(here)
-        summary = "".join(badge(s, f"{found[s]} {PLURAL[s]}") for s in SEVERITIES if found[s])
+        summary = "".join(badge(s, f"{found[s]} {sev.get(s).plural}") for s in sev.NAMES
+                          if found[s])
         out.append(f'<details><summary><b>{esc(version_step(versions, before, after))}</b> '
                    f'<span class="badges">{summary}</span></summary><ol class="findings">')
         out += [finding_item(report, f) for f in here]
         out.append("</ol></details>")
-    folded = [f for f in report.findings if f.severity in FOLDED]
+    folded = [f for f in report.findings if sev.get(f.severity).folded]
     if folded:
-        rows = "".join(f"<tr><td>{badge(t.severity, HEADINGS[t.severity])}</td>"
+        rows = "".join(f"<tr><td>{badge(t.severity, sev.get(t.severity).heading)}</td>"
                        f"<td>{esc(f.first_seen)}</td><td>{prose(transition(t))}</td></tr>"
                        for f in folded for t in f.transitions)
         out.append(f"<details><summary>Folded: {sum(len(f.transitions) for f in folded)} rows of "
-                   "noise, newly available, gone or harness changes</summary>"
-                   f'<div class="scroll"><table>{rows}</table></div></details>')
+                   "unseeded noise, availability or harness recipe changes</summary>"
+                   f'<div class="scroll"><table>{rows}</table></div>')
+        out.append('<ol class="findings">' + "".join(
+            finding_item(report, f) for f in folded if f.severity == sev.HARNESS and f.fix)
+            + "</ol></details>")
     return out
 
 
@@ -192,27 +209,32 @@ def _heatmap(report) -> list[str]:
                                           per_cell(report.shown, cells)):
         key = (row["scenario"], row["seeding"], row["metric"])
         marks = [severity_at.get((*key, c)) for c in cells]
-        if not any(m in ACTIONABLE + ("improved", "regained") for m in marks):
+        if not any(m and not sev.get(m).folded for m in marks):
             quiet += 1
             continue
         changed.append((key, values, marks))
     versions = report.evidence.versions
-    head = "".join(f'<th class="v">torch {esc(versions[c]["torch"])}<br>'
-                   f'tv {esc(versions[c]["torchvision"])}'
-                   + "".join(f"<br>{esc(pin)}" for pin in moving_pins(versions, c)) + "</th>"
-                   for c in cells)
+    head = "".join(f'<th class="v" title="{esc(c)}">{esc(versions[c]["torch"])}<br>'
+                   f'<small>{esc(versions[c]["torchvision"])}'
+                   + "".join(f"<br>{esc(pin)}" for pin in moving_pins(versions, c))
+                   + "</small></th>" for c in cells)
     out = ['<h2 id="heatmap">Heatmap: the rows that change</h2>',
            f'<p class="muted">{len(changed)} rows (scenario, seeding, metric) with a change; '
-           f"{quiet} more only change by noise or availability, or never (drift.csv has them "
-           "all). A coloured cell is where the change happened, by severity; letters are value "
-           "groups per row (A, B …), <code>~</code> means the repeats disagreed.</p>",
-           '<div class="scroll"><table class="heat"><thead><tr><th class="n n1">scenario</th>'
-           f'<th class="n n2">seeding</th><th class="n n3">metric</th>{head}</tr></thead><tbody>']
+           f"{quiet} more only change by unseeded noise or availability, or never (drift.csv has "
+           "them all). Columns: torch above torchvision. A coloured cell is where the change "
+           "happened, by severity; letters are value groups per row (A, B …), <code>~</code> "
+           "means the repeats disagreed. The table scrolls in its box; its header and names "
+           "stay.</p>",
+           '<div class="scroll heatbox"><table class="heat"><thead><tr>'
+           '<th class="n n1">scenario</th><th class="n n2">seeding</th>'
+           f'<th class="n n3">metric</th>{head}</tr></thead><tbody>']
     for (scenario, seeding, metric), values, marks in changed:
-        tds = [f'<td class="n n1"><a href="#{anchor(scenario)}">{esc(scenario)}</a></td>',
-               f'<td class="n n2">{esc(seeding)}</td><td class="n n3">{esc(metric)}</td>']
+        tds = [f'<td class="n n1" title="{esc(scenario)}"><a href="#{anchor(scenario)}">'
+               f"{esc(scenario)}</a></td>",
+               f'<td class="n n2">{esc(seeding)}</td>'
+               f'<td class="n n3" title="{esc(metric)}">{esc(metric)}</td>']
         for value, mark in zip(values, marks):
-            style = (f' style="background:{SEVERITY_COLOURS[mark]};color:{INK.get(mark, "#111")}"'
+            style = (f' style="background:{sev.get(mark).colour};color:{sev.get(mark).ink}"'
                      if mark else "")
             tds.append(f'<td class="v"{style}{_short(value)}</td>')
         out.append("<tr>" + "".join(tds) + "</tr>")
@@ -234,9 +256,9 @@ def _short(value: str) -> str:
 def _minimal(report) -> list[str]:
     cells = report.cells
     out = ['<h2 id="weakest">Weakest seeding that reproduces</h2>',
-           "<p>Per scenario and cell: the weakest mode under which every repeat agreed, that seeds "
-           "every generator the scenario drew from (no chance agreement counts) and keeps its "
-           f"correctness goals; <code>{esc(advice.NO_MODE)}</code> where none does.</p>",
+           "<p>Per scenario and cell: the weakest modes under which every repeat agreed, that "
+           "seed every generator the scenario drew from (no chance agreement counts) and keep "
+           f"its correctness goals; <code>{esc(advice.NO_MODE)}</code> where none does.</p>",
            "<details><summary>The table</summary><div class=\"scroll\"><table><thead><tr>"
            "<th>scenario</th>" + "".join(f"<th>{esc(report.evidence.versions[c]['torch'])}</th>"
                                          for c in cells) + "</tr></thead><tbody>"]
@@ -247,17 +269,17 @@ def _minimal(report) -> list[str]:
 
 
 def _accuracy(report) -> list[str]:
-    out = [f'<h2 id="accuracy">Accuracy: <code>{ACCURACY_SCENARIO}</code> '
-           f"<code>{ACCURACY_METRIC}</code></h2>"]
     if not report.accuracy_present:
-        return out + [f"<p><code>{ACCURACY_SCENARIO}</code> is not in this run.</p>"]
-    out.append("<p>The original report's experiment in miniature: a segmentation net trained "
-               "with the reseed-before-image-and-mask idiom, under each seeding mode.</p>")
-    out.append(accuracy_svg(report))
+        return []
+    out = [f'<h2 id="accuracy">Accuracy: <code>{ACCURACY_SCENARIO}</code> '
+           f"<code>{ACCURACY_METRIC}</code></h2>",
+           "<p>The original report's experiment in miniature: a segmentation net trained "
+           "with the reseed-before-image-and-mask idiom, under each seeding mode.</p>",
+           accuracy_svg(report)]
     rows = "".join("<tr><td>" + "</td><td>".join(
         [esc(r["torch"]), esc(r["torchvision"])]
         + [esc(accuracy_value(r, m)) for m in report.modes]) + "</td></tr>"
-        for _, r in report.accuracy.iterrows())
+        for r in report.accuracy.records())
     return out + ["<details><summary>The table</summary><div class=\"scroll\"><table><tr>"
                   "<th>torch</th><th>torchvision</th>"
                   + "".join(f"<th>{esc(m)}</th>" for m in report.modes)
@@ -272,10 +294,10 @@ def _scenarios(report) -> list[str]:
 
 def _legend(report) -> list[str]:
     out = ['<h2 id="legend">Seeding modes and legend</h2><ul>']
-    out += [f"<li><code>{m}</code>: <code>{esc('; '.join(advice.MODE_CODE[m]))}</code></li>"
-            for m in MODES]
+    out += [f"<li><code>{esc(m)}</code>{' (a fix recipe)' if modes.get(m).recipe else ''}: "
+            f"{esc(modes.get(m).summary)}. {prose(mode_lines(m))}</li>" for m in report.modes]
     out.append("</ul><ul>")
-    out += [f"<li>{badge(s, HEADINGS[s])} {esc(SEVERITY_WORDS[s])}</li>" for s in SEVERITIES]
+    out += [f"<li>{badge(s.name, s.heading)} {esc(s.words)}</li>" for s in sev.SEVERITIES]
     return out + ["</ul>"]
 
 

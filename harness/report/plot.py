@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import html
 
+from ..cell import modes as seeding_modes
 from .model import accuracy_column, accuracy_value
-
-MODE_COLOURS = {"none": "#7f7f7f", "python": "#1f77b4", "torch": "#d62728", "all": "#2ca02c",
-                "full": "#9467bd"}
-MARKERS = {"none": "circle", "python": "square", "torch": "triangle", "all": "diamond",
-           "full": "cross"}
 
 
 def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _number(text: str):
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
+def _number(value):
+    """An accuracy table value that is a number (values arrive parsed), else None."""
+    return value if isinstance(value, float) else None
 
 
 def _marker(shape: str, x: float, y: float, colour: str, hollow: bool, title: str) -> str:
@@ -42,7 +36,10 @@ def _marker(shape: str, x: float, y: float, colour: str, hollow: bool, title: st
         points = {"triangle": [(0, -5), (4.5, 3.5), (-4.5, 3.5)],
                   "diamond": [(0, -5), (4.5, 0), (0, 5), (-4.5, 0)],
                   "cross": [(-4, -1.5), (-1.5, -1.5), (-1.5, -4), (1.5, -4), (1.5, -1.5), (4, -1.5),
-                            (4, 1.5), (1.5, 1.5), (1.5, 4), (-1.5, 4), (-1.5, 1.5), (-4, 1.5)]}[shape]
+                            (4, 1.5), (1.5, 1.5), (1.5, 4), (-1.5, 4), (-1.5, 1.5), (-4, 1.5)],
+                  "star": [(0, -5), (1.3, -1.6), (4.8, -1.5), (2, 0.7), (3, 4.2), (0, 2.1),
+                           (-3, 4.2), (-2, 0.7), (-4.8, -1.5), (-1.3, -1.6)]}.get(
+                      shape, [(0, -5), (4.5, 3.5), (-4.5, 3.5)])
         body = (f'<polygon points="{" ".join(f"{x + dx:.1f},{y + dy:.1f}" for dx, dy in points)}" '
                 f"{common}>")
         end = "</polygon>"
@@ -50,9 +47,9 @@ def _marker(shape: str, x: float, y: float, colour: str, hollow: bool, title: st
 
 
 def accuracy_svg(report) -> str:
-    acc = report.accuracy
+    records = list(report.accuracy.records())
     modes = report.modes
-    series = {m: [_number(v) for v in acc[accuracy_column(m)]] for m in modes}
+    series = {m: [_number(r[accuracy_column(m)]) for r in records] for m in modes}
     numbers = [v for values in series.values() for v in values if v is not None]
     if not numbers:
         return "<p>No numeric accuracy in this run.</p>"
@@ -61,7 +58,7 @@ def accuracy_svg(report) -> str:
     high = max(numbers)
     pad = max((high - low) * 0.08, 0.01)
     low, high = max(0.0, low - pad), min(1.0, high + pad)
-    n = len(acc)
+    n = len(records)
     left, right, top, bottom, step = 64, 20, 20, 74, 70
     width = left + right + step * max(n - 1, 1) + 40
     height = 330
@@ -89,14 +86,14 @@ def accuracy_svg(report) -> str:
                    f'<text x="{width - right}" y="{y(floor) - 5:.1f}" text-anchor="end" '
                    f'fill="#b00020">{floor:.3f}: predicts background everywhere</text>')
     versions = report.evidence.versions
-    for i, cell in enumerate(acc["cell"]):
+    for i, cell in enumerate(r["cell"] for r in records):
         v = versions.get(cell, {})
         out.append(f'<text x="{x(i):.1f}" y="{height - bottom + 18}" text-anchor="middle" '
                    f'fill="#333">torch {esc(v.get("torch", ""))}<title>{esc(cell)}</title></text>'
                    f'<text x="{x(i):.1f}" y="{height - bottom + 32}" text-anchor="middle" '
                    f'fill="#666">tv {esc(v.get("torchvision", ""))}</text>')
     for mode, values in series.items():
-        colour = MODE_COLOURS.get(mode, "#333")
+        colour = seeding_modes.get(mode).colour
         segment: list[str] = []
         for i, v in enumerate(values + [None]):
             if v is not None:
@@ -107,14 +104,14 @@ def accuracy_svg(report) -> str:
                 segment = []
         for i, v in enumerate(values):
             if v is not None:
-                shown = accuracy_value(acc.iloc[i], mode)
-                out.append(_marker(MARKERS.get(mode, "circle"), x(i, mode), y(v), colour,
-                                   shown.startswith("~"), f"{acc['cell'].iloc[i]} {mode}: {shown}"))
+                shown = accuracy_value(records[i], mode)
+                out.append(_marker(seeding_modes.get(mode).marker, x(i, mode), y(v), colour,
+                                   shown.startswith("~"), f"{records[i]['cell']} {mode}: {shown}"))
     legend_y = height - 16
     for j, mode in enumerate(modes):
         lx = left + j * 110
-        out.append(_marker(MARKERS.get(mode, "circle"), lx, legend_y - 4,
-                           MODE_COLOURS.get(mode, "#333"), False, mode)
+        out.append(_marker(seeding_modes.get(mode).marker, lx, legend_y - 4,
+                           seeding_modes.get(mode).colour, False, mode)
                    + f'<text x="{lx + 9}" y="{legend_y}" fill="#222">{esc(mode)} seeding</text>')
     out.append(f'<text x="{left + len(modes) * 110}" y="{legend_y}" fill="#555">hollow: repeats '
                'disagreed (mean)</text>')

@@ -9,15 +9,14 @@ between, where there are any).
 """
 from __future__ import annotations
 
-import pandas as pd
+from types import SimpleNamespace
 
 from ..matrix import compat
 from ..errors import UserError
 from . import findings, markdown
 from .evidence import Evidence
-from .words import verdict, where
-from ..results.frames import Tolerance, expand
-from ..text import code, table
+from ..results.frames import Loaded, Tolerance, expand
+from ..results.resultfiles import Table
 
 
 def resolve(spec: str, cells: list[str], versions: dict[str, dict[str, str]], option: str) -> str:
@@ -25,15 +24,15 @@ def resolve(spec: str, cells: list[str], versions: dict[str, dict[str, str]], op
     version (``0.11``, ``tv0.11``); the newest cell where several match."""
     if spec in cells:
         return spec
-    text = spec.strip().lower()
+    wanted = spec.strip().lower()
     fields = ("torch", "torchvision")
     for prefix, field in (("torchvision", "torchvision"), ("tv", "torchvision"), ("torch", "torch")):
-        if text.startswith(prefix):
-            text, fields = text[len(prefix):].lstrip("=-"), (field,)
+        if wanted.startswith(prefix):
+            wanted, fields = wanted[len(prefix):].lstrip("=-"), (field,)
             break
     for field in fields:
-        hits = [c for c in cells if versions[c].get(field) == text
-                or versions[c].get(field, "").startswith(text + ".")]
+        hits = [c for c in cells if versions[c].get(field) == wanted
+                or versions[c].get(field, "").startswith(wanted + ".")]
         if hits:
             return hits[-1]
     known = ", ".join(f"torch {versions[c]['torch']}" for c in cells)
@@ -42,7 +41,8 @@ def resolve(spec: str, cells: list[str], versions: dict[str, dict[str, str]], op
 
 
 def upgrade(evidence: Evidence, old: str, new: str) -> list[findings.Finding]:
-    """Findings from cell ``old`` to cell ``new``, each at the step it first shows."""
+    """Findings from cell ``old`` to cell ``new``, each at the step it first shows and
+    explained with that step's versions and draws."""
     cells = evidence.cells
     between = cells[cells.index(old) + 1:cells.index(new) + 1] if old in cells and new in cells \
         and cells.index(old) < cells.index(new) else [new]
@@ -54,37 +54,24 @@ def upgrade(evidence: Evidence, old: str, new: str) -> list[findings.Finding]:
 
 
 def render(report_like, found: list[findings.Finding], old: str, new: str) -> str:
-    """The answer as Markdown (``report_like``: anything with ``evidence`` and ``run_id``)."""
-    versions = report_like.evidence.versions
-    lines = [f"# Upgrading from {where(versions, old)} to {where(versions, new)}", "",
-             f"From {code(old)} to {code(new)}; each finding at the step where it first appears.",
-             "", f"**{verdict(found, 1).replace(' across 1 upgrade step', '')}**", ""]
-    shown = [f for f in found if f.severity in findings.ACTIONABLE]
-    for number, finding in enumerate(shown, 1):
-        lines += markdown.finding_lines(report_like, finding, number)
-    rest = [f for f in found if f.severity not in findings.ACTIONABLE]
-    if rest:
-        rows = [[f.severity, code(f.first_seen), markdown._cell(t.scenario + " " + t.metric
-                                                                + " under " + t.seeding)]
-                for f in rest for t in f.transitions]
-        lines += ["<details><summary>Also changed (good news, noise, availability): "
-                  f"{len(rows)} rows</summary>", ""] + table(["severity", "first cell", "row"], rows) \
-            + ["", "</details>", ""]
-    if not found:
-        lines.append("Nothing changes between these two cells.")
-    return "\n".join(lines).rstrip() + "\n"
+    """The answer as Markdown (``report_like``: a ``Report``, or anything with
+    ``evidence`` and ``run_path``)."""
+    return markdown.render_upgrade(report_like, found, old, new)
 
 
-def two_runs(base: pd.DataFrame, old: str, cand: pd.DataFrame, new: str, tol: Tolerance):
+def two_runs(base: Loaded, old: str, cand: Loaded, new: str, tol: Tolerance):
     """An evidence of one cell of each run (the candidate's renamed when the ids clash)."""
-    left = base[base["cell"] == old]
-    right = cand[cand["cell"] == new]
-    if left.empty or right.empty:
+    left = [(r, v) for r, v in zip(base.rows, base.table.values) if r.cell == old]
+    right = [(r, v) for r, v in zip(cand.rows, cand.table.values) if r.cell == new]
+    if not left or not right:
         raise UserError(f"--from {old} / --to {new}: not a cell of the baseline / candidate")
     if old == new:
         new = f"{new} (candidate)"
-        right = right.assign(cell=new)
-    frame = pd.concat([left, right], ignore_index=True)
+        right = [(r._replace(cell=new), v) for r, v in right]
+    rows = left + right
+    table = Table.of_rows(cand.source, [r for r, _ in rows], [v for _, v in rows], [0] * len(rows))
+    loaded = Loaded(table, cand.source)
     cells = [old, new] if compat.parse_id(new) is None or old == new \
         else compat.order([old, new])
-    return Evidence.of(frame, expand(frame, tol), cells, tol), old, new
+    evidence = Evidence.of(loaded, expand(loaded, tol), cells, tol)
+    return SimpleNamespace(evidence=evidence, run_path=cand.source, cells=cells), old, new

@@ -1,33 +1,30 @@
-"""Findings in words: the sentences both renderers print, so report.md and
-report.html say the same thing. Inline code is marked with backticks; the
-Markdown renderer keeps them, the HTML renderer turns them into <code>.
+"""Findings in words: the sentences every renderer prints, so report.md, report.html,
+findings.csv and findings.json say the same thing. Inline code is marked with
+backticks; the Markdown renderer keeps them, the HTML renderer turns them into <code>.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
+from pathlib import Path
 
+from ..cell import modes
 from ..cell.schema import OK
-from .evidence import VERSION_FIELDS, Observation
-from .findings import ACTIONABLE, FOLDED, Finding, Transition
-from .model import STATE_LABEL, short_value
+from ..results.frames import Observation
+from . import severity as sev
+from .evidence import CPU, PLATFORM, VERSION_FIELDS
 
-HEADINGS = {
-    "broken": "Broken", "failing": "Now fails", "lost-repro": "Lost reproducibility",
-    "drift": "Drift", "improved": "Improved", "regained": "Regained reproducibility",
-    "new": "Newly available", "gone": "No longer available", "noise": "Noise",
-    "harness": "Harness recipe changed",
-}
-PLURAL = {"broken": "broken", "failing": "now failing", "lost-repro": "lost reproducibility",
-          "drift": "drift", "improved": "improved", "regained": "regained reproducibility",
-          "new": "newly available", "gone": "no longer available", "noise": "noise",
-          "harness": "harness recipe"}
+NOT_PACKAGES = {CPU, PLATFORM}  # in a cell's versions, but not what it installed
+from .findings import Finding, Transition
+from .model import STATE_LABEL, short_value, step_versions  # noqa: F401 (re-exported)
+
 MAX_ROWS_IN_SUMMARY = 3
 
 
 def version_step(versions: dict[str, dict[str, str]], before: str, after: str) -> str:
     """'torchvision 0.6.0 → 0.7.0, torch 1.5.0 → 1.6.0' (what moved between two cells)."""
     b, a = versions[before], versions[after]
-    others = sorted((set(b) | set(a)) - set(VERSION_FIELDS))  # pins a cell id names
+    others = sorted((set(b) | set(a)) - set(VERSION_FIELDS) - NOT_PACKAGES)  # pins a cell id names
     moved = [f"{name} {b.get(name) or '(none)'} → {a.get(name) or '(none)'}"
              for name in (*VERSION_FIELDS, *others) if not _same_release(b.get(name), a.get(name))]
     return ", ".join(moved) or "same versions"
@@ -42,16 +39,6 @@ def _same_release(old: str | None, new: str | None) -> bool:
     return longer[:len(shorter)] == shorter
 
 
-def finding_step(evidence, finding: Finding) -> str:
-    """The upgrade step where a finding first shows: its previous cell to that cell."""
-    cells, first = evidence.cells, finding.first_seen
-    before = finding.before_cell
-    if finding.transitions[0].first_cell and first in cells and before in cells \
-            and cells.index(first) - 1 > cells.index(before):  # an upgrade question's walk
-        before = cells[cells.index(first) - 1]
-    return version_step(evidence.versions, before, first)
-
-
 def moving_pins(versions: dict[str, dict[str, str]], cell: str) -> list[str]:
     """['pillow 9.5.0'] for a column head: what a cell has besides torch and torchvision
     where cells of the run differ in it. NumPy and Pillow only where two cells of one
@@ -60,7 +47,8 @@ def moving_pins(versions: dict[str, dict[str, str]], cell: str) -> list[str]:
     every = list(versions.values())
     pairs = len({(v["torch"], v["torchvision"]) for v in every})
     out = []
-    for name in sorted({n for v in every for n in v} - {"torch", "torchvision", "python"}):
+    names = {n for v in every for n in v} - {"torch", "torchvision", "python"} - NOT_PACKAGES
+    for name in sorted(names):
         value = versions[cell].get(name)
         if name in ("numpy", "pillow"):
             varied = len({(v["torch"], v["torchvision"], v.get(name)) for v in every}) > pairs
@@ -69,6 +57,11 @@ def moving_pins(versions: dict[str, dict[str, str]], cell: str) -> list[str]:
         if value and varied:
             out.append(f"{name} {value}")
     return out
+
+
+def finding_step(evidence, finding: Finding) -> str:
+    """The upgrade step where a finding first shows."""
+    return version_step(evidence.versions, *finding.step)
 
 
 def where(versions: dict[str, dict[str, str]], cell: str) -> str:
@@ -106,7 +99,27 @@ def title(finding: Finding) -> str:
         f" and {len(scenarios) - 3} more" if len(scenarios) > 3 else "")
     metrics = list(dict.fromkeys(t.metric for t in finding.transitions))
     what = ", ".join(f"`{m}`" for m in metrics[:3]) + (" …" if len(metrics) > 3 else "")
+    if finding.explanation.candidates:
+        return f"{what} of {names}; no single known change explains it (candidates below)"
     return f"{what} of {names}; no known upstream change explains it (unexplained)"
+
+
+def candidates(finding: Finding) -> str:
+    """'`a` or `b`: the catalogued changes of this step that touch the APIs it calls'."""
+    found = finding.explanation.candidates
+    if not found:
+        return ""
+    return (" or ".join(f"`{c.id}`" for c in found) + ": the catalogued changes of this "
+            "step that touch the random APIs the code calls")
+
+
+def cause_id(explanation) -> str:
+    """The cause's id, 'candidates: a b', or 'unexplained'."""
+    if explanation.cause:
+        return explanation.cause.id
+    if explanation.candidates:
+        return "candidates: " + " ".join(c.id for c in explanation.candidates)
+    return "unexplained"
 
 
 def summary_rows(finding: Finding) -> str:
@@ -119,21 +132,61 @@ def counts(findings: list[Finding]) -> Counter:
     return Counter(f.severity for f in findings)
 
 
-def verdict(findings: list[Finding], steps: int) -> str:
+def verdict(findings: list[Finding], steps: int, failing_everywhere: list[str] = ()) -> str:
     """'3 broken · 1 lost reproducibility · 12 drift across 16 upgrade steps; …'."""
     found = counts(findings)
-    head = [f"{found[s]} {PLURAL[s]}" for s in ACTIONABLE if found[s]]
-    good = [f"{found[s]} {PLURAL[s]}" for s in ("improved", "regained") if found[s]]
-    folded = sum(len(f.transitions) for f in findings if f.severity in FOLDED)
-    if not head:
-        text = f"Nothing broke, lost reproducibility or drifted across {steps} step" \
-               f"{'s' if steps != 1 else ''}"
+    head = [f"{found[s]} {sev.get(s).plural}" for s in sev.in_group(sev.ACTIONABLE) if found[s]]
+    good = [f"{found[s]} {sev.get(s).plural}" for s in sev.in_group(sev.GOOD) if found[s]]
+    folded = sum(len(f.transitions) for f in findings if sev.get(f.severity).folded)
+    where = f"across {steps} upgrade step{'s' if steps != 1 else ''}"
+    if head:
+        text = " · ".join(head) + f" {where}"
+    elif failing_everywhere:
+        text = f"No change {where}"
     else:
-        text = " · ".join(head) + f" across {steps} upgrade step{'s' if steps != 1 else ''}"
+        text = f"Nothing broke, lost reproducibility or drifted {where}"
+    if failing_everywhere:
+        text += (f"; {len(failing_everywhere)} scenario"
+                 f"{'s fail' if len(failing_everywhere) > 1 else ' fails'} in every cell: "
+                 "their expected results do not hold here")
     if good:
         text += f"; good news: {', '.join(good)}"
     if folded:
-        text += f"; {folded} rows of noise, newly available or harness changes folded below"
+        text += f"; {folded} rows of unseeded noise, availability or harness changes folded below"
     return text + "."
 
 
+def verdict_line(report) -> str:
+    return verdict(report.findings, len(report.upgrade_steps),
+                   [s for s, _ in report.failing_everywhere])
+
+
+def run_dir_text(report) -> str:
+    """The run's directory as a command line takes it: relative where it is below the
+    working directory, so the printed command runs as printed."""
+    source = Path(report.run_path)
+    folder = source.parent if source.suffix == ".csv" else source
+    try:
+        relative = os.path.relpath(folder)
+    except ValueError:
+        return str(folder)
+    return relative if not relative.startswith("..") else str(folder.resolve())
+
+
+def upgrade_command(report) -> str:
+    v = report.evidence.versions
+    old, new = v[report.cells[0]]["torch"], v[report.cells[-1]]["torch"]
+    return f"rngdrift report {run_dir_text(report)} --from {old} --to {new}"
+
+
+def mode_lines(mode: str) -> str:
+    """A mode's lines, each at its place, in one line of Markdown."""
+    record = modes.get(mode)
+    if not record.lines:
+        return "no seeding"
+    parts = []
+    for place in dict.fromkeys(ln.place for ln in record.lines):
+        shown = "; ".join(f"`{ln.code.split('  #')[0]}`" + (f" (torch {ln.torch})" if ln.torch
+                                                            else "") for ln in record.at(place))
+        parts.append(f"{place.label}: {shown}")
+    return " · ".join(parts)

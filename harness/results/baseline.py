@@ -16,27 +16,25 @@ import os
 import shutil
 from pathlib import Path
 
-import pandas as pd
-
-from ..cell import schema
 from ..errors import UserError
+from .frames import load_matrix
 
 
-# Files a run directory's report writes that belong in the baseline; compare.*
-# describes another comparison and is left out.
-REPORT_SUFFIXES = (".csv", ".md", ".html")
-NOT_PROMOTED = {"compare.csv", "compare.md"}
+def promoted_names() -> tuple[str, ...]:
+    """The files of a run that belong in the baseline: the report's registered outputs
+    (``harness.report.OUTPUTS``; compare's describe another comparison and stay)."""
+    from ..report import PROMOTED
+    return PROMOTED
 
 
-def cells_with_errors(matrix: pd.DataFrame) -> list[str]:
+def cells_with_errors(loaded) -> list[str]:
     """Cells whose whole run failed (install failed, no CSV came back)."""
-    cell_level = matrix["scenario"].str.startswith(schema.CELL_LEVEL) & (matrix["status"] != schema.OK)
-    return sorted(set(matrix.loc[cell_level, "cell"]))
+    return sorted(loaded.failures)
 
 
 def files_to_promote(run_path: Path) -> list[Path]:
-    top = [p for p in sorted(run_path.iterdir())
-           if p.is_file() and p.suffix in REPORT_SUFFIXES and p.name not in NOT_PROMOTED]
+    names = set(promoted_names())
+    top = [p for p in sorted(run_path.iterdir()) if p.is_file() and p.name in names]
     freezes = sorted((run_path / "cells").glob("*.freeze.txt"))
     return top + freezes
 
@@ -49,12 +47,7 @@ def promote(run_path: Path, baseline: Path, allow_holes: bool = False) -> list[P
         raise UserError(f"{run_path}: that is already the baseline")
     if not matrix_csv.is_file():
         raise UserError(f"{matrix_csv}: missing; run `nox -s report -- {run_path}` first")
-    try:
-        matrix = pd.read_csv(matrix_csv, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"{matrix_csv}: not a readable CSV ({exc})") from None
-    if tuple(matrix.columns) != schema.COLUMNS or matrix.empty:
-        raise UserError(f"{matrix_csv}: not a matrix.csv of this schema (or empty)")
+    matrix = load_matrix(matrix_csv)  # read and checked as a report reads it
     holes = cells_with_errors(matrix)
     if holes and not allow_holes:
         raise UserError(f"{matrix_csv}: cells without results ({', '.join(holes)}); rerun them "

@@ -11,13 +11,16 @@ so a side's value is the set of values its repeats gave (one value: reproducible
 Categories (one row each in compare.csv):
 
     changed       both sides reproducible, values differ (numbers beyond atol/rtol;
-                  fingerprints, counts, text exactly); also a scenario whose status
-                  changed (ok -> error ...) and a cell that failed on one side only
+                  fingerprints, counts, text exactly)
     lost-repro    the baseline's repeats agreed, the candidate's do not
     gained-repro  the baseline's repeats disagreed, the candidate's agree
-    vanished      a key only in the baseline (a scenario's metrics are not listed
-                  again when its status row already explains it)
-    appeared      a key only in the candidate
+    now-fails     a scenario that ran (or did not apply) now raises or hangs, or a
+                  cell that ran now failed as a whole (a failed install)
+    now-works     a scenario (or a whole cell) that failed now runs
+    vanished      a key only in the baseline, or a scenario that no longer applies
+                  (ok -> n/a); a scenario's metrics are not listed again when its
+                  status row already explains them
+    appeared      a key only in the candidate, or a scenario that now applies
     missing-cell  a cell only in the baseline (its rows are not compared)
     new-cell      a cell only in the candidate
     pins-changed  a shared cell's torch/torchvision/numpy/pillow versions differ: the
@@ -25,16 +28,16 @@ Categories (one row each in compare.csv):
     env-changed   a shared cell's python patch release, device or platform differ
     unseeded      a value or reproducibility that moved in a scenario that draws from a
                   generator its seeding mode leaves unseeded, in both runs (e.g. anything
-                  under `none`): repeats agree there only by chance (status changes stay
-                  `changed`)
+                  under `none`): repeats agree there only by chance (status changes keep
+                  their category)
     platform      a value that differs where the cell ran on two CPU classes (Intel and
                   AMD ...) and harness/platform_dependence.csv, measured, says that value
                   depends on the class (``harness.platforms``); any other difference
                   between two classes stays `changed`
     code-changed  a user scenario's own code changed (its ``code.sha256``), and the
                   values, reproducibility and metrics of that scenario that moved with it:
-                  a change of the code under test, not of torch (status changes stay
-                  `changed`)
+                  a change of the code under test, not of torch (status changes keep
+                  their category)
 
 Timing rows are never compared. Exit status: 0 when no row falls in a --fail-on
 category, 1 when one does, 2 on bad input (nothing written). By default
@@ -48,68 +51,74 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from ..matrix import compat
 from . import headline, platforms
 from ..runs import reuse
+from ..cell import modes
 from ..cell.schema import ERROR, OK, STATUS_METRIC
 from .changes import (
-    CATEGORIES, COLUMNS, ENV_COLUMNS, PIN_COLUMNS, Change, as_platform, as_unseeded, numbers_detail, shown, under_code_changes, unseeded_draws)
-from .frames import SEEDING_MODES, Loaded, Tolerance, cell_failures, fold, same
-from ..text import code, plural, table, text
+    CATEGORIES, ENV_COLUMNS, MISSING_CELL, NEW_CELL, PIN_COLUMNS, Change, Movement, as_platform,
+    as_unseeded, keys_move, movement, numbers_detail, under_code_changes, unseeded_draws)
+from .frames import Folded, Loaded, Observation, Tolerance, cell_failures, fold, text
 
 
-MAX_MD_ROWS = 100
+def shown(kind: str, values: tuple) -> str:
+    return " | ".join(text(kind, v) or "missing" for v in values)
 
 
-def compare_values(key: tuple, kind: str, base, cand, tol: Tolerance) -> Change | None:
+def _observation(metric: str, side: Folded) -> Observation:
+    """A folded row as the core compares it: a status row's value is its state."""
+    if metric == STATUS_METRIC and len(side.values) == 1:
+        return Observation(side.values[0], side.values, side.detail, side.repeats)
+    return Observation(OK, side.values, side.detail, side.repeats)
+
+
+def compare_values(key: tuple, base: Folded, cand: Folded, tol: Tolerance) -> Change | None:
     """The change of one (cell, scenario, seeding, metric) present on both sides, or None."""
-    b_values, c_values = base.distinct, cand.distinct
-    b_ok, c_ok = len(b_values) == 1, len(c_values) == 1
+    kind = base.kind
 
     def change(category: str, detail: str = "") -> Change:
-        return Change(category, *key, kind, shown(b_values), shown(c_values), detail)
-    if b_ok and c_ok:
-        if cand.kind != kind:
-            return change("changed", f"kind {kind} -> {cand.kind}")
-        if not same(kind, b_values[0], c_values[0], tol):
-            return change("changed", cand.detail if key[3] == STATUS_METRIC
-                          else numbers_detail(kind, b_values[0], c_values[0]))
+        return Change(category, *key, kind, shown(kind, base.values),
+                      shown(cand.kind, cand.values), detail)
+    if len(base.values) == 1 and len(cand.values) == 1 and cand.kind != kind:
+        return change(Movement.CHANGED.value, f"kind {kind} -> {cand.kind}")
+    moved = movement(kind, _observation(key[3], base), _observation(key[3], cand), tol)
+    if moved is None:
         return None
-    if b_ok:
-        return change("lost-repro", "" if base.repeats > 1 else "the baseline ran one repeat")
-    if c_ok:
-        return change("gained-repro")
-    return None  # random on both sides: nothing to compare
+    if key[3] == STATUS_METRIC:
+        return change(moved.value, cand.detail)
+    if moved is Movement.CHANGED:
+        return change(moved.value, numbers_detail(kind, base.values[0], cand.values[0]))
+    if moved is Movement.LOST_REPRO and base.repeats < 2:
+        return change(moved.value, "the baseline ran one repeat")
+    return change(moved.value)
 
 
-def _by_key(folded: pd.DataFrame) -> dict[tuple, tuple]:
-    return {(r.cell, r.scenario, r.seeding, r.metric): r for r in folded.itertuples(index=False)}
+def _first(loaded: Loaded, columns) -> dict[str, dict[str, str]]:
+    """{cell: {column: value}} from each cell's first row."""
+    out: dict[str, dict[str, str]] = {}
+    for r in loaded.rows:
+        if r.cell not in out:
+            out[r.cell] = {c: getattr(r, c) for c in columns}
+    return out
 
 
-def _meta(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.groupby("cell", sort=False)[list(ENV_COLUMNS)].first()
-
-
-def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance,
-            dependence: platforms.Dependence | None = None) -> pd.DataFrame:
-    """compare.csv's rows: every difference between the two runs, cells oldest first.
-    ``dependence``: which rows depend on the CPU class (default: the committed data)."""
-    b_frame, c_frame = baseline.frame, candidate.frame
-    b_cells, c_cells = set(b_frame["cell"]), set(c_frame["cell"])
-    changes = [Change("missing-cell", cell, "", "", "", "", "present", "absent", "")
+def changes_between(baseline: Loaded, candidate: Loaded, tol: Tolerance,
+                    dependence: platforms.Dependence | None = None) -> list[Change]:
+    """Every difference between the two runs, cells oldest first, category by category."""
+    b_cells, c_cells = set(baseline.cells), set(candidate.cells)
+    changes = [Change(MISSING_CELL, cell, "", "", "", "", "present", "absent", "")
                for cell in b_cells - c_cells]
-    changes += [Change("new-cell", cell, "", "", "", "", "absent", "present", "")
+    changes += [Change(NEW_CELL, cell, "", "", "", "", "absent", "present", "")
                 for cell in c_cells - b_cells]
     shared = b_cells & c_cells
 
-    b_meta, c_meta = _meta(b_frame), _meta(c_frame)
+    b_meta, c_meta = _first(baseline, ENV_COLUMNS), _first(candidate, ENV_COLUMNS)
     for cell in shared:
         for column in ENV_COLUMNS:
-            if b_meta.at[cell, column] != c_meta.at[cell, column]:
+            b_value, c_value = b_meta[cell][column], c_meta[cell][column]
+            if b_value != c_value:
                 category = "pins-changed" if column in PIN_COLUMNS else "env-changed"
-                b_value, c_value = b_meta.at[cell, column], c_meta.at[cell, column]
                 detail = "" if column != "platform" or platforms.same_class(b_value, c_value) \
                     else f"CPU class {platforms.platform_class(b_value)} -> " \
                          f"{platforms.platform_class(c_value)}"
@@ -117,105 +126,74 @@ def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance,
                                       detail))
 
     # A cell that failed as a whole on one side: one row, its scenarios not listed.
-    b_fail, c_fail = cell_failures(b_frame), cell_failures(c_frame)
+    b_fail, c_fail = cell_failures(baseline), cell_failures(candidate)
     one_sided = {c for c in shared if (c in b_fail) != (c in c_fail)}
     for cell in sorted(one_sided):
         failed_side = c_fail if cell in c_fail else b_fail
         scenario = failed_side[cell].split(":", 1)[0]
-        changes.append(Change("changed", cell, scenario, "", STATUS_METRIC, "text",
+        category = Movement.NOW_FAILS if cell in c_fail else Movement.NOW_WORKS
+        changes.append(Change(category.value, cell, scenario, "", STATUS_METRIC, "text",
                               ERROR if cell in b_fail else OK, ERROR if cell in c_fail else OK,
                               failed_side[cell].split(":", 1)[-1].strip()))
     compared = shared - one_sided
 
-    b = _by_key(fold(b_frame[b_frame["cell"].isin(compared)], tol))
-    c = _by_key(fold(c_frame[c_frame["cell"].isin(compared)], tol))
+    b, c = fold(baseline, tol, compared), fold(candidate, tol, compared)
     status_moved = set()
     metric_changes: list[Change] = []
     for key in list(b) + [k for k in c if k not in b]:
         in_b, in_c = key in b, key in c
         if in_b and in_c:
-            found = compare_values(key, b[key].kind, b[key], c[key], tol)
+            found = compare_values(key, b[key], c[key], tol)
         else:
             side = b[key] if in_b else c[key]
-            value = shown(side.distinct)
-            found = Change("vanished" if in_b else "appeared", *key, side.kind,
-                           value if in_b else "", "" if in_b else value, "")
+            value = shown(side.kind, side.values)
+            found = Change(Movement.VANISHED.value if in_b else Movement.APPEARED.value, *key,
+                           side.kind, value if in_b else "", "" if in_b else value, "")
         if found:
             metric_changes.append(found)
             if found.metric == STATUS_METRIC:
                 status_moved.add(found.run)
-    noise = unseeded_draws(b_frame) & unseeded_draws(c_frame)
+    noise = unseeded_draws(baseline) & unseeded_draws(candidate)
     metric_changes = [as_unseeded(r, noise) for r in metric_changes]
     dependence = dependence if dependence is not None else platforms.Dependence.load()
-    metric_changes = [as_platform(r, dependence, b_meta, c_meta) for r in metric_changes]
+    b_platform = {cell: meta["platform"] for cell, meta in b_meta.items()}
+    c_platform = {cell: meta["platform"] for cell, meta in c_meta.items()}
+    metric_changes = [as_platform(r, dependence, b_platform, c_platform) for r in metric_changes]
     # A scenario whose status changed or (dis)appeared explains its metrics' coming and going.
     changes += under_code_changes([r for r in metric_changes if not (
-        r.category in ("vanished", "appeared") and r.metric != STATUS_METRIC
-        and r.run in status_moved)])
+        keys_move(r.category) and r.metric != STATUS_METRIC and r.run in status_moved)])
 
-    result = pd.DataFrame(changes, columns=COLUMNS)
     rank = {cell: i for i, cell in enumerate(compat.order(b_cells | c_cells))}
     order = {name: i for i, name in enumerate(CATEGORIES)}
-    modes = {mode: i for i, mode in enumerate(SEEDING_MODES)}
-    result = result.assign(_c=result["category"].map(order), _r=result["cell"].map(rank),
-                           _m=result["seeding"].map(modes).fillna(-1))
-    keys = ["_c", "_r", "scenario", "_m"]
-    return result.sort_values(keys, kind="stable").drop(columns=["_c", "_r", "_m"]) \
-        .reset_index(drop=True)
+    modes_order = {mode: i for i, mode in enumerate(_seedings(changes))}
+    return sorted(changes, key=lambda r: (order[r.category], rank[r.cell], r.scenario,
+                                          modes_order.get(r.seeding, -1)))
 
 
-def _describe(side: Loaded) -> str:
-    frame = side.frame
-    run_ids = ", ".join(sorted(frame["run_id"].unique()))
-    return f"{code(side.source)} (run {text(run_ids)}, {plural(frame['cell'].nunique(), 'cell')})"
+def _seedings(changes: list[Change]) -> list[str]:
+    return modes.weakest_first({r.seeding for r in changes if r.seeding})
 
 
-def _notes(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> list[str]:
+def compare(baseline: Loaded, candidate: Loaded, tol: Tolerance,
+            dependence: platforms.Dependence | None = None):
+    """compare.csv's rows (``changes_between``) as a DataFrame."""
+    import pandas as pd
+    return pd.DataFrame(changes_between(baseline, candidate, tol, dependence),
+                        columns=list(Change._fields))
+
+
+def describe(side: Loaded) -> tuple[str, str, int]:
+    """(source, run ids, number of cells) of one side."""
+    run_ids = ", ".join(sorted({r.run_id for r in side.rows}))
+    return str(side.source), run_ids, len(side.cells)
+
+
+def notes(baseline: Loaded, candidate: Loaded, tol: Tolerance) -> list[str]:
     """The headline (the candidate's new newest cell against the baseline's newest) and
     which of the candidate's cells were reused from an earlier run."""
-    line = headline.newest_against_previous(candidate.frame, baseline.frame, tol)
-    return ([line] if line else []) + reuse.describe(_run_dir(candidate))
+    line = headline.newest_against_previous(candidate, baseline, tol)
+    return ([line] if line else []) + reuse.describe(run_dir(candidate))
 
 
-def summary(result: pd.DataFrame, baseline: Loaded, candidate: Loaded, tol: Tolerance,
-            fail_on: tuple[str, ...]) -> list[str]:
-    counts = result["category"].value_counts()
-    failing = int(sum(counts.get(c, 0) for c in fail_on))
-    shared = len(set(baseline.frame["cell"]) & set(candidate.frame["cell"]))
-    lines = ["# rngdrift compare", ""] + [f"{n}\n" for n in _notes(baseline, candidate, tol)]
-    lines += [f"- baseline: {_describe(baseline)}",
-             f"- candidate: {_describe(candidate)}",
-             f"- {plural(shared, 'shared cell')} compared; numbers equal within atol={tol.atol:g}, "
-             f"rtol={tol.rtol:g}; failing categories: {', '.join(map(code, fail_on)) or 'none'}",
-             ""]
-    if result.empty:
-        lines.append("**No differences.**")
-    else:
-        verdict = (f"**{failing} difference(s) in failing categories.**" if failing
-                   else "**No difference in a failing category.**")
-        lines += [verdict, ""]
-        lines += table(["category", "rows", "fails"],
-                       [[code(c), str(counts[c]), "yes" if c in fail_on else "no"]
-                        for c in CATEGORIES if c in counts])
-    return lines
-
-
-def render(result: pd.DataFrame, head: list[str]) -> str:
-    lines = list(head)
-    for category in CATEGORIES:
-        rows = result[result["category"] == category]
-        if rows.empty:
-            continue
-        lines += ["", f"## {category}", ""]
-        body = [[code(r.cell), code(r.scenario), code(r.seeding), code(r.metric),
-                 text(r.baseline, 60), text(r.candidate, 60), text(r.detail, 120)]
-                for r in rows.head(MAX_MD_ROWS).itertuples(index=False)]
-        lines += table(["cell", "scenario", "seeding", "metric", "baseline", "candidate",
-                        "detail"], body)
-        if len(rows) > MAX_MD_ROWS:
-            lines.append(f"\n… and {len(rows) - MAX_MD_ROWS} more in compare.csv")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _run_dir(side: Loaded) -> Path:
+def run_dir(side: Loaded) -> Path:
     return side.source.parent if side.source.is_file() else side.source

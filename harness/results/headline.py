@@ -1,7 +1,7 @@
 """The night's headline: a new newest release against the previous newest.
 
     newest_against_previous(candidate, previous, tol)   -> one Markdown line, or None
-    for_run(run_path, frame, tol)                       -> the same, the previous run found
+    for_run(run_path, loaded, tol)                       -> the same, the previous run found
                                                            from the run's plan (--reuse-from)
 
 When a refreshed lock brings a new torch release, the default matrix's newest cell is
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from ..matrix import compat
 from . import platforms
 from ..runs import reuse
 from ..cell import schema
+from .changes import Movement, movement
+from .frames import Loaded, Observation, Tolerance, fold
 from .resultfiles import read_cell
-from .frames import Tolerance, fold, same
 from ..text import code, plural
 
 MAX_NAMED = 5
@@ -37,33 +36,47 @@ def _newest(cells) -> str | None:
     return ordered[-1] if ordered else None
 
 
-def differences(old: pd.DataFrame, new: pd.DataFrame, tol: Tolerance,
+def _rows_of(loaded: Loaded, cell: str, tol: Tolerance) -> dict:
+    """{(scenario, seeding, metric): (kind, Observation)} of one cell, results only."""
+    out = {}
+    for (_, scenario, seeding, metric), f in fold(loaded, tol, {cell}).items():
+        if scenario.startswith(schema.CELL_LEVEL) or metric.startswith(schema.RNG_PREFIX):
+            continue
+        state = f.values[0] if metric == schema.STATUS_METRIC and len(f.values) == 1 \
+            else schema.OK
+        out[(scenario, seeding, metric)] = (f.kind, Observation(state, f.values, f.detail,
+                                                                f.repeats))
+    return out
+
+
+def _platform(loaded: Loaded, cell: str) -> str:
+    return next((r.platform for r in loaded.rows if r.cell == cell), "")
+
+
+def differences(previous: Loaded, old: str, candidate: Loaded, new: str, tol: Tolerance,
                 dependence: platforms.Dependence | None = None) -> dict[str, set]:
-    """What differs between two cells' rows, by scenario: ``values`` (reproducible on
-    both sides and not equal), ``platform`` (those of them explained by the two cells'
-    CPU classes), ``status`` (ok/n/a/error changed), ``new``/``gone`` (ran in one only).
-    Attribution (``rng.*``) and timings are left out: the draws are the report's."""
-    a, b = fold(old, tol), fold(new, tol)
-    key = ["scenario", "seeding", "metric"]
-    a = a[~a["scenario"].str.startswith(schema.CELL_LEVEL) & ~a["metric"].str.startswith("rng.")]
-    b = b[~b["scenario"].str.startswith(schema.CELL_LEVEL) & ~b["metric"].str.startswith("rng.")]
-    left, right = a.set_index(key), b.set_index(key)
+    """What differs between cell ``old`` of one run and cell ``new`` of another, by
+    scenario (the comparison core's movements, ``harness.results.changes``): ``values``
+    (reproducible on both sides and not equal), ``platform`` (those of them explained by
+    the two cells' CPU classes), ``status`` (it started or stopped failing or applying),
+    ``new``/``gone`` (ran in one only). Attribution (``rng.*``) and timings are left
+    out: the draws are the report's."""
+    a, b = _rows_of(previous, old, tol), _rows_of(candidate, new, tol)
+    a_scenarios, b_scenarios = {k[0] for k in a}, {k[0] for k in b}
     out: dict[str, set] = {"values": set(), "platform": set(), "status": set(),
-                           "new": set(b["scenario"]) - set(a["scenario"]),
-                           "gone": set(a["scenario"]) - set(b["scenario"])}
-    old_platform = old["platform"].iloc[0] if len(old) else ""
-    new_platform = new["platform"].iloc[0] if len(new) else ""
-    cross = not platforms.same_class(old_platform, new_platform)
+                           "new": b_scenarios - a_scenarios, "gone": a_scenarios - b_scenarios}
+    cross = not platforms.same_class(_platform(previous, old), _platform(candidate, new))
     dependence = dependence if dependence is not None else platforms.Dependence.load()
-    for idx in left.index.intersection(right.index):
-        x, y = left.loc[idx], right.loc[idx]
-        if len(x["distinct"]) != 1 or len(y["distinct"]) != 1:
+    for key in a.keys() & b.keys():
+        (kind, x), (_, y) = a[key], b[key]
+        moved = movement(kind, x, y, tol)
+        scenario, _, metric = key
+        if moved is None:
             continue
-        if same(x["kind"], x["distinct"][0], y["distinct"][0], tol):
-            continue
-        scenario, _, metric = idx
         if metric == schema.STATUS_METRIC:
             out["status"].add(scenario)
+        elif moved is not Movement.CHANGED:
+            continue  # reproducibility that comes and goes is the report's to judge
         elif cross and dependence.lookup(scenario, metric) is not None:
             out["platform"].add(scenario)
         else:
@@ -85,34 +98,33 @@ def _names(scenarios: set) -> str:
     return ", ".join(map(code, ordered[:MAX_NAMED])) + more
 
 
-def newest_against_previous(candidate: pd.DataFrame, previous: pd.DataFrame | None,
+def newest_against_previous(candidate: Loaded, previous: Loaded | None,
                             tol: Tolerance = Tolerance(),
                             previous_cells: set[str] | None = None) -> str | None:
     """'torch X (new, `cell`) against the previous newest, torch Y (`cell`): …' when the
     candidate's newest cell is newer than every cell of the previous run; else None.
     ``previous``: the previous run's rows (its newest cell's at least); ``previous_cells``:
     all its cells (default: those in ``previous``)."""
-    if previous is None or candidate.empty or previous.empty:
+    if previous is None or not candidate.rows or not previous.rows:
         return None
-    cells = set(previous["cell"]) if previous_cells is None else set(previous_cells)
-    new, old = _newest(candidate["cell"]), _newest(cells)
-    if new in cells or _newest([new, old]) != new or old not in set(previous["cell"]):
+    cells = set(previous.cells) if previous_cells is None else set(previous_cells)
+    new, old = _newest(candidate.cells), _newest(cells)
+    if new in cells or _newest([new, old]) != new or old not in set(previous.cells):
         return None
     head = (f"**{_release(new)} (new, {code(new)}) against the previous newest, "
             f"{_release(old)} ({code(old)}):**")
-    failed = [c for c, frame in ((new, candidate), (old, previous))
-              if (frame[frame["cell"] == c]["scenario"].str.startswith(schema.CELL_LEVEL)
-                  & (frame[frame["cell"] == c]["status"] != schema.OK)).any()]
+    failed = [c for c, side in ((new, candidate), (old, previous))
+              if any(r.cell == c and r.scenario.startswith(schema.CELL_LEVEL)
+                     and r.status != schema.OK for r in side.rows)]
     if failed:
         return f"{head} {', '.join(map(code, failed))} failed as a whole; nothing to compare."
-    found = differences(previous[previous["cell"] == old], candidate[candidate["cell"] == new],
-                        tol)
+    found = differences(previous, old, candidate, new, tol)
     parts = [template.format(n=plural(len(found[kind]), noun), names=_names(found[kind]))
              for kind, template, noun in PARTS if found[kind]]
     return f"{head} {'; '.join(parts) if parts else 'no value changed'}."
 
 
-def for_run(run_path: Path, frame: pd.DataFrame, tol: Tolerance = Tolerance()) -> str | None:
+def for_run(run_path: Path, candidate: Loaded, tol: Tolerance = Tolerance()) -> str | None:
     """The headline of a run made with ``--reuse-from``: against the newest cell of the
     run its plan names (only that cell's CSV is read)."""
     previous = reuse.previous_run(run_path)
@@ -123,14 +135,15 @@ def for_run(run_path: Path, frame: pd.DataFrame, tol: Tolerance = Tolerance()) -
     if old is None:
         return None
     try:
-        rows = read_cell(csvs[old]).drop(columns="_line", errors="ignore")
+        table = read_cell(csvs[old])
     except Exception:  # an unreadable previous run gives no headline, never a failed report
         return None
-    return newest_against_previous(frame, rows, tol, previous_cells=set(csvs))
+    return newest_against_previous(candidate, Loaded(table, csvs[old]), tol,
+                                   previous_cells=set(csvs))
 
 
-def run_notes(run_path: Path, frame: pd.DataFrame, tol: Tolerance = Tolerance()) -> list[str]:
+def run_notes(run_path: Path, loaded: Loaded, tol: Tolerance = Tolerance()) -> list[str]:
     """What a report says first about a run: the headline, which cells were reused,
     which CPU classes ran and what depends on them."""
-    line = for_run(run_path, frame, tol)
-    return ([line] if line else []) + reuse.describe(run_path) + platforms.describe(frame)
+    line = for_run(run_path, loaded, tol)
+    return ([line] if line else []) + reuse.describe(run_path) + platforms.describe(loaded)

@@ -12,7 +12,7 @@ vendor and instruction set). A cell's ``platform`` column says what decides it
                              pins on different classes, and where they agree: the data
     Dependence               that data (``harness/platform_dependence.csv``, committed)
     explains(...)            whether a difference between two classes is the platform's
-    describe(frame)          sentences for a report: the classes of a run, what depends
+    describe(loaded)         sentences for a report: the classes of a run, what depends
 
 ``rngdrift platform BASE CAND [--update]`` prints (and merges into the committed file)
 what two runs of different classes show.
@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import re
 from pathlib import Path
-
-import pandas as pd
 
 from ..matrix import compat
 from ..cell import environment, schema
@@ -82,33 +81,39 @@ def this_class() -> str:
     return platform_class(environment.machine_text())
 
 
-def classes_of(frame: pd.DataFrame) -> dict[str, str]:
-    """{cell: platform class} of a results frame."""
-    first = frame.groupby("cell", sort=False)["platform"].first()
-    return {cell: platform_class(text) for cell, text in first.items()}
+def classes_of(loaded) -> dict[str, str]:
+    """{cell: platform class} of a run (``frames.Loaded``)."""
+    return {cell: platform_class(loaded.meta(cell, "platform")) for cell in loaded.first}
 
 
 # -- the data: which results depend on the platform -------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class Dependence:
-    """(scenario, metric) -> where two classes were seen to differ and to agree."""
-    rows: pd.DataFrame
+    """(scenario, metric) -> where two classes were seen to differ and to agree: rows of
+    ``DATA_COLUMNS``, each a dict of text."""
+    rows: tuple
 
     @classmethod
     def load(cls, path: Path = DATA) -> "Dependence":
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            with open(path, newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                rows = tuple(reader)
+                columns = tuple(reader.fieldnames or ())
         except FileNotFoundError:
-            frame = pd.DataFrame(columns=DATA_COLUMNS)
-        if tuple(frame.columns) != DATA_COLUMNS:
+            rows, columns = (), DATA_COLUMNS
+        if columns != DATA_COLUMNS:
             raise UserError(f"{path}: not a platform dependence table (columns "
                             f"{', '.join(DATA_COLUMNS)})")
-        return cls(frame)
+        return cls(rows)
+
+    @functools.cached_property
+    def _index(self) -> dict:
+        return {(r["scenario"], r["metric"]): r for r in reversed(self.rows)}
 
     def lookup(self, scenario: str, metric: str):
-        hit = self.rows[(self.rows["scenario"] == scenario) & (self.rows["metric"] == metric)]
-        return None if hit.empty else hit.iloc[0]
+        return self._index.get((scenario, metric))
 
     def explains(self, cell: str, scenario: str, metric: str) -> str | None:
         """Why a difference in this row between two platform classes is the platform's,
@@ -135,99 +140,109 @@ def explains(dependence: Dependence, cell: str, scenario: str, metric: str,
     return f"CPU class {platform_class(base_platform)} -> {platform_class(cand_platform)}: {why}"
 
 
-def learn(base: pd.DataFrame, cand: pd.DataFrame, tol: Tolerance) -> pd.DataFrame:
-    """The dependence table two runs show: for every shared cell with the same pins that
-    ran on different classes, each (scenario, metric) whose reproducible values differ
-    (``differ_in``), and the cells where it was compared and agreed (``agree_in``)."""
-    pins = list(schema.META_COLUMNS[schema.META_COLUMNS.index("torch"):
-                                    schema.META_COLUMNS.index("platform")])
-    b_meta = base.groupby("cell")[pins + ["platform"]].first()
-    c_meta = cand.groupby("cell")[pins + ["platform"]].first()
-    cells = [c for c in compat.order(set(b_meta.index) & set(c_meta.index))
-             if (b_meta.loc[c, pins] == c_meta.loc[c, pins]).all()
-             and not same_class(b_meta.at[c, "platform"], c_meta.at[c, "platform"])]
+_PINS = schema.META_COLUMNS[schema.META_COLUMNS.index("torch"):schema.META_COLUMNS.index("platform")]
+
+
+def _meta(loaded) -> dict[str, tuple]:
+    """{cell: (pins, platform)} of a run."""
+    out: dict[str, tuple] = {}
+    for r in loaded.rows:
+        if r.cell not in out:
+            out[r.cell] = (tuple(getattr(r, c) for c in _PINS), r.platform)
+    return out
+
+
+def learn(base, cand, tol: Tolerance) -> list[dict]:
+    """The dependence table two runs (``frames.Loaded``) show: for every shared cell with
+    the same pins that ran on different classes, each (scenario, metric) whose
+    reproducible values differ (``differ_in``), and the cells where it was compared and
+    agreed (``agree_in``)."""
+    b_meta, c_meta = _meta(base), _meta(cand)
+    cells = [c for c in compat.order(set(b_meta) & set(c_meta))
+             if b_meta[c][0] == c_meta[c][0] and not same_class(b_meta[c][1], c_meta[c][1])]
     seen: dict[tuple, dict] = {}
-    key = ["cell", "scenario", "seeding", "metric"]
-    b = fold(base[base["cell"].isin(cells)], tol).set_index(key)
-    c = fold(cand[cand["cell"].isin(cells)], tol).set_index(key)
-    for idx in b.index.intersection(c.index):
-        cell, scenario, seeding, metric = idx
-        x, y = b.loc[idx], c.loc[idx]
+    b, c = fold(base, tol, set(cells)), fold(cand, tol, set(cells))
+    for key in [k for k in b if k in c]:
+        cell, scenario, seeding, metric = key
+        x, y = b[key], c[key]
         if metric == schema.STATUS_METRIC or metric.startswith(schema.RNG_PREFIX) \
                 or scenario.startswith(schema.CELL_LEVEL) \
-                or len(x["distinct"]) != 1 or len(y["distinct"]) != 1:
+                or len(x.values) != 1 or len(y.values) != 1:
             continue  # statuses, attribution and unrepeatable values say nothing here
         entry = seen.setdefault((scenario, metric), {"differ": {}, "agree": set(),
                                                      "seedings": set(), "classes": set()})
-        if same(x["kind"], x["distinct"][0], y["distinct"][0], tol):
+        if same(x.kind, x.values[0], y.values[0], tol):
             entry["agree"].add(cell)
         else:
             entry["differ"].setdefault(cell, set()).add(seeding)
             entry["seedings"].add(seeding)
             entry["classes"].add(" vs ".join(sorted(
-                (platform_class(b_meta.at[cell, "platform"]),
-                 platform_class(c_meta.at[cell, "platform"])))))
+                (platform_class(b_meta[cell][1]), platform_class(c_meta[cell][1])))))
     rows = []
     for (scenario, metric), entry in sorted(seen.items()):
         if not entry["differ"]:
             continue
         agree = entry["agree"] - set(entry["differ"])  # differs under one seeding: differs
-        rows.append((scenario, metric, "; ".join(sorted(entry["classes"])),
-                     " ".join(m for m in schema.MODES if m in entry["seedings"]),
-                     " ".join(compat.order(entry["differ"])), " ".join(compat.order(agree))))
-    return pd.DataFrame(rows, columns=DATA_COLUMNS)
+        rows.append(dict(zip(DATA_COLUMNS, (
+            scenario, metric, "; ".join(sorted(entry["classes"])),
+            " ".join(m for m in schema.MODES if m in entry["seedings"]),
+            " ".join(compat.order(entry["differ"])), " ".join(compat.order(agree))))))
+    return rows
 
 
-def merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+def merge(old, new) -> list[dict]:
     """Old and newly learnt rows together: cells and classes united per (scenario, metric);
     a cell seen to differ in either is not in ``agree_in``."""
+    groups: dict[tuple, list] = {}
+    for r in list(old) + list(new):
+        groups.setdefault((r["scenario"], r["metric"]), []).append(r)
     out = []
-    both = pd.concat([old, new], ignore_index=True)
-    for (scenario, metric), group in both.groupby(["scenario", "metric"], sort=True):
+    for (scenario, metric), group in sorted(groups.items()):
         def union(column, sep=" "):
-            return {p for v in group[column] for p in v.split(sep) if p}
+            return {p for r in group for p in r[column].split(sep) if p}
         differ = union("differ_in")
-        out.append((scenario, metric, "; ".join(sorted(union("classes", "; "))),
-                    " ".join(m for m in schema.MODES if m in union("seedings")),
-                    " ".join(compat.order(differ)),
-                    " ".join(compat.order(union("agree_in") - differ))))
-    return pd.DataFrame(out, columns=DATA_COLUMNS)
+        out.append(dict(zip(DATA_COLUMNS, (
+            scenario, metric, "; ".join(sorted(union("classes", "; "))),
+            " ".join(m for m in schema.MODES if m in union("seedings")),
+            " ".join(compat.order(differ)), " ".join(compat.order(union("agree_in") - differ))))))
+    return out
 
 
-def to_csv(frame: pd.DataFrame) -> str:
+def to_csv(rows) -> str:
     buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer = csv.DictWriter(buf, fieldnames=DATA_COLUMNS, lineterminator="\n",
+                            quoting=csv.QUOTE_MINIMAL)
+    writer.writeheader()
+    writer.writerows(rows)
     return buf.getvalue()
 
 
 # -- for reports -----------------------------------------------------------------------
 
-def dependence_in(frame: pd.DataFrame, dependence: Dependence | None = None) -> pd.DataFrame:
-    """The model a report shows: the rows of ``frame``'s (scenario, metric) pairs that
+def dependence_in(loaded, dependence: Dependence | None = None) -> list[dict]:
+    """The model a report shows: the rows of the run's (scenario, metric) pairs that
     the data says depend on the CPU class, with the run's cells where they were seen to
     differ and to agree (``differ_in``/``agree_in`` restricted to this run)."""
     dependence = dependence or Dependence.load()
-    cells = set(frame["cell"])
-    present = set(zip(frame["scenario"], frame["metric"]))
-    rows = [(r.scenario, r.metric, r.classes, r.seedings,
-             " ".join(c for c in r.differ_in.split() if c in cells),
-             " ".join(c for c in r.agree_in.split() if c in cells))
-            for r in dependence.rows.itertuples(index=False) if (r.scenario, r.metric) in present]
-    return pd.DataFrame(rows, columns=DATA_COLUMNS)
+    cells = set(loaded.cells)
+    present = set(zip(loaded.column("scenario"), loaded.column("metric")))
+    return [dict(r, differ_in=" ".join(c for c in r["differ_in"].split() if c in cells),
+                 agree_in=" ".join(c for c in r["agree_in"].split() if c in cells))
+            for r in dependence.rows if (r["scenario"], r["metric"]) in present]
 
 
-def describe(frame: pd.DataFrame, dependence: Dependence | None = None) -> list[str]:
+def describe(loaded, dependence: Dependence | None = None) -> list[str]:
     """Markdown sentences: which CPU classes the run's cells ran on and which metrics are
     known to depend on the class (a change between cells of two classes in one of them
     may be the CPU, not the release)."""
     by_class: dict[str, list[str]] = {}
-    for cell, klass in classes_of(frame).items():
+    for cell, klass in classes_of(loaded).items():
         by_class.setdefault(klass, []).append(cell)
-    table = dependence_in(frame, dependence)
+    table = dependence_in(loaded, dependence)
     ran = "; ".join(f"{code(k)} ({plural(len(v), 'cell')})" for k, v in sorted(by_class.items()))
-    if table.empty:
+    if not table:
         return [f"CPU classes: {ran}."]
-    names = sorted({f"{r.scenario} {r.metric}" for r in table.itertuples()})
+    names = sorted({f"{r['scenario']} {r['metric']}" for r in table})
     if len(by_class) == 1:  # one class: a count is enough, the compare with another says more
         return [f"CPU classes: {ran}; {plural(len(names), 'metric')} of this run are known to "
                 f"differ on other CPU classes at the same pins ({DATA.name})."]
@@ -235,6 +250,3 @@ def describe(frame: pd.DataFrame, dependence: Dependence | None = None) -> list[
             f"The run mixes classes: a change between cells of two classes in one of these "
             f"{plural(len(names), 'metric')} may be the CPU, not the release ({DATA.name}): "
             f"{', '.join(map(code, names[:12]))}{' …' if len(names) > 12 else ''}."]
-
-
-# -- rngdrift platform BASE CAND ------------------------------------------------------
