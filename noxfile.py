@@ -37,7 +37,7 @@ if (_HERE / "_rngdrift" / "__init__.py").is_file():
 
 from _rngdrift.harness.errors import UserError  # noqa: E402
 from _rngdrift.harness.matrix import compat, interpreters, lock as lockfile  # noqa: E402
-from _rngdrift.harness.runs import cellsession, rundirs  # noqa: E402
+from _rngdrift.harness.runs import cache, cellsession, rundirs  # noqa: E402
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["matrix"]
@@ -67,6 +67,11 @@ for _xy, _exe in _FOUND.items():
 POSARGS = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 try:
     PLAN = cellsession.plan_cells(POSARGS, RUN_ID, compat.all_cells() + DEFAULT_CELLS)
+    # --max-cache: each session's cells in the order that installs shared wheels once
+    # (harness.runs.cache); without it, the lists as they are
+    DEFAULT_ORDER, EXHAUSTIVE_ORDER, PATCHES_ORDER = (
+        cache.ordered(cells, POSARGS) for cells in (DEFAULT_CELLS, compat.EXHAUSTIVE,
+                                                     compat.PATCHES))
 except UserError as _exc:  # bad user input stops the run before anything starts
     print(f"rngdrift: {_exc}", file=sys.stderr)
     raise SystemExit(2) from None
@@ -92,24 +97,24 @@ def _run(session, cell_id, cells):
 
 
 @nox.session
-@nox.parametrize("python,cell", _params(DEFAULT_CELLS))
+@nox.parametrize("python,cell", _params(DEFAULT_ORDER))
 def matrix(session, cell):
     """Run every scenario in one cell of the default matrix."""
-    _run(session, cell, DEFAULT_CELLS)
+    _run(session, cell, DEFAULT_ORDER)
 
 
 @nox.session(tags=["exhaustive"])
-@nox.parametrize("python,cell", _params(compat.EXHAUSTIVE))
+@nox.parametrize("python,cell", _params(EXHAUSTIVE_ORDER))
 def exhaustive(session, cell):
     """Run every scenario in one cell of the exhaustive set (newest patch of each tv minor)."""
-    _run(session, cell, compat.EXHAUSTIVE)
+    _run(session, cell, EXHAUSTIVE_ORDER)
 
 
 @nox.session
-@nox.parametrize("python,cell", _params(compat.PATCHES, tags=True))
+@nox.parametrize("python,cell", _params(PATCHES_ORDER, tags=True))
 def patches(session, cell):
     """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17)."""
-    _run(session, cell, compat.PATCHES)
+    _run(session, cell, PATCHES_ORDER)
 
 
 @nox.session(venv_backend="none")

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from ..matrix import compat, interpreters
-from . import importroot, reuse, runoptions, rundirs
+from . import cache, importroot, reuse, runoptions, rundirs
 from ..cell import environment, options, schema
 from ..errors import UserError
 
@@ -307,11 +307,12 @@ def run_cell(session, cell: compat.Cell, default_run_id: str,
             reuse.adopt(decision, run_path)
             session.log(f"{cell.id}: {decision.line()}")
             return
-        _run_locked(session, cell, args, run_path, out, decision)
+        _run_locked(session, cell, args, run_path, out, decision, cells)
 
 
 def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: Path,
-                out: Path, decision: reuse.Decision) -> None:
+                out: Path, decision: reuse.Decision, cells: list[compat.Cell] | None = None
+                ) -> None:
     """The cell's session while it holds its lock: resume check, leftovers, install, run."""
     session.notify("report", posargs=[str(run_path)])
     if args.resume and cell_is_complete(out, cell.id):
@@ -326,6 +327,14 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
     requirements = cell.requirements + [a for f in args.cell_requirements for a in ("-r", f)]
     if args.pytest:  # resolved with the pins too: pytest cannot move torch either
         requirements.append(pytest_requirement(cell.python))
+    # --max-cache (harness.runs.cache): evict what no later cell needs before the install,
+    # then record the sizes and remove the venv; without it, nothing
+    with cache.bounded(session, cell, args, run_path, cells):
+        _install_and_run(session, cell, args, out, decision, requirements)
+
+
+def _install_and_run(session, cell: compat.Cell, args: argparse.Namespace, out: Path,
+                     decision: reuse.Decision, requirements: list[str]) -> None:
     cmd = install_command(session, requirements, runoptions.index_args(args))
     session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(requirements):]))
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_import_root(session))
