@@ -9,8 +9,8 @@ disk than a runner has when uv keeps every wheel. With ``--max-cache``:
             kept under the cache folder for a day, so the next load plans at once
     order   the cells so that cells sharing large wheels run one after another
             (``order``: from the oldest, the next is the one sharing most bytes)
-    evict   before each install, ``uv cache clean NAME`` for every package the cache
-            holds that no later cell of the session needs; then, while the estimate of
+    evict   before each install, ``uv cache clean NAME`` for every package holding a
+            wheel no later cell of the session needs; then, while the estimate of
             the cache after this install is over the budget, the package whose next
             use is farthest away (Belady's rule: the fewest downloads for a budget)
     drop    after each cell, its venv: its files are hard links into the cache, so the
@@ -216,6 +216,7 @@ def bounded(session, cell, args: argparse.Namespace, run_path: Path, cells: list
             "evicted_unneeded": unneeded, "evicted_for_budget": over,
             "cache_after_evict": after_evict, "estimate": estimate, "cache_after": after,
             "disk_peak": peak, "fetched": len(fetched), "fetched_bytes": download,
+            "fetched_files": sorted(w.file for w in fetched),
             "reused": len(this.wheels) - len(fetched), "ratio": round(grown / download, 2)
             if download else None})
 

@@ -4,8 +4,9 @@
                          distribution, its wheel file and download size)
     order(needs)         from the oldest cell, each next one shares the most bytes with
                          the one before (cells sharing large wheels run together)
-    evictions(...)       before an install: the packages no later cell needs, then, while
-                         the estimate is over the budget, the one used farthest ahead
+    evictions(...)       before an install: the packages holding what no later cell needs,
+                         then, while the estimate is over the budget, the one used
+                         farthest ahead
     check_budget(...)    a cell that alone does not fit the budget is refused
 
 Pure but for ``resolve``; ``harness.runs.cache`` runs it.
@@ -181,21 +182,26 @@ def next_use(name_files: set[str], future: list[Needs]) -> int:
 
 def evictions(held: dict[str, set[str]], this: Needs, future: list[Needs], sizes: dict[str, int],
               budget: int, ratio: float = UNPACKED_RATIO) -> tuple[list[str], list[str], int]:
-    """(packages to clean because no later cell needs what the cache holds of them,
-    packages to clean to fit the budget (farthest next use first), the estimated cache
-    size after this cell's install).
+    """(packages to clean now, packages to clean to fit the budget (farthest next use
+    first), the estimated cache size after this cell's install).
 
     ``held``: package -> the files the cache holds; ``sizes``: an estimate of each
     held package's size in the cache (bytes); ``this``: the cell about to install.
+    ``uv cache clean`` takes a package with all its files, so a package is cleaned
+    now when it holds a file no cell from this one on needs and none this cell uses
+    (its later files are fetched again when their turn comes: in version order that
+    never happens, a cache left by an earlier run is pruned this way).
     """
     wanted = {w.file for n in [this, *future] for w in n.wheels}
-    unneeded = sorted(name for name, files in held.items() if not files & wanted)
+    used = {w.file for w in this.wheels}
+    unneeded = sorted(name for name, files in held.items()
+                      if files - wanted and not files & used)
     kept = {name: files for name, files in held.items() if name not in unneeded}
     held_files = {f for files in kept.values() for f in files}
     incoming = sum(int(w.size * ratio) for w in this.wheels if w.file not in held_files)
     size = sum(sizes.get(name, 0) for name in kept) + incoming
     over = []
-    candidates = sorted((name for name in kept if name not in this.names),
+    candidates = sorted((name for name in kept if not kept[name] & used),
                         key=lambda name: (-next_use(kept[name], future), -sizes.get(name, 0), name))
     for name in candidates:
         if size <= budget:
