@@ -16,6 +16,8 @@
     nox -t tv0.17                                  every patch release of torchvision 0.17
     nox -s lock                                    refresh matrix.lock.json from the index
     nox -s report -- results/<run>                 merge and report a run
+    nox -s patches -- --max-cache 12 --run-id X    every pair of the lock within 12 GB of cache
+    nox -s atlas -- results/X [--ship]             the atlas of a run (a static site; docs/atlas.md)
     nox -s compare -- results/baseline results/<run>   what changed (exit 1 when something did)
     nox -s baseline -- results/<run>               make that run the committed baseline
     nox -s tests                                   the test suite (-- -m "not slow" skips e2e)
@@ -140,6 +142,13 @@ def _command(*args: str) -> None:
 def report(session):
     """Merge results/<run>/cells/*.csv into matrix.csv and write the reports."""
     _command("report", *(session.posargs or [str(rundirs.RESULTS / "latest")]))
+
+
+@nox.session(venv_backend="none")
+def atlas(session):
+    """The atlas of a run (default results/latest): a page per release step and per random
+    API in RUN/atlas/; `-- RUN --ship` also refreshes what `rngdrift explain` answers from."""
+    _command("atlas", *(session.posargs or [str(rundirs.RESULTS / "latest")]))
 
 
 @nox.session(venv_backend="none")
