@@ -16,8 +16,9 @@
     nox -t tv0.17                                  every patch release of torchvision 0.17
     nox -s lock                                    refresh matrix.lock.json from the index
     nox -s report -- results/<run>                 merge and report a run
-    nox -s patches -- --max-cache 12 --run-id X    every pair of the lock within 12 GB of cache
-    nox -s atlas -- results/X [--ship]             the atlas of a run (a static site; docs/atlas.md)
+    nox -s patches -- --max-cache 12 --run-id X    every pair of the lock within 12 GB of uv cache,
+                                                   then its report and atlas (docs/atlas.md)
+    nox -s atlas -- results/X [--ship]             the atlas of a run; --ship: explain's data too
     nox -s compare -- results/baseline results/<run>   what changed (exit 1 when something did)
     nox -s baseline -- results/<run>               make that run the committed baseline
     nox -s tests                                   the test suite (-- -m "not slow" skips e2e)
@@ -115,8 +116,11 @@ def exhaustive(session, cell):
 @nox.session
 @nox.parametrize("python,cell", _params(PATCHES_ORDER, tags=True))
 def patches(session, cell):
-    """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17)."""
+    """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17);
+    then the report and the atlas of the run."""
     _run(session, cell, PATCHES_ORDER)
+    args = cellsession.parse_posargs(list(session.posargs), RUN_ID)
+    session.notify("atlas", posargs=[str(rundirs.run_dir(args.run_id, Path(args.results)))])
 
 
 @nox.session(venv_backend="none")

@@ -34,32 +34,12 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from .cacheplan import (GB, UNPACKED_RATIO, Needs, check_budget, evictions, order, resolve,
-                        uv_cache, uv_env, uv_executable)
+from .cacheplan import (DEFAULT_DIR, GB, UNPACKED_RATIO, Needs, check_budget, evictions, order,
+                        resolve, uv_cache, uv_env, uv_executable)
+from . import rundirs
+from .runoptions import index_args, parse
 
-DEFAULT_DIR = Path(".nox") / "_rngdrift-cache"
 LOG_NAME = "cache.jsonl"
-
-
-def add_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("disk (a run that must fit its disk)")
-    group.add_argument("--max-cache", type=_gigabytes, metavar="GB",
-                       help="keep rngdrift's own uv cache under GB: cells run in an order that "
-                            "installs shared wheels once, and what no later cell needs is "
-                            "evicted (docs/atlas.md)")
-    group.add_argument("--cache-dir", metavar="DIR",
-                       help=f"the cache --max-cache manages (default {DEFAULT_DIR}; never "
-                            "~/.cache/uv)")
-
-
-def _gigabytes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--max-cache wants a size in GB above 0, got {text!r}")
-    return value
 
 
 # -- the run: a plan per session, a ledger per cache, a hook per cell -------------------
@@ -90,7 +70,6 @@ _PLANS: dict[tuple, list[Needs]] = {}
 def session_plan(cells: list, args: argparse.Namespace, interpreter=None) -> list[Needs]:
     """The cells' needs in run order (``order``), resolved once per nox process."""
     from ..matrix import interpreters
-    from .runoptions import index_args
     folder = cache_dir(args)
     key = (tuple(c.id for c in cells), str(folder), tuple(index_args(args)))
     if key not in _PLANS:
@@ -106,7 +85,6 @@ def ordered(cells: list, posargs: list[str]) -> list:
     if not any(a.split("=")[0] == "--max-cache" for a in posargs):
         return cells
     import io
-    from .runoptions import parse
     try:
         with contextlib.redirect_stderr(io.StringIO()):
             args = parse(list(posargs), "plan")
@@ -142,7 +120,6 @@ def clean(folder: Path, names: list[str]) -> None:
 def future_of(cell, cells: list, args: argparse.Namespace, run_path: Path) -> list[str]:
     """The ids of the cells after ``cell`` in ``cells`` that this session will install:
     not another shard's, not kept by --resume."""
-    from . import rundirs
     ids = [c.id for c in cells]
     later = ids[ids.index(cell.id) + 1:] if cell.id in ids else []
     if args.shard:

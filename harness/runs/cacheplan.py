@@ -9,10 +9,12 @@
                          farthest ahead
     check_budget(...)    a cell that alone does not fit the budget is refused
 
-Pure but for ``resolve``; ``harness.runs.cache`` runs it.
+``add_options``: --max-cache and --cache-dir (after ``nox -s matrix --``). Pure but for
+``resolve``; ``harness.runs.cache`` runs it.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -28,10 +30,32 @@ from pathlib import Path
 from ..errors import UserError
 
 GB = 1e9
+DEFAULT_DIR = Path(".nox") / "_rngdrift-cache"
 PLAN_MAX_AGE_S = 24 * 3600
 # A wheel unpacked in uv's cache takes this much more than its download (measured here:
 # torch 1.9 1.69 GB from 0.83 GB); cache.jsonl records the real ratio of every cell.
 UNPACKED_RATIO = 2.5
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("disk (a run that must fit its disk)")
+    group.add_argument("--max-cache", type=_gigabytes, metavar="GB",
+                       help="keep rngdrift's own uv cache under GB: cells run in an order that "
+                            "installs shared wheels once, and what no later cell needs is "
+                            "evicted (docs/atlas.md)")
+    group.add_argument("--cache-dir", metavar="DIR",
+                       help=f"the cache --max-cache manages (default {DEFAULT_DIR}; never "
+                            "~/.cache/uv)")
+
+
+def _gigabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--max-cache wants a size in GB above 0, got {text!r}")
+    return value
 
 
 # -- what each cell installs ------------------------------------------------------------

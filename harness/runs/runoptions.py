@@ -15,7 +15,7 @@ import re
 import shlex
 from pathlib import Path
 
-from . import cache, rundirs
+from . import cacheplan, rundirs
 from ..cell import options
 from ..errors import UserError
 
@@ -67,7 +67,7 @@ def add_to(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     options.add_to(parser, "both")
     add_index_options(parser)
     add_reuse_options(parser)
-    cache.add_options(parser)  # --max-cache, --cache-dir (harness.runs.cache)
+    cacheplan.add_options(parser)  # --max-cache, --cache-dir (harness.runs.cache)
     return parser
 
 
