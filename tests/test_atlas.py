@@ -186,3 +186,21 @@ def test_the_data_is_compact_json_with_texts_stored_once(data, tmp_path):
 def test_rngdrift_atlas_writes_the_site_and_a_bad_run_is_one_line(tmp_path, capsys):
     assert cli.main(["atlas", str(tmp_path / "nowhere")]) == 2
     assert "no such run directory" in capsys.readouterr().err
+
+
+def test_the_nightly_uploads_the_atlas_as_a_pages_artifact():
+    yaml = pytest.importorskip("ruamel.yaml", reason="needs check-jsonschema's ruamel.yaml")
+    jobs = yaml.YAML(typ="safe").load((ROOT / ".github" / "workflows" / "nightly.yml")
+                                      .read_text())["jobs"]
+    steps = jobs["report"]["steps"]
+    build = next(s for s in steps if s.get("id") == "atlas")
+    assert 'nox -s atlas -- "$RUN_DIR" --out "$RUNNER_TEMP/atlas"' in build["run"]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "${{ runner.temp }}/atlas"
+    assert steps.index(build) < steps.index(upload)
+    assert jobs["report"]["outputs"]["atlas"] == "${{ steps.atlas.outcome }}"
+    pages = jobs["pages"]
+    assert pages["needs"] == "report" and "needs.report.outputs.atlas == 'success'" in pages["if"]
+    assert pages["permissions"]["pages"] == "write" and pages["permissions"]["id-token"] == "write"
+    assert pages["environment"]["name"] == "github-pages"
+    assert pages["steps"][-1]["uses"].startswith("actions/deploy-pages@")

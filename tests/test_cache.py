@@ -195,10 +195,13 @@ def test_the_hook_refuses_a_cell_the_budget_cannot_hold(tmp_path):
     _memo(folder, cell, _lock("torch", "1", 10**9))
     args = runoptions.parse(["--max-cache", "1", "--cache-dir", str(folder)], "r")
     session = FakeSession(tmp_path / "venv")
+    recorded = []
     with pytest.raises(SystemExit):
-        with cache.bounded(session, cell, args, tmp_path / "run", [cell]):
+        with cache.bounded(session, cell, args, tmp_path / "run", [cell], recorded.append):
             pytest.fail("the cell must not be installed")
     assert "cannot hold this cell" in session.errors[0]
+    assert recorded == ["not installed: --max-cache 1 cannot hold this cell: it needs about "
+                        "2.5 GB unpacked (1.0 GB of wheels); give at least 3"]
 
 
 @pytest.mark.slow

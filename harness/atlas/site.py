@@ -26,7 +26,7 @@ header.bar{display:flex;gap:14px;flex-wrap:wrap;font-size:14px;margin:2px 0 6px}
 border:1px solid #bbb;border-radius:6px}
 #results{padding-left:18px} #results .kind{color:#777;font-size:12px}
 table.list td,table.list th{font-size:13px;padding:3px 8px}
-.apis a{margin-right:8px} .note{background:#fff7e0;border-left:4px solid #f2c14e;padding:4px 10px}
+h1 code{font-size:inherit} .apis a{margin-right:8px} .note{background:#fff7e0;border-left:4px solid #f2c14e;padding:4px 10px}
 """
 
 
@@ -209,11 +209,17 @@ def api_page(atlas, api, found) -> str:
                  if f.cause else "unexplained")
         body.append(f'<tr><td><a href="../{step_href(entry.step)}#f-{number}">'
                     f"{esc(entry.step.words)}</a></td><td>{badge(f.severity, HEADINGS[f.severity])}"
-                    f"</td><td>{prose(title(f))}</td>"
+                    f"</td><td>{prose(title(f))}{_platform_mark(atlas, f)}</td>"
                     f"<td>{esc(', '.join(HOW_WORDS[h] for h in sorted(entry.how)))}</td>"
                     f"<td>{cause}</td></tr>")
     body.append("</table></div>")
     return page(api.name, body, 1)
+
+
+def _platform_mark(atlas, finding) -> str:
+    rows = atlas.platform_rows(finding)
+    return (f' <span class="muted">(measured on {esc(atlas.platform)}; {len(rows)} of its rows '
+            "differ between CPU classes)</span>" if rows else "")
 
 
 def render(atlas) -> dict[str, str]:

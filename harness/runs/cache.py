@@ -132,10 +132,12 @@ def future_of(cell, cells: list, args: argparse.Namespace, run_path: Path) -> li
 
 
 @contextlib.contextmanager
-def bounded(session, cell, args: argparse.Namespace, run_path: Path, cells: list | None):
+def bounded(session, cell, args: argparse.Namespace, run_path: Path, cells: list | None,
+            refused=None):
     """Around one cell's install and run: evict first, then (whatever happens) measure,
-    record a line in ``cache.jsonl`` and remove the cell's venv. Nothing without
-    ``--max-cache``."""
+    record a line in ``cache.jsonl`` and remove the cell's venv. A cell that alone does
+    not fit the budget is not installed: ``refused(why)`` records it, the session fails.
+    Nothing without ``--max-cache``."""
     if not getattr(args, "max_cache", None):
         yield
         return
@@ -146,6 +148,8 @@ def bounded(session, cell, args: argparse.Namespace, run_path: Path, cells: list
     try:
         check_budget([this], args.max_cache)
     except UserError as exc:  # the other cells still run; this one is not installed
+        if refused is not None:
+            refused(f"not installed: {exc}")
         session.error(f"{cell.id}: {exc}")
     future = [plan[c] for c in future_of(cell, cells, args, run_path) if c in plan]
     ledger = _load_ledger(folder)

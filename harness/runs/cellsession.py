@@ -328,8 +328,10 @@ def _run_locked(session, cell: compat.Cell, args: argparse.Namespace, run_path: 
     if args.pytest:  # resolved with the pins too: pytest cannot move torch either
         requirements.append(pytest_requirement(cell.python))
     # --max-cache (harness.runs.cache): evict what no later cell needs before the install,
-    # then record the sizes and remove the venv; without it, nothing
-    with cache.bounded(session, cell, args, run_path, cells):
+    # then record the sizes and remove the venv; a cell the budget cannot hold gets an
+    # error row instead of an install; without --max-cache, nothing
+    with cache.bounded(session, cell, args, run_path, cells, refused=lambda why: schema.write_csv(
+            out, error_rows(cell, args.run_id, schema.CELL_INSTALL, why))):
         _install_and_run(session, cell, args, out, decision, requirements)
 
 
