@@ -204,3 +204,30 @@ def test_the_nightly_uploads_the_atlas_as_a_pages_artifact():
     assert pages["permissions"]["pages"] == "write" and pages["permissions"]["id-token"] == "write"
     assert pages["environment"]["name"] == "github-pages"
     assert pages["steps"][-1]["uses"].startswith("actions/deploy-pages@")
+
+
+def test_a_run_on_another_cpu_class_shows_what_only_it_found(report, tmp_path):
+    """The same cells on Intel where train.cnn's final loss moves at torch 2.0 (a metric
+    platform_dependence.csv knows to differ between classes): the 2.0 step page shows
+    what only Intel saw; pages of steps where both agree say so."""
+    import pandas as pd
+    frame = pd.read_csv(BASELINE / "matrix.csv", dtype=str, keep_default_na=False)
+    frame["platform"] = frame["platform"].str.replace("AuthenticAMD", "GenuineIntel") \
+        .str.replace("AMD EPYC", "Intel Xeon")
+    cells = report.cells
+    new = cells[cells.index("py3.8-torch2.0.1-tv0.15.2"):]
+    moved = (frame["scenario"] == "train.cnn") & (frame["metric"] == "final_loss") \
+        & frame["cell"].isin(new) & (frame["status"] == "ok")
+    frame.loc[moved, "value"] = "0.123456"
+    run = tmp_path / "intel"
+    run.mkdir()
+    frame.to_csv(run / "matrix.csv", index=False, lineterminator="\n")
+    other = build(load_run(run), Tolerance())
+    atlas = model.build(report, [other])
+    assert atlas.others[0].platform.startswith("x86_64-intel")
+    files = site.render(atlas)
+    step = atlas.step_of("py3.8-torch2.0.1-tv0.15.2")
+    page = files[site.step_href(step)]
+    assert "<h2>On x86_64-intel" in page and "findings only there" in page
+    quiet = atlas.step_of("py3.8-torch1.6.0-tv0.7.0")
+    assert "The same findings at this step." in files[site.step_href(quiet)]
