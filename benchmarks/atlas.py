@@ -47,7 +47,8 @@ def summarise(log: list[dict]) -> dict:
         for name in line.get("fetched_files", []):
             again += name in seen
             seen.add(name)
-    ratios = [line["ratio"] for line in log if line.get("ratio")]
+    # a cell that fetched a few MB says nothing about the ratio (the cache's own files move)
+    ratios = [line["ratio"] for line in log if line.get("ratio") and line["fetched_bytes"] > 1e8]
     return {
         "cells": len(log),
         "budget": max((line["budget"] for line in log), default=0),

@@ -73,7 +73,12 @@ def session_plan(cells: list, args: argparse.Namespace, interpreter=None) -> lis
     folder = cache_dir(args)
     key = (tuple(c.id for c in cells), str(folder), tuple(index_args(args)))
     if key not in _PLANS:
-        find = interpreter or interpreters.find
+        found: dict[str, Path | None] = {}   # each Python looked for once, not per cell
+
+        def find(python):
+            if python not in found:
+                found[python] = (interpreter or interpreters.find)(python)
+            return found[python]
         needs = [resolve(c, find(c.python), index_args(args), folder) for c in cells]
         _PLANS[key] = order(needs)
     return _PLANS[key]
