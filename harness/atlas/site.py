@@ -55,7 +55,8 @@ def _torch(atlas, cell: str) -> str:
 
 def _badges(found) -> str:
     n = counts(found)
-    return "".join(badge(s, f"{n[s]} {PLURAL[s]}") for s in SEVERITIES if n[s])
+    shown = "".join(badge(s, f"{n[s]} {PLURAL[s]}") for s in SEVERITIES if n[s])
+    return f'<span class="badges">{shown}</span>' if shown else ""
 
 
 # -- index ------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def step_page(atlas, step) -> str:
             f"</code> (Python {esc(v[step.before].get('python'))} → "
             f"{esc(v[step.after].get('python'))}); run <code>{esc(report.run_id)}</code> on "
             f"{esc(atlas.platform)}.</p>",
-            f'<p class="badges">{_badges(step.findings)}</p>',
+            f"<p>{_badges(step.findings)}</p>",
             f'<p class="verdict"><b>{esc(verdict(list(step.findings), 1))}</b></p>',
             f"<p>Ask offline: <code>rngdrift explain --from {esc(v[step.before]['torch'])} "
             f"--to {esc(v[step.after]['torch'])}</code></p>"]
