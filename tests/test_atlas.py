@@ -231,3 +231,25 @@ def test_a_run_on_another_cpu_class_shows_what_only_it_found(report, tmp_path):
     assert "<h2>On x86_64-intel" in page and "findings only there" in page
     quiet = atlas.step_of("py3.8-torch1.6.0-tv0.7.0")
     assert "The same findings at this step." in files[site.step_href(quiet)]
+
+
+@pytest.mark.slow
+def test_an_installed_rngdrift_explains_from_its_package_data(tmp_path):
+    """pip install . ships the atlas data and the API vocabulary: explain and atlas work
+    from a venv outside the checkout."""
+    import shutil
+    from conftest import _uv
+    uv, venv = _uv(), tmp_path / "venv"
+    subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+                    str(ROOT)], check=True, timeout=600)
+    elsewhere = dict(cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([str(venv / "bin" / "rngdrift"), "explain", "--from", "1.10", "--to",
+                           "2.6"], **elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("# Upgrading from torch 1.10")
+    copy = tmp_path / "run"
+    shutil.copy(BASELINE / "matrix.csv", copy.mkdir() or copy / "matrix.csv")
+    proc = subprocess.run([str(venv / "bin" / "rngdrift"), "atlas", str(copy)], **elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert (copy / "atlas" / "apis" / "torch-multinomial.html").is_file()
