@@ -28,7 +28,7 @@ and Pillow at the matrix's versions (``NUMPY``/``PILLOW``) where that Python has
 wheels of them, else the newest older release that has (Python 3.7: NumPy 1.21.6,
 Pillow 9.5.0), else the oldest newer one; ``LIMITS`` narrows that where a release
 needs what its metadata does not say (torchvision 0.4: Pillow 8.4.0), and torch
-1.x also gets ``setuptools<70``.
+1.x and 2.1 also get ``setuptools<70``.
 
 The output is deterministic (sorted, no timing), and a refresh that finds nothing
 new leaves the file byte for byte as it was, ``made`` included. Any network or
@@ -171,9 +171,11 @@ def requirements(torch: str, torchvision: str, numpy: str, pillow: str) -> list[
     """The exact pins installed into a cell's venv."""
     reqs = [f"torch=={torch}", f"torchvision=={torchvision}", f"numpy=={numpy}",
             f"pillow=={pillow}"]
-    if vkey(torch) < vkey("2.0"):
+    if vkey(torch) < vkey("2.0") or vkey("2.1") <= vkey(torch) < vkey("2.2"):
         # uv venvs carry no setuptools, and torch 1.x imports pkg_resources
-        # (removed from setuptools 70).
+        # (removed from setuptools 70); torch 2.1's torch_version imports packaging,
+        # which its wheel does not declare, else pkg_resources' copy
+        # (pytorch/pytorch#114591: `import torch` fails in a bare venv).
         reqs.append("setuptools<70")
     return reqs
 
