@@ -17,6 +17,9 @@
     nox -t tv0.17                                  every patch release of torchvision 0.17
     nox -s lock                                    refresh matrix.lock.json from the index
     nox -s report -- results/<run>                 merge and report a run
+    nox -s patches -- --max-cache 12 --run-id X    every pair of the lock within 12 GB of uv cache,
+                                                   then its report and atlas (docs/atlas.md)
+    nox -s atlas -- results/X [--ship]             the atlas of a run; --ship: explain's data too
     nox -s compare -- results/baseline results/<run>   what changed (exit 1 when something did)
     nox -s baseline -- results/<run>               make that run the committed baseline
     nox -s tests                                   the test suite (-- -m "not slow" skips e2e)
@@ -40,7 +43,7 @@ if (_HERE / "_rngdrift" / "__init__.py").is_file():
 
 from _rngdrift.harness import errors, paths  # noqa: E402
 from _rngdrift.harness.matrix import compat, envs, interpreters, lock as lockfile  # noqa: E402
-from _rngdrift.harness.runs import cellsession, cellsets, invocation, rundirs, runoptions  # noqa: E402,E501
+from _rngdrift.harness.runs import cache, cellsession, cellsets, invocation, rundirs, runoptions  # noqa: E402,E501
 
 nox.options.default_venv_backend = "uv|venv"
 nox.options.sessions = ["matrix"]
@@ -102,6 +105,11 @@ for _xy, _exe in _FOUND.items():
 # and a cell that is reused gets no venv.
 SETUP = cellsession.prepare(POSARGS, RUN_ID,
                             envs.varied(cellsets.every_cell(), VARY) + CELLS["matrix"], WHERE)
+# --max-cache: each session's cells in the order that installs shared wheels once
+# (harness.runs.cache); without it, the lists as they are.
+ORDER = {}
+_guarded(lambda: ORDER.update({name: cache.ordered(cells, SETUP.options)
+                               for name, cells in CELLS.items()}))
 
 
 def _params(cells, tags=False):
@@ -127,24 +135,28 @@ def _run(session, cell_id, cells):
 # once it holds the venv's lock (harness/runs/venvguard.py), so a second run cannot
 # empty the venv a first one is using.
 @nox.session(reuse_venv=True)
-@nox.parametrize("python,cell", _params(CELLS["matrix"]))
+@nox.parametrize("python,cell", _params(ORDER["matrix"]))
 def matrix(session, cell):
     """Run every scenario in one cell of the default matrix."""
-    _run(session, cell, CELLS["matrix"])
+    _run(session, cell, ORDER["matrix"])
 
 
 @nox.session(tags=["exhaustive"], reuse_venv=True)
-@nox.parametrize("python,cell", _params(CELLS["exhaustive"]))
+@nox.parametrize("python,cell", _params(ORDER["exhaustive"]))
 def exhaustive(session, cell):
     """Run every scenario in one cell of the exhaustive set (newest patch of each tv minor)."""
-    _run(session, cell, CELLS["exhaustive"])
+    _run(session, cell, ORDER["exhaustive"])
 
 
 @nox.session(reuse_venv=True)
-@nox.parametrize("python,cell", _params(CELLS["patches"], tags=True))
+@nox.parametrize("python,cell", _params(ORDER["patches"], tags=True))
 def patches(session, cell):
-    """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17)."""
-    _run(session, cell, CELLS["patches"])
+    """Run every scenario in one cell of every pair in the lock (select: nox -t tv0.17);
+    then the report and the atlas of the run."""
+    _run(session, cell, ORDER["patches"])
+    if SETUP.options is not None:
+        session.notify("atlas", posargs=[str(rundirs.run_dir(SETUP.options.run_id,
+                                                              SETUP.options.results))])
 
 
 @nox.session(venv_backend="none")
@@ -170,6 +182,13 @@ def _command(*args: str) -> None:
 def report(session):
     """Merge results/<run>/cells/*.csv into matrix.csv and write the reports."""
     _command("report", *(session.posargs or [str(rundirs.RESULTS / "latest")]))
+
+
+@nox.session(venv_backend="none")
+def atlas(session):
+    """The atlas of a run (default results/latest): a page per release step and per random
+    API in RUN/atlas/; `-- RUN --ship` also refreshes what `rngdrift explain` answers from."""
+    _command("atlas", *(session.posargs or [str(rundirs.RESULTS / "latest")]))
 
 
 @nox.session(venv_backend="none")

@@ -25,6 +25,10 @@ For the matrix:
 A team's upgrade check (benchmarks/check.py):
   check      rngdrift check --from HEAD~1 --to HEAD --pytest tests/ on a scratch repository
              (torch 1.5 -> 1.6), the first time and again (warm)
+The atlas (benchmarks/atlas.py; not run unless named in --stages):
+  patches    a --max-cache run's peak cache, disk and wall time (--patches-run RUN)
+  atlas      CPU of `rngdrift report` and `rngdrift atlas` on the baseline and that run
+  explain    `rngdrift explain --from 1.10 --to 2.6`, wall
 The nightly (benchmarks/nightly.py; not run unless named in --stages):
   uvcache    the newest selected cell's uv cache packed and restored as actions/cache does,
              against a cold install, and what ``uv cache prune --ci`` leaves of it
@@ -49,7 +53,7 @@ if not __package__:  # `python benchmarks/bench.py`: the packages below are not 
     sys.exit("bench: run `python -m benchmarks.bench ...` from the repository root, "
              "or `nox -s bench -- ...`")
 
-from benchmarks import check, costs, nightly  # noqa: E402
+from benchmarks import atlas, check, costs, nightly  # noqa: E402
 from benchmarks.cells import select_cells  # noqa: E402
 from benchmarks.measure import ROOT, machine_text, uv_version  # noqa: E402
 from benchmarks.records import MATRIX, load_records  # noqa: E402
@@ -66,9 +70,11 @@ def parse_args(argv=None):
     parser.add_argument("--cells", default="subset",
                         help="'subset' (default: oldest, mid 1.x, 2.0-2.2, newest), 'all' "
                              "(the default matrix) or comma-separated cell ids")
-    parser.add_argument("--stages", default=",".join(s for s in STAGES if s not in nightly.STAGES),
+    parser.add_argument("--stages", default=",".join(s for s in STAGES if s not in nightly.STAGES
+                                                     and s not in atlas.STAGES),
                         help="comma-separated, from: " + ", ".join(STAGES) + " (default: all "
-                             "but the nightly's: " + ", ".join(nightly.STAGES) + ")")
+                             "but the nightly's and the atlas's: "
+                             + ", ".join([*nightly.STAGES, *atlas.STAGES]) + ")")
     parser.add_argument("--baseline-cells", default=f"{compat.DEFAULT[0].id},{compat.DEFAULT[-1].id}",
                         help="cells for the pip baseline (default: %(default)s)")
     parser.add_argument("--matrix-log", type=Path,
@@ -89,6 +95,9 @@ def parse_args(argv=None):
     parser.add_argument("--reuse-args", nargs=argparse.REMAINDER, default=[],
                         help="the options that run was made with, last on the line (e.g. "
                              "--reuse-args --only 'pairs.*' --repeats 1)")
+    parser.add_argument("--patches-run", type=Path, metavar="RUN",
+                        help="a run made with --max-cache (cache.jsonl) for the patches, atlas "
+                             "and explain stages")
     parser.add_argument("--reps", type=int, default=3, help="repeats of the cheap timings (median)")
     parser.add_argument("--work", type=Path, help="private caches and venvs (default /tmp/bench-*)")
     parser.add_argument("--out", type=Path, help="tables and records (default benchmarks/out/<time>)")
@@ -139,7 +148,7 @@ def main(argv=None) -> int:
                           ("parallel", bench.measure_parallel), ("matrix", bench.measure_matrix),
                           ("report", lambda: costs.measure_report(bench)),
                           *((name, lambda f=f: f(bench)) for name, f in
-                            {**nightly.STAGES, **check.STAGES}.items())):
+                            {**nightly.STAGES, **check.STAGES, **atlas.STAGES}.items())):
             if stage in args.stages:
                 print(f"bench: --- {stage}", flush=True)
                 bench.attempt(MATRIX, stage, fn)

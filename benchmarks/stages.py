@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import check, costs, nightly, records, usercode
+from benchmarks import atlas, check, costs, nightly, records, usercode
 from benchmarks.cells import nox_venv, select_cells, torch_major
 from benchmarks.logs import (downloaded_wheels, family_seconds, parse_nox_log, selected_wheels,
                              session_cell, wheel_project)
@@ -29,7 +29,7 @@ from _rngdrift.harness.cell import schema
 
 CELL_STAGES = ("download", "cold", "warm", "disk", "import", "run", "attribution", "usercode")
 MATRIX_STAGES = ("bandwidth", "parallel", "baseline", "matrix", "report") + tuple(nightly.STAGES) \
-    + tuple(check.STAGES)
+    + tuple(check.STAGES) + tuple(atlas.STAGES)
 STAGES = CELL_STAGES + MATRIX_STAGES
 
 # Disk a cold install needs at its peak (unpacked cache, hard-linked venvs) and a pip

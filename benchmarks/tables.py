@@ -269,6 +269,18 @@ def check_table(records) -> tuple[list[str], list[list[str]]]:
     return check.table(records)
 
 
+def atlas_table(records) -> tuple[list[str], list[list[str]]]:
+    """The patches run under --max-cache, the report and atlas at scale, explain."""
+    from benchmarks import atlas
+    rows = []
+    for (cell, metric), rec in sorted(records.items()):
+        if cell in atlas.ROWS and rec.get("value") is not None:
+            value = rec["value"]
+            shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+            rows.append([metric, shown, rec.get("note", "")])
+    return ["what", "value", "how"], rows
+
+
 def usercode_table(records) -> tuple[list[str], list[list[str]]]:
     from benchmarks import usercode
     return usercode.table(records, cell_ids_in(records), latest, _fmt)
@@ -282,6 +294,7 @@ TABLES = (
     ("baseline", "Naive baseline: python -m venv + pip (private pip cache)", baseline_table),
     ("costs", "rngdrift's own work: attribution overhead and report time", costs_table),
     ("nightly", "Nightly: a wheel cache, a night with nothing new, a lock refresh", nightly_table),
+    ("atlas", "The atlas: a disk-bounded patches run, report and atlas CPU, explain", atlas_table),
     ("usercode", "Your code as it is: what the harness adds (--call, --script; CPU ms, best "
      "of 6)", usercode_table),
     ("check", "Your upgrade: rngdrift check on a team's repository", check_table),

@@ -41,8 +41,8 @@ def commands() -> str:
     top = cli.parser()
     subs = _subparsers(top)
     lines = ["| command | what it does |", "|---|---|"]
-    lines += [f"| [`rngdrift {name}`](#rngdrift-{name}) | {module.HELP} |"
-              for name, module in cli.COMMANDS.items()]
+    lines += [f"| [`rngdrift {name}`](#rngdrift-{name}) | {cli.module(name).HELP} |"
+              for name in cli.COMMANDS]
     for name in cli.COMMANDS:
         lines += ["", f"## rngdrift {name}", "", "```text", _help(subs[name]).rstrip(), "```"]
     return "\n".join(lines)

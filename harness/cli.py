@@ -4,13 +4,15 @@ same command from a checkout."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from . import errors
-from .commands import baseline, check, ci, compare, plan, platform, report, run
 
-COMMANDS = {"check": check, "run": run, "report": report, "compare": compare,
-            "plan": plan, "baseline": baseline, "platform": platform, "ci": ci}
+# name -> module under harness.commands, imported only when needed: `rngdrift explain`
+# answers in well under a second because it never imports pandas (report does).
+COMMANDS = ("check", "run", "report", "compare", "explain", "atlas", "plan", "baseline",
+            "platform", "ci")
 DESCRIPTION = """\
 rngdrift tells you which random results of your PyTorch/torchvision code change when
 you upgrade, why (the upstream change and the random draws that moved) and what to
@@ -23,25 +25,35 @@ add to your seeding.
         rngdrift's matrix of torch/torchvision releases, with its scenarios or your code
   rngdrift report RUN --from 1.10 --to 2.6
         what that upgrade changes, from a run's results
+  rngdrift explain --from 2.3.1 --to 2.5.1
+        the same from the atlas shipped with rngdrift (no run needed)
 
 Results go to rngdrift-results/ in the directory you start from.
 """
 EPILOG = "`rngdrift COMMAND --help` for each command's options."
 
 
-def parser() -> argparse.ArgumentParser:
+def module(name: str):
+    return importlib.import_module(f"{__package__}.commands.{name}")
+
+
+def parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``only`` (the one being run: the others'
+    modules are not imported)."""
     top = argparse.ArgumentParser(prog="rngdrift", description=DESCRIPTION, epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module in COMMANDS.items():
-        sub = commands.add_parser(name, help=module.HELP,
-                                  description=getattr(module, "DESCRIPTION", module.__doc__),
+    for name in COMMANDS if only is None else (only,):
+        module_ = module(name)
+        sub = commands.add_parser(name, help=module_.HELP,
+                                  description=getattr(module_, "DESCRIPTION", module_.__doc__),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(sub)
-        sub.set_defaults(command_run=module.run)
+        module_.add_arguments(sub)
+        sub.set_defaults(command_run=module_.run)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     return errors.guarded(lambda: args.command_run(args), f"rngdrift {args.command}")

@@ -28,7 +28,7 @@ and Pillow at the matrix's versions (``NUMPY``/``PILLOW``) where that Python has
 wheels of them, else the newest older release that has (Python 3.7: NumPy 1.21.6,
 Pillow 9.5.0), else the oldest newer one; ``LIMITS`` narrows that where a release
 needs what its metadata does not say (torchvision 0.4: Pillow 8.4.0), and torch
-1.x also gets ``setuptools<70``.
+1.x and 2.1 also get ``setuptools<70``.
 
 The output is deterministic (sorted, no timing), and a refresh that finds nothing
 new leaves the file byte for byte as it was, ``made`` included. Any network or
@@ -178,8 +178,11 @@ def requirements(torch: str, torchvision: str, numpy: str, pillow: str) -> list[
 
 def constraints(torch: str) -> list[str]:
     """What a torch release needs besides its pins: uv venvs carry no setuptools, and
-    torch 1.x imports pkg_resources (removed from setuptools 70)."""
-    return ["setuptools<70"] if vkey(torch) < vkey("2.0") else []
+    torch 1.x imports pkg_resources (removed from setuptools 70); torch 2.1's
+    torch_version imports packaging, which its wheel does not declare, else
+    pkg_resources' copy (pytorch/pytorch#114591: `import torch` fails in a bare venv)."""
+    needs = vkey(torch) < vkey("2.0") or vkey("2.1") <= vkey(torch) < vkey("2.2")
+    return ["setuptools<70"] if needs else []
 
 
 def _parallel(func, items: list, workers: int) -> list:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import paths
 from ..matrix import compat, interpreters
-from . import importroot, preflight, reuse, runoptions, rundirs, venvguard
+from . import cache, importroot, preflight, reuse, runoptions, rundirs, venvguard
 from .runoptions import RunOptions
 from ..cell import environment, schema
 from ..errors import UserError
@@ -286,11 +286,11 @@ def run_cell(session, cell: compat.Cell, setup: Setup, cells: list[compat.Cell] 
                 session.error(str(exc))
             session.log(f"{cell.id}: {decision.line()}")
             return
-        _run_locked(session, cell, opts, run_path, out, decision)
+        _run_locked(session, cell, opts, run_path, out, decision, cells)
 
 
 def _run_locked(session, cell: compat.Cell, opts: RunOptions, run_path: Path, out: Path,
-                decision: reuse.Decision) -> None:
+                decision: reuse.Decision, cells: list[compat.Cell] | None = None) -> None:
     """The cell's session while it holds its lock: resume check, leftovers, install, run."""
     session.notify("report", posargs=[str(run_path)])
     if opts.resume and cell_is_complete(out, cell.id):
@@ -306,6 +306,16 @@ def _run_locked(session, cell: compat.Cell, opts: RunOptions, run_path: Path, ou
     requirements = cell.requirements + [a for f in opts.cell_requirements for a in ("-r", f)]
     if opts.pytest:  # resolved with the pins too: pytest cannot move torch either
         requirements.append(pytest_requirement(cell.python))
+    # --max-cache (harness.runs.cache): evict what no later cell needs before the install,
+    # then record the sizes and remove the venv; a cell the budget cannot hold gets an
+    # error row instead of an install; without --max-cache, nothing
+    with cache.bounded(session, cell, opts, run_path, cells, refused=lambda why: schema.write_csv(
+            out, error_rows(cell, opts.run_id, schema.CELL_INSTALL, why))):
+        _install_and_run(session, cell, opts, out, decision, requirements)
+
+
+def _install_and_run(session, cell: compat.Cell, opts: RunOptions, out: Path,
+                     decision: reuse.Decision, requirements: list[str]) -> None:
     cmd = install_command(session, requirements, runoptions.index_args(opts))
     session.log("install: " + " ".join(shlex.quote(c) for c in cmd[-len(requirements):]))
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_import_root(session))

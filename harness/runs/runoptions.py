@@ -25,7 +25,7 @@ import re
 import shlex
 from pathlib import Path
 
-from . import rundirs
+from . import cacheplan, rundirs
 from .. import paths
 from ..matrix import envs
 from ..cell import options
@@ -126,6 +126,7 @@ def add_to(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     options.add_to(parser, "both")
     add_index_options(parser)
     add_reuse_options(parser)
+    cacheplan.add_options(parser)  # --max-cache, --cache-dir (harness.runs.cache)
     return parser
 
 
@@ -159,6 +160,8 @@ class _Methods:
         argv += ["--reuse-across-platforms"] if self.reuse_across_platforms else []
         argv += [a for axis in self.vary
                  for a in ("--vary", f"{axis.package}={','.join(axis.versions)}")]
+        argv += ["--max-cache", repr(self.max_cache)] if self.max_cache else []
+        argv += ["--cache-dir", self.cache_dir] if self.cache_dir else []
         return argv + (["--plan"] if self.plan else [])
 
 
@@ -172,6 +175,8 @@ RunOptions = dataclasses.make_dataclass(
      ("reuse_across_platforms", bool, dataclasses.field(default=False)),
      ("plan", bool, dataclasses.field(default=False)),
      ("vary", tuple, dataclasses.field(default=())),
+     ("max_cache", float | None, dataclasses.field(default=None)),
+     ("cache_dir", str | None, dataclasses.field(default=None)),
      *(_field(o) for o in options.selected("both"))],
     bases=(_Methods,), frozen=True, namespace={"__module__": __name__})
 RunOptions.__doc__ = """The options after ``--``, typed and with absolute paths: the host's
@@ -223,7 +228,10 @@ def from_namespace(ns: argparse.Namespace, default_run_id: str,
                          for link in ns.find_links),
         reuse_from=ns.reuse_from, rerun=ns.rerun,
         reuse_across_platforms=ns.reuse_across_platforms, plan=ns.plan,
-        vary=tuple(envs.combine(getattr(ns, "vary", ()))), **values)
+        vary=tuple(envs.combine(getattr(ns, "vary", ()))),
+        max_cache=getattr(ns, "max_cache", None),
+        cache_dir=str((base / ns.cache_dir).resolve()) if getattr(ns, "cache_dir", None) else None,
+        **values)
 
 
 def parse(argv: list[str], default_run_id: str, started_in: str | Path | None = None,
