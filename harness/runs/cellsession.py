@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
-import fcntl
 import glob
 import os
 import re
@@ -104,21 +102,10 @@ def cell_lock(run_path: Path, cell_id: str):
     cell and run id refuses with one line instead of deleting the first's files."""
     locks = run_path / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
-    path = locks / f"{cell_id}.lock"
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise UserError(f"{cell_id}: another run of this cell is writing {run_path} "
-                            f"(pid {holder}); wait for it, or choose another --run-id") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+    with venvguard.exclusive(locks / f"{cell_id}.lock",
+                             lambda holder: f"{cell_id}: another run of this cell is writing "
+                                            f"{run_path} (pid {holder}); wait for it, or choose "
+                                            "another --run-id"):
         yield
 
 

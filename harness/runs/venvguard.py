@@ -40,7 +40,18 @@ def holding(session, cell_id: str):
     if not location:  # no venv (a reused cell, --no-venv): nothing to guard
         yield
         return
-    path = Path(location + LOCK_SUFFIX)
+    with exclusive(Path(location + LOCK_SUFFIX),
+                   lambda holder: f"{cell_id}: another nox run is using this cell's venv "
+                                  f"{location} (pid {holder}); wait for it, or give this run "
+                                  "its own --envdir"):
+        yield
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, busy):
+    """Hold an exclusive lock on ``path`` (made if missing, the holder's pid written in it)
+    until the block ends; a UserError ``busy(pid of the holder)``, touching nothing, when
+    another process holds it."""
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -48,10 +59,7 @@ def holding(session, cell_id: str):
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
             handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise UserError(f"{cell_id}: another nox run is using this cell's venv "
-                            f"{location} (pid {holder}); wait for it, or give this run its "
-                            "own --envdir") from None
+            raise UserError(busy(handle.read().strip() or "?")) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
