@@ -19,7 +19,7 @@ from _rngdrift.harness.atlas import answers, model, site, upgrades
 from _rngdrift.harness.atlas.apis import Pages, looks_like_api
 from _rngdrift.harness.errors import UserError
 from _rngdrift.harness.report import upgrade
-from _rngdrift.harness.report.findings import FOLDED
+from _rngdrift.harness.report import severity as sev
 from _rngdrift.harness.report.tables import build
 from _rngdrift.harness.results.frames import Tolerance, load_run
 
@@ -46,7 +46,7 @@ def data(report, built):
 
 def test_every_finding_of_the_report_is_on_its_steps_page_once(report, built):
     atlas, files, _ = built
-    shown = [f for f in report.findings if f.severity not in FOLDED]
+    shown = [f for f in report.findings if not sev.get(f.severity).folded]
     on_pages = [f for step in atlas.steps for f in step.actionable]
     assert on_pages and sorted(map(id, on_pages)) == sorted(map(id, shown))
     for step in atlas.steps:
@@ -68,9 +68,9 @@ def test_a_step_page_holds_every_row_of_its_findings_as_evidence(built):
 
 def _changed_cells(report, scenario):
     """Cells where a seeded mode's value of ``scenario`` changes, from drift.csv's data."""
-    drift = report.drift
-    rows = drift[(drift["scenario"] == scenario) & drift["seeding"].isin(["torch", "all", "full"])]
-    return {cell for text in rows["changes_at"] for cell in text.split()}
+    return {cell for row in report.drift.records()
+            if row["scenario"] == scenario and row["seeding"] in ("torch", "all", "full")
+            for cell in row["changes_at"].split()}
 
 
 @pytest.mark.parametrize("api,scenario", [("torch.multinomial", "streams.multinomial"),

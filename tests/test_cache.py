@@ -134,12 +134,14 @@ def test_a_cell_bigger_than_the_budget_is_refused_with_what_it_needs():
 def test_max_cache_is_an_option_after_the_double_dash():
     args = runoptions.parse(["--max-cache", "12", "--cache-dir", "/tmp/x"], "run")
     assert args.max_cache == 12.0 and args.cache_dir == "/tmp/x"
-    with pytest.raises(SystemExit):
+    with pytest.raises(UserError, match=r"--max-cache wants a size in GB above 0, got '0'"):
         runoptions.parse(["--max-cache", "0"], "run")
 
 
 def test_without_max_cache_the_order_is_the_sessions_own():
-    assert cache.ordered(compat.PATCHES, ["--only", "x"]) is compat.PATCHES
+    assert cache.ordered(compat.PATCHES, runoptions.parse(["--only", "x"], "run")) \
+        is compat.PATCHES
+    assert cache.ordered(compat.PATCHES, None) is compat.PATCHES   # options unusable
 
 
 class FakeSession:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..report import findings as findings_mod
+from ..report import severity as sev
 from ..report.words import version_step
 from ..results import platforms
 from .apis import Api, Pages
 
-# A step's own severities on an API page: a stream that changed, not availability.
-CHANGED = ("broken", "failing", "lost-repro", "drift", "improved", "regained")
+
+def changed(finding) -> bool:
+    """A finding an API page lists: a stream that changed (the verdict and the good
+    news), not availability, unseeded noise or the harness's own recipe."""
+    return not sev.get(finding.severity).folded
 
 
 @dataclasses.dataclass(frozen=True, eq=False)   # one object per step: hashed by identity
@@ -37,11 +40,11 @@ class Step:
 
     @property
     def actionable(self) -> list:
-        return [f for f in self.findings if f.severity not in findings_mod.FOLDED]
+        return [f for f in self.findings if not sev.get(f.severity).folded]
 
     @property
     def folded(self) -> list:
-        return [f for f in self.findings if f.severity in findings_mod.FOLDED]
+        return [f for f in self.findings if sev.get(f.severity).folded]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -79,7 +82,7 @@ class Atlas:
 
 def classes(report) -> str:
     """'x86_64-amd-avx512' (or several, comma-separated) for the run's cells."""
-    return ", ".join(sorted(set(platforms.classes_of(report.matrix).values()))) or "unknown"
+    return ", ".join(sorted(set(platforms.classes_of(report.loaded).values()))) or "unknown"
 
 
 def steps_of(report) -> list[Step]:
@@ -101,13 +104,13 @@ def build(report, others=(), pages: Pages | None = None, dependence=None) -> Atl
         for finding in step.findings:
             touched = pages.of_finding(report.evidence, finding)
             finding_apis[id(finding)] = [api for api, _ in touched.values()]
-            if finding.severity not in CHANGED:
+            if not changed(finding):
                 continue
             for api, how in touched.values():
                 entries.setdefault(api.name, []).append(ApiEntry(step, finding, frozenset(how)))
     apis = [(api, entries.get(api.name, [])) for api in pages.all()]
-    table = platforms.dependence_in(report.matrix, dependence)
-    dependent = set(zip(table["scenario"], table["metric"]))
+    dependent = {(r["scenario"], r["metric"])
+                 for r in platforms.dependence_in(report.loaded, dependence)}
     other_classes = []
     for other in others:
         by_step: dict[str, list] = {}

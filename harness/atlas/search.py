@@ -7,7 +7,8 @@ Each entry: ``t`` the title shown, ``u`` the page (and anchor), ``k`` what it is
 """
 from __future__ import annotations
 
-from ..report.words import HEADINGS, title
+from ..report import severity as sev
+from ..report.words import title
 
 
 def entries(atlas, step_href, api_href) -> list[dict]:
@@ -22,9 +23,9 @@ def entries(atlas, step_href, api_href) -> list[dict]:
                     "s": " ".join(words).lower()})
         for number, finding in enumerate(step.actionable, 1):
             names = [api.name for api in atlas.finding_apis.get(id(finding), [])]
-            text = [title(finding), HEADINGS[finding.severity], step.words, *names,
+            text = [title(finding), sev.get(finding.severity).heading, step.words, *names,
                     *finding.scenarios, finding.cause.id if finding.cause else "unexplained"]
-            out.append({"t": f"{HEADINGS[finding.severity]} at torch {after['torch']}: "
+            out.append({"t": f"{sev.get(finding.severity).heading} at torch {after['torch']}: "
                              f"{title(finding).replace('`', '')}"[:160],
                         "u": f"{step_href(step)}#f-{number}", "k": "finding",
                         "s": " ".join(text).lower()})

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 
 from ..report import html_page
+from ..report import severity as sev
 from ..report.html_page import badge, esc, prose
-from ..report.findings import SEVERITIES
-from ..report.words import HEADINGS, PLURAL, counts, title, transition, verdict
+from ..report.words import counts, title, transition, verdict
 from .search import SCRIPT, entries
 
 CSS = html_page.CSS + """
@@ -55,7 +55,7 @@ def _torch(atlas, cell: str) -> str:
 
 def _badges(found) -> str:
     n = counts(found)
-    shown = "".join(badge(s, f"{n[s]} {PLURAL[s]}") for s in SEVERITIES if n[s])
+    shown = "".join(badge(s, f"{n[s]} {sev.get(s).plural}") for s in sev.NAMES if n[s])
     return f'<span class="badges">{shown}</span>' if shown else ""
 
 
@@ -127,11 +127,11 @@ def step_page(atlas, step) -> str:
     else:
         body.append("<p>Nothing broke, lost reproducibility or drifted at this step.</p>")
     if step.folded:
-        rows = "".join(f"<tr><td>{badge(t.severity, HEADINGS[t.severity])}</td>"
+        rows = "".join(f"<tr><td>{badge(t.severity, sev.get(t.severity).heading)}</td>"
                        f"<td>{prose(transition(t))}</td></tr>"
                        for f in step.folded for t in f.transitions)
         body.append(f"<details><summary>Folded: {sum(len(f.transitions) for f in step.folded)} "
-                    "rows of noise, newly available, gone or harness changes</summary>"
+                    "rows of unseeded noise, availability or harness recipe changes</summary>"
                     f'<div class="scroll"><table>{rows}</table></div></details>')
     body += _other_classes(atlas, step)
     return page(step.words, body, 1)
@@ -151,7 +151,7 @@ def _finding(atlas, finding, number: int) -> str:
                      f"between CPU classes at the same pins (platform_dependence.csv); measured "
                      f"here on {esc(atlas.platform)}"
                      + ("" if atlas.others else ": other classes may see another step") + ".</p>")
-    rows = "".join(f"<tr><td>{badge(t.severity, HEADINGS[t.severity])}</td>"
+    rows = "".join(f"<tr><td>{badge(t.severity, sev.get(t.severity).heading)}</td>"
                    f"<td>{prose(transition(t))}</td></tr>" for t in finding.transitions)
     extra.append(f"<details><summary>Evidence: {len(finding.transitions)} rows</summary>"
                  f'<div class="scroll"><table>{rows}</table></div></details>')
@@ -167,7 +167,7 @@ def _other_classes(atlas, step) -> list[str]:
             out.append(f"<h2>On {esc(other.platform)}</h2><p>That run has no such step.</p>")
             continue
         theirs = [f for f in other.by_step.get(step.after, [])
-                  if f.severity not in ("new", "gone", "noise", "harness")]
+                  if not sev.get(f.severity).folded]
         ours = {signature(f) for f in step.actionable}
         differ = [f for f in theirs if signature(f) not in ours]
         missing = len(ours - {signature(f) for f in theirs})
@@ -209,7 +209,7 @@ def api_page(atlas, api, found) -> str:
         cause = (f'<a href="{esc(f.cause.link)}"><code>{esc(f.cause.id)}</code></a>'
                  if f.cause else "unexplained")
         body.append(f'<tr><td><a href="../{step_href(entry.step)}#f-{number}">'
-                    f"{esc(entry.step.words)}</a></td><td>{badge(f.severity, HEADINGS[f.severity])}"
+                    f"{esc(entry.step.words)}</a></td><td>{badge(f.severity, sev.get(f.severity).heading)}"
                     f"</td><td>{prose(title(f))}{_platform_mark(atlas, f)}</td>"
                     f"<td>{esc(', '.join(HOW_WORDS[h] for h in sorted(entry.how)))}</td>"
                     f"<td>{cause}</td></tr>")

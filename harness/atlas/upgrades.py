@@ -8,8 +8,8 @@ and without a cell.
 For each pair of cells (older, newer) the answer is the report's own: ``upgrade.upgrade``
 finds the findings and ``upgrade.render`` / ``markdown.finding_lines`` word them. Texts
 are stored once (a string table) and findings once (a record table), so n cells give
-n(n-1)/2 answers at the size of the distinct texts. The folded rows (good news, noise,
-availability) are kept as a count: ``rngdrift report`` lists them.
+n(n-1)/2 answers at the size of the distinct texts. The folded rows (unseeded noise,
+availability, harness recipe) are kept as a count: ``rngdrift report`` lists them.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from ..report import markdown, upgrade
-from ..report.findings import ACTIONABLE
+from ..report import severity as sev
 from ..runs import rundirs
 from .apis import Pages
 
@@ -46,13 +46,15 @@ def answer_parts(report, old: str, new: str):
     ``rngdrift report --from old --to new`` prints them."""
     found = upgrade.upgrade(report.evidence, old, new)
     text = upgrade.render(report, found, old, new)
-    shown = [f for f in found if f.severity in ACTIONABLE]
+    # the verdict's findings, then the good news, numbered on: as the answer prints them
+    shown = [f for f in found if sev.get(f.severity).actionable] + \
+        [f for f in found if sev.get(f.severity).good]
     blocks = ["\n".join(markdown.finding_lines(report, f, n)) for n, f in enumerate(shown, 1)]
     if blocks:
         head = text[:text.index(blocks[0])]
     else:
         head = text.split("<details>")[0].split("Nothing changes")[0]
-    folded = sum(len(f.transitions) for f in found if f.severity not in ACTIONABLE)
+    folded = sum(len(f.transitions) for f in found if sev.get(f.severity).folded)
     return head, list(zip(shown, blocks)), folded
 
 

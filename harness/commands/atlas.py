@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     cpu_site = time.process_time()
     print(f"rngdrift atlas: {out}: {len(atlas.steps)} release steps, "
           f"{sum(1 for name in files if name.startswith('apis/'))} API pages, "
-          f"{len(report.matrix)} rows of {len(report.cells)} cells; open {out / 'index.html'}")
+          f"{len(report.loaded.table)} rows of {len(report.cells)} cells; open {out / 'index.html'}")
     if args.ship:
         payload = upgrades.data(report, pages, report.run_id, atlas.platform, atlas.dependent)
         ship(args.ship, payload)
@@ -100,5 +100,5 @@ def run(args: argparse.Namespace) -> int:
     # what `nox -s bench -- --stages atlas` reads
     print(f"rngdrift atlas: {time.time() - started:.1f} s, {time.process_time() - cpu:.1f} s CPU "
           f"(report model {cpu_model - cpu:.2f}, site {cpu_site - cpu_model:.2f}, explain data "
-          f"{time.process_time() - cpu_site:.2f}); {len(report.matrix)} rows", file=sys.stderr)
+          f"{time.process_time() - cpu_site:.2f}); {len(report.loaded.table)} rows", file=sys.stderr)
     return 0
