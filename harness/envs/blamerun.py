@@ -117,11 +117,18 @@ class Probes:
         return lines + [f"{n}=={v}" for n, v in changes.items() if n not in seen and v]
 
     def cell_id(self, resolved: build.Resolved, changes: dict) -> str:
+        """The matrix's name for it: 'py3.8-torch1.5.0-tv0.6.0-pillow9.0.0' (the moved
+        packages other than torch and torchvision named)."""
         pins = pin_map(resolved)
-        extra = "".join(f"+{n}{v}" for n, v in sorted(changes.items())
-                        if n not in ("torch", "torchvision") and v)
-        return re.sub(r"[^\w.+-]", "_", f"py{resolved.python}-torch{pins.get('torch')}"
-                                       f"-tv{pins.get('torchvision')}{extra}")
+        named = tuple((n, v) for n, v in sorted(changes.items())
+                      if n not in ("torch", "torchvision") and v)
+        try:
+            return compat.Cell(resolved.python, pins["torch"], pins["torchvision"],
+                               pins=named).id
+        except (KeyError, ValueError):
+            extra = "".join(f"-{n}{v}" for n, v in named)
+            return re.sub(r"[^\w.+-]", "_", f"py{resolved.python}-torch{pins.get('torch')}"
+                                           f"-tv{pins.get('torchvision')}{extra}")
 
     def __call__(self, changes: dict):
         what = ", ".join(f"{blame.display(n)} {v}" for n, v in sorted(changes.items()))
