@@ -275,3 +275,18 @@ def test_a_packages_releases_come_from_the_index_with_wheels_for_the_python():
     group = blame.Group(("pillow",), ("7.0.0",), ("9.0.0",))
     assert blamerun.Releases("3.8", fetch=fetch, lock=LOCK)(group) == [
         {"pillow": "7.1.0"}, {"pillow": "8.3.0"}]
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["--blame", "--blame-budget", "0"], "--blame-budget: '0': give a whole number"),
+    (["--blame-budget", "3"], "--blame-budget bounds --blame: give --blame too"),
+])
+def test_a_bad_budget_is_said_and_exit_2(argv, said, capsys, tmp_path, monkeypatch):
+    from _rngdrift.harness import cli
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = cli.main(["check", "--from", "torch==1.5.0", "--to", "torch==1.6.0", *argv])
+    except SystemExit as exc:  # argparse's own error, as for --fail-on
+        code = exc.code
+    assert code == 2
+    assert said in capsys.readouterr().err.strip().splitlines()[-1]

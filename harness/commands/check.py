@@ -94,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="say which package's bump (and which release of it) changes each "
                              "changed row: one package (torch with torchvision) moved at a "
                              "time, its releases bisected")
-    parser.add_argument("--blame-budget", type=_budget, default=BLAME_BUDGET, metavar="N",
+    parser.add_argument("--blame-budget", type=_budget, metavar="N",
                         help=f"at most N environments for --blame (default {BLAME_BUDGET}); "
                              "what is left is said")
     parser.add_argument("--out", type=Path, metavar="FILE",
@@ -133,6 +133,9 @@ def severities(run_path: Path) -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.blame_budget is not None and not args.blame:
+        raise UserError("--blame-budget bounds --blame: give --blame too")
+    args.blame_budget = args.blame_budget or BLAME_BUDGET
     started_in = Path.cwd().resolve()
     opts = _options(args, started_in)
     sides = [specs.read(args.old, "--from", started_in, args.declared),

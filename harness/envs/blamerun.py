@@ -147,7 +147,7 @@ class Probes:
             exe = build.install(resolved, self.cache, self.index, f"--blame {what}")
             checkrun.run_cell(exe, cell_id, self.opts, self.out, self.root,
                               [f"rngdrift check --blame: {what}"])
-        except UserError as exc:
+        except UserError as exc:  # uv could not install it, or the cell did not run in it
             self.cost.refused += 1
             self.log.append({"changes": changes, "installable": False, "reason": str(exc)})
             return str(exc)
