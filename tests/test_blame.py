@@ -290,3 +290,13 @@ def test_a_bad_budget_is_said_and_exit_2(argv, said, capsys, tmp_path, monkeypat
         code = exc.code
     assert code == 2
     assert said in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_rows_with_no_declared_package_moved_are_not_blamed_on_a_bump():
+    groups, followers = blame.plan({"torch": "1.5.0", "future": "0.18.2"},
+                                   {"torch": "1.5.0", "future": "0.18.3"}, {"torch"})
+    result = blame.Blame({}, ROWS, groups, Fake(), releases, 5, followers).run()
+    lines = "\n".join(blametext.section(result, blamerun.Cost(), "old", 0))
+    assert "No package either side declares moved (only future, which uv chose)" in lines
+    assert "No single package" not in lines
+    assert result.built == 0

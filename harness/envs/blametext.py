@@ -41,6 +41,11 @@ def section(result: Result, cost: Cost, old_cell: str, noise: int) -> list[str]:
                 "both sides left out: chance, not a bump)" if noise else "") + ".", ""]
     if not result.rows:
         lines += ["Nothing changed between the two sides, so there is nothing to blame.", ""]
+    elif not result.groups:
+        lines += ["No package either side declares moved"
+                  + (f" (only {', '.join(result.followers)}, which uv chose)"
+                     if result.followers else "")
+                  + ": there is no bump to blame these rows on.", ""]
     quiet = []
     for found in result.groups:
         group = found.group
@@ -87,7 +92,7 @@ def section(result: Result, cost: Cost, old_cell: str, noise: int) -> list[str]:
                            (NOT_TRIED, "Not attributed: the budget ran out before every "
                                        "package was tried")):
         rows = [r for r in result.rows if r.verdict == verdict]
-        if rows:
+        if rows and result.groups:
             lines.append(f"- {words}: {_runs(rows)}")
     if result.followers:
         lines.append(f"- Not declared by either side, left to uv in each environment: "
