@@ -25,6 +25,8 @@ For the matrix:
 A team's upgrade check (benchmarks/check.py):
   check      rngdrift check --from HEAD~1 --to HEAD --pytest tests/ on a scratch repository
              (torch 1.5 -> 1.6), the first time and again (warm)
+  blame      rngdrift check --blame of a three-package bump (torch/tv, Pillow, NumPy):
+             environments built, wall time
 The atlas (benchmarks/atlas.py; not run unless named in --stages):
   patches    a --max-cache run's peak cache, disk and wall time (--patches-run RUN)
   atlas      CPU of `rngdrift report` and `rngdrift atlas` on the baseline and that run

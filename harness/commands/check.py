@@ -15,6 +15,11 @@ seeding mode, and the answer is the verdict-first report for that one upgrade:
 what changed, why, and the fix. It goes to stdout and to check.md in
 rngdrift-results/<run>/ (with report.md, report.html and findings.csv beside it).
 
+--blame: when the sides differ in several packages, which one's bump (and which of
+its releases) changes each changed row: environments that move one package (torch with
+torchvision) at a time, only the changed scenarios re-run (--blame-budget N bounds
+the environments built). check.md says it; blame.csv and blame.json hold it.
+
 Exit status: 1 when a finding has a severity of --fail-on (default: broken), 0 when
 not, 2 on bad input or an environment that cannot be resolved.
 """
@@ -29,7 +34,7 @@ import sys
 from pathlib import Path
 
 from ..cell import options
-from ..envs import build, checkrun, specs
+from ..envs import blame, blamerun, blametext, build, checkrun, specs
 from ..errors import UserError
 from ..matrix import compat
 from ..report import FINDINGS_CSV, severity
@@ -41,6 +46,17 @@ HELP = "what a dependency bump changes in your code's results (--from REF --to R
 DESCRIPTION = __doc__.replace("``", "")
 DEFAULT_FAIL_ON = (severity.BROKEN,)
 ANSWER = "check.md"
+BLAME_BUDGET = 10
+
+
+def _budget(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a whole number of environments >= 1")
+    return number
 
 
 def _fail_on(value: str) -> tuple[str, ...]:
@@ -74,6 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--envdir", type=Path, metavar="DIR",
                         help=f"where environments go (default: {run_command.STATE}/check/ in "
                              "the directory you start from)")
+    parser.add_argument("--blame", action="store_true",
+                        help="say which package's bump (and which release of it) changes each "
+                             "changed row: one package (torch with torchvision) moved at a "
+                             "time, its releases bisected")
+    parser.add_argument("--blame-budget", type=_budget, metavar="N",
+                        help=f"at most N environments for --blame (default {BLAME_BUDGET}); "
+                             "what is left is said")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help=f"also write the verdict ({ANSWER}) to FILE (the action posts it)")
     parser.add_argument("--run-id", help="the run directory's name (default: check-<time>)")
@@ -110,6 +133,9 @@ def severities(run_path: Path) -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.blame_budget is not None and not args.blame:
+        raise UserError("--blame-budget bounds --blame: give --blame too")
+    args.blame_budget = args.blame_budget or BLAME_BUDGET
     started_in = Path.cwd().resolve()
     opts = _options(args, started_in)
     sides = [specs.read(args.old, "--from", started_in, args.declared),
@@ -142,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
     answer = _report(str(run_path), "--from", ids[0], "--to", ids[1])
     answer = "#" + answer if answer.startswith("# ") else answer
     text = "\n".join(checkrun.header(sides, chosen, ids)) + "\n" + answer
+    if args.blame:
+        text += "\n" + "\n".join(_blame(args, opts, sides, chosen, ids, run_path, root, cache,
+                                         index))
     rundirs.write_files(run_path, {ANSWER: text})
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -151,3 +180,26 @@ def run(args: argparse.Namespace) -> int:
           "beside it)", file=sys.stderr)
     failing = sorted(severities(run_path) & set(args.fail_on))
     return 1 if failing else 0
+
+
+def _blame(args, opts, sides, chosen, ids, run_path, root, cache, index) -> list[str]:
+    """check --blame: the changed rows blamed on one package's bump each (check.md's
+    section returned; blame.csv and blame.json written beside the run)."""
+    rows, noise = blamerun.changed_rows(run_path, ids)
+    old, new = blamerun.pin_map(chosen[0]), blamerun.pin_map(chosen[1])
+    declared = set().union(*(s.declared.names() for s in sides))
+    groups, followers = blame.plan(old, new, declared)
+    narrowed = blamerun.narrowed(opts, rows, opts.run_id + "-blame") if rows else opts
+    probes = blamerun.Probes(chosen[0], followers, narrowed, run_path, root, cache, index, rows)
+    releases = blamerun.Releases(chosen[0].python, blamerun.index_url(opts))
+    print(f"rngdrift check --blame: {len(rows)} changed rows; moving {len(groups)} "
+          f"package group(s) one at a time (budget {args.blame_budget} environments)",
+          file=sys.stderr, flush=True)
+    result = blame.Blame(old, rows, groups if rows else [], probes, releases,
+                         args.blame_budget, followers).run()
+    cost = probes.cost.stop()
+    rundirs.write_files(run_path, blametext.files(result, cost, probes.log, ids, noise))
+    lines = blametext.section(result, cost, ids[0], noise)
+    print(f"rngdrift check --blame: {cost.built} environments built, {cost.runs} scenario "
+          f"runs, {cost.wall_s:.0f} s; {run_path / blametext.BLAME_CSV}", file=sys.stderr)
+    return lines
