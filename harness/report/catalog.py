@@ -162,8 +162,9 @@ def match(step: Step, causes: tuple[Cause, ...] | None = None) -> Match:
     package moved past the release) and that the step's evidence ties to it
     (``_evidence``). Strong evidence (the draws moved as the row says, or an API it names
     drew from another generator) decides; a row that only names APIs the code calls is
-    the cause when it is the only such row of the step or names this scenario; else the
-    step's rows that touch what the code calls are listed as ``candidates``. A row
+    the cause only when it names this scenario; else the step's rows that touch what the
+    code calls are listed as ``candidates`` (a call alone does not show the change moved
+    the numbers). A row
     naming the scenario but with nothing in the draws to tie it counts only where the
     row has no draws to check (a kernel change of an API the scenario does not trace).
     """
@@ -184,6 +185,6 @@ def match(step: Step, causes: tuple[Cause, ...] | None = None) -> Match:
     scored.sort(key=lambda s: s[0], reverse=True)
     (strength, named, _, _), how, best = scored[0]
     weak = [c for (st, *_), _, c in scored if st == 1]
-    if strength >= 2 or named or len(weak) == 1:
+    if strength >= 2 or named:
         return Match(best, how=how)
     return Match(candidates=tuple(weak))
