@@ -220,5 +220,6 @@ def test_a_real_cell_runs_under_max_cache(tmp_path):
     (line,) = cache.read_log(tmp_path / "results" / "cachetest")
     assert line["cell"] == cell and line["fetched"] >= 4
     assert 0.5e9 < line["cache_after"] < 4e9
-    assert not list((ROOT / ".nox").glob("matrix-*torch1-5-0*"))
+    # the venv is gone (its lock file beside it, venvguard's, may stay: it holds no wheels)
+    assert not [p for p in (ROOT / ".nox").glob("matrix-*torch1-5-0*") if p.is_dir()]
     assert (tmp_path / "results" / "cachetest" / "cells" / f"{cell}.csv").is_file()

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CAUSES = ROOT / "harness" / "report" / "causes.csv"
 HEADER = ["id", "package", "version", "apis", "draws_before", "draws_after", "scenarios",
-          "platform", "what", "fix", "link"]
+          "platform", "what", "fix", "link", "fix_scenarios"]
 
 
 def _rows() -> list[dict]:
@@ -76,6 +76,8 @@ def test_rows_are_well_formed():
             # a canonical scenario, or the families rngdrift makes of a user's code
             assert glob.split(".")[0] in USER_FAMILIES or \
                 any(fnmatch.fnmatch(name, glob) for name in scenarios), (row["id"], glob)
+        for name in row["fix_scenarios"].split():  # canonical scenarios that apply the fix
+            assert name in scenarios, (row["id"], name)
 
 
 def test_headline_change_is_explained():

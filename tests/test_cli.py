@@ -45,8 +45,8 @@ def test_pip_install_gives_a_working_rngdrift(tmp_path):
     subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
                     str(ROOT)], check=True, timeout=600)
     rngdrift = str(venv / "bin" / "rngdrift")
-    copy = tmp_path / "baseline-copy"
-    shutil.copytree(ROOT / "results" / "baseline", copy)
+    copy = tmp_path / "results" / "baseline"  # the same relative path as in the checkout:
+    shutil.copytree(ROOT / "results" / "baseline", copy)  # the report names it in a command
     elsewhere = dict(cwd=tmp_path, capture_output=True, text=True, timeout=600)
     report = subprocess.run([rngdrift, "report", str(copy)], **elsewhere)
     assert report.returncode == 0, report.stderr

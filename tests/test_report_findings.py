@@ -260,3 +260,34 @@ def test_a_goal_no_seeding_brings_back_asks_for_a_code_change(tmp_path):
     assert broken.fix.text.startswith("No fix was verified: under none of the modes this run has "
                                       "(`python`, `torch`, `all`)")
     assert "code has to change" in broken.fix.text
+
+
+def test_upstream_advice_is_verified_by_a_scenario_that_applies_it(tmp_path):
+    """albumentations 1.4.21: no seeding mode brings pairs_reseed back; the catalog's advice
+    (image and mask in one call, Compose(seed=)) is verified where a scenario applying it
+    (Cause.fix_scenarios) keeps the goal after the change, and only there."""
+    old, new = (f"py3.11-torch2.15.0-tv0.29.2-albumentations{v}" for v in ("1.4.20", "1.4.21"))
+    before = {"rng.python": 1, "rng.numpy": 1, "rng.torch": 0, "rng.calls.random.random": 1000}
+    after = {"rng.python": 0, "rng.numpy": 0, "rng.torch": 0,
+             "rng.calls.numpy.random.default_rng": 8}
+
+    def reseed(cell, value, calls):
+        return everywhere(cell, "albumentations.pairs_reseed",
+                          {"pair_consistency": value, **GOAL, **calls})
+
+    def one_call(cell, value):
+        return everywhere(cell, "albumentations.pairs_one_call",
+                          {"pair_consistency": value, **GOAL})
+    rows = reseed(old, 1.0, before) + reseed(new, 0.0, after) + one_call(old, 1.0)
+    report = _report(tmp_path, rows + one_call(new, 1.0))
+    (broken,) = [f for f in report.findings if f.severity == "broken"]
+    assert broken.cause.id == "albumentations-1.4.21-own-generators"
+    assert broken.fix.mode is None and broken.fix.add == ()  # no seeding lines to print
+    assert broken.fix.verified.text == ("verified: `albumentations.pairs_one_call` (the advice "
+                                        "applied) gets `pair_consistency` 1.0 at "
+                                        "albumentations 1.4.21 under `python`")
+    # where the scenario applying the advice does not keep the goal, nothing is verified
+    report = _report(tmp_path / "worse", rows + one_call(new, 0.4))
+    (broken,) = [f for f in report.findings if f.severity == "broken"
+                 and f.transitions[0].scenario == "albumentations.pairs_reseed"]
+    assert broken.fix.verified is None and "No fix was verified" in broken.fix.text

@@ -20,6 +20,7 @@ the user must change (the catalog's advice) and which recipe to run to verify on
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 
 from ..cell import modes
 from ..cell.modes import Place
@@ -193,11 +194,13 @@ FIXABLE = (sev.BROKEN, sev.LOST_REPRO, sev.DRIFT, sev.FIXED_UPSTREAM, sev.HARNES
 
 def fix_for(evidence, finding) -> Fix | None:
     """The verified fix of a finding (its lead row), or why there is none."""
+    cause = finding.cause
     return fix_for_row(evidence, finding.severity, finding.transitions[0],
-                       finding.cause.fix if finding.cause else "")
+                       cause.fix if cause else "", cause.fix_scenarios if cause else ())
 
 
-def fix_for_row(evidence, severity: str, t, upstream: str = "") -> Fix | None:
+def fix_for_row(evidence, severity: str, t, upstream: str = "",
+                fix_scenarios: tuple[str, ...] = ()) -> Fix | None:
     if severity == sev.NOW_FAILS:
         return Fix(f"`{t.scenario}` now fails ({t.after.detail or 'see the cell log'}); no "
                    "seeding mode makes it run again here, so the code has to change"
@@ -221,6 +224,11 @@ def fix_for_row(evidence, severity: str, t, upstream: str = "") -> Fix | None:
                    upstream)
     if severity == sev.HARNESS:
         return None  # rngdrift's own recipe: a fix only where one was measured
+    applied = _applied_upstream(evidence, severity, t, fix_scenarios) if upstream else None
+    if applied is not None:
+        return Fix(f"No seeding brings `{t.scenario}` back; the upstream advice below does, "
+                   "measured on a scenario that applies it.", None, (), (),
+                   Verification(t.seeding, step, applied), upstream)
     missing = [m for m in options if m not in ran and modes.get(m).recipe
                and _relevant(evidence, t, modes.get(m).added_to(modes.get(t.seeding)))]
     to_verify = (f"run with `--seeding {','.join(modes.weakest_first(ran | {missing[0]}))}` "
@@ -228,6 +236,39 @@ def fix_for_row(evidence, severity: str, t, upstream: str = "") -> Fix | None:
                  f" ({modes.get(missing[0]).summary})") if missing else ""
     return Fix(_no_fix_words(evidence, severity, t, step, ran, upstream), None, (), (), None,
                upstream, to_verify)
+
+
+def _applied_upstream(evidence, severity: str, t, globs: tuple[str, ...]) -> str | None:
+    """What a scenario applying the catalog's advice (``Cause.fix_scenarios``) measured
+    after the change, under the finding's mode, where it reproduces there and keeps the
+    goals it shares with ``t``'s scenario at their level before the change; else None."""
+    if severity not in (sev.BROKEN, sev.LOST_REPRO) or not globs:
+        return None
+    before, after = t.step
+    goals = evidence.goals.get(t.scenario, {})
+    applying = [s for s in evidence.by_scenario
+                if s != t.scenario and any(fnmatch.fnmatchcase(s, g) for g in globs)]
+    # one that measures the same goal first: it shows the goal kept, not only repeats
+    applying.sort(key=lambda s: (not set(evidence.goals.get(s, {})) & set(goals), s))
+    for scenario in applying:
+        if not reproduces(evidence, after, scenario, t.seeding):
+            continue
+        shared = [m for m in evidence.goals.get(scenario, {}) if m in goals]
+        kept = True
+        for metric in shared:
+            was = _goal_level(evidence, before, t.scenario, metric, t.seeding)
+            now = _goal_level(evidence, after, scenario, metric, t.seeding)
+            gap = None if was is None or now is None else (
+                was - now if goals[metric] == "up" else now - was)
+            kept = kept and gap is not None and gap <= RESTORED * max(1.0, abs(was))
+        if not kept:
+            continue
+        shown = [f"`{m}` {_level(evidence, after, scenario, m, t.seeding)}" for m in shared]
+        package = step_versions(evidence.versions, before, after).split(" ", 1)[0]
+        return (f"`{scenario}` (the advice applied) "
+                + (f"gets {', '.join(shown)}" if shown else "repeats run to run")
+                + f" at {package} {evidence.versions[after].get(package, '?')}")
+    return None
 
 
 def _relevant(evidence, t, lines) -> bool:

@@ -34,6 +34,9 @@ class Cause:
     what: str
     fix: str
     link: str
+    # scenarios that apply ``fix`` (globs): where one reproduces after the change, the
+    # advice is verified by the run itself (``Compose(seed=)`` for albumentations 1.4.21)
+    fix_scenarios: tuple[str, ...] = ()
 
     def crossed(self, before: dict[str, str], after: dict[str, str]) -> bool:
         """Whether a step from versions ``before`` to ``after`` brings this change in."""
@@ -73,7 +76,8 @@ def load(path: Path = CATALOG) -> tuple[Cause, ...]:
             id=r["id"], package=r["package"], version=r["version"],
             apis=tuple(r["apis"].split()), draws_before=tuple(r["draws_before"].split()),
             draws_after=tuple(r["draws_after"].split()), scenarios=tuple(r["scenarios"].split()),
-            platform=r["platform"], what=r["what"], fix=r["fix"], link=r["link"])
+            platform=r["platform"], what=r["what"], fix=r["fix"], link=r["link"],
+            fix_scenarios=tuple((r.get("fix_scenarios") or "").split()))
             for r in csv.DictReader(handle))
 
 

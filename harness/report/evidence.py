@@ -21,6 +21,7 @@ from ..matrix import compat
 from ..cell.schema import GENERATOR_PREFIXES, GOAL_PREFIX, OK, RECIPE_METRIC, RNG_PREFIX
 from ..results import platforms
 from ..results.changes import unseeded
+from .model import CPU, PLATFORM  # noqa: F401 (evidence.CPU, evidence.PLATFORM)
 from ..results.frames import NOT_SEEN, Loaded, Observation, Tolerance, generators_drawn
 
 # API call rows of every process role: rng.calls.X, rng.worker.calls.X, rng.process.calls.X
@@ -28,8 +29,6 @@ _CALLS = re.compile(r"rng\.(?:(worker|process)\.)?calls\.(.+)")
 _GENERATOR = re.compile(r"rng\.(?:(worker|process)\.)?generator\.(.+)")
 _PROCESSES = re.compile(r"rng\.(worker|process)\.processes")
 VERSION_FIELDS = ("torchvision", "torch", "python", "numpy", "pillow")
-CPU = "cpu"             # the pseudo-package of a cell's CPU class in ``versions``
-PLATFORM = "platform"   # the cell's platform text, which the class is read from
 
 
 def api_name(role: str | None, api: str) -> str:

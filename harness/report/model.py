@@ -23,6 +23,9 @@ TOP_CALLS = 6
 TOP_FINDINGS = 8
 GENERATORS = ("python", "numpy", "torch", "cuda")
 VERSIONS = ("torchvision", "torch", "python", "numpy", "pillow")
+CPU = "cpu"             # the pseudo-package of a cell's CPU class in ``versions``
+PLATFORM = "platform"   # the cell's platform text, which the class is read from
+NOT_PACKAGES = (CPU, PLATFORM)  # in a cell's versions, but not what it installed
 
 # Labels of a drift/sources cell besides the group letters.
 DISAGREE = "~"
@@ -156,7 +159,8 @@ def runs(labels: list[str], cells: list[str]) -> list[tuple[str, str, str]]:
 def step_versions(versions: dict[str, dict[str, str]], before: str, after: str) -> str:
     """'torchvision 0.6.0 and 0.7.0': the first package that moved, on both sides."""
     b, a = versions[before], versions[after]
-    name = next((n for n in VERSIONS if b.get(n) != a.get(n)), "torch")
+    others = sorted((set(b) | set(a)) - set(VERSIONS) - set(NOT_PACKAGES))  # pins a cell id names
+    name = next((n for n in (*VERSIONS, *others) if b.get(n) != a.get(n)), "torch")
     return f"{name} {b.get(name, '?')} and {a.get(name, '?')}"
 
 

@@ -12,9 +12,8 @@ from ..cell import modes
 from ..cell.schema import OK
 from ..results.frames import Observation
 from . import severity as sev
-from .evidence import CPU, PLATFORM, VERSION_FIELDS
-
-NOT_PACKAGES = {CPU, PLATFORM}  # in a cell's versions, but not what it installed
+from .evidence import VERSION_FIELDS
+from .model import NOT_PACKAGES
 from .findings import Finding, Transition
 from .model import STATE_LABEL, short_value, step_versions  # noqa: F401 (re-exported)
 
@@ -24,7 +23,7 @@ MAX_ROWS_IN_SUMMARY = 3
 def version_step(versions: dict[str, dict[str, str]], before: str, after: str) -> str:
     """'torchvision 0.6.0 → 0.7.0, torch 1.5.0 → 1.6.0' (what moved between two cells)."""
     b, a = versions[before], versions[after]
-    others = sorted((set(b) | set(a)) - set(VERSION_FIELDS) - NOT_PACKAGES)  # pins a cell id names
+    others = sorted((set(b) | set(a)) - set(VERSION_FIELDS) - set(NOT_PACKAGES))  # pins a cell id names
     moved = [f"{name} {b.get(name) or '(none)'} → {a.get(name) or '(none)'}"
              for name in (*VERSION_FIELDS, *others) if not _same_release(b.get(name), a.get(name))]
     return ", ".join(moved) or "same versions"
@@ -47,7 +46,7 @@ def moving_pins(versions: dict[str, dict[str, str]], cell: str) -> list[str]:
     every = list(versions.values())
     pairs = len({(v["torch"], v["torchvision"]) for v in every})
     out = []
-    names = {n for v in every for n in v} - {"torch", "torchvision", "python"} - NOT_PACKAGES
+    names = {n for v in every for n in v} - {"torch", "torchvision", "python", *NOT_PACKAGES}
     for name in sorted(names):
         value = versions[cell].get(name)
         if name in ("numpy", "pillow"):
