@@ -118,6 +118,12 @@ def test_a_spec_is_a_file_pins_or_a_git_ref(tmp_path):
     as_ref = specs.read("HEAD", "--from", tmp_path)
     assert as_ref.what.startswith("requirements.txt at HEAD (")
     assert str(as_ref) == "--from HEAD"
+    # a matrix cell: its exact pins (the lock's NumPy and Pillow for its Python, and any pin
+    # its id names) stand in as pins do
+    as_cell = specs.read("py3.8-torch1.5.0-tv0.6.0-pillow7.0.0", "--from", tmp_path)
+    assert as_cell.declared.requirements == ("scipy==1.7.0", "torch==1.5.0", "torchvision==0.6.0",
+                                             "numpy==1.24.4", "pillow==7.0.0")
+    assert as_cell.what.startswith("matrix cell py3.8-torch1.5.0-tv0.6.0-pillow7.0.0 (torch==1.5.0")
 
 
 @pytest.mark.parametrize("spec,message", [

@@ -72,7 +72,8 @@ def _fail_on(value: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="old", required=True, metavar="SPEC",
-                        help="what you have: a git ref, a requirements file, or pins")
+                        help="what you have: a git ref, a requirements file, pins, or a matrix cell "
+                             "id (its exact pins)")
     parser.add_argument("--to", dest="new", required=True, metavar="SPEC",
                         help="what you would move to (the same kinds)")
     parser.add_argument("--fail-on", type=_fail_on, default=DEFAULT_FAIL_ON, metavar="SEVERITIES",

@@ -7,6 +7,9 @@ A SPEC is, tried in this order:
     pins                    "torch==2.4.1 torchvision==0.19.1" (every word a requirement
                             with a version operator): the working tree's declarations
                             with these standing in for the lines naming the same projects
+    a matrix cell           py3.8-torch1.5.0-tv0.6.0 (any cell id, pins included): the
+                            cell's exact pins (torch, torchvision, NumPy, Pillow and any
+                            it names), standing in as pins do
     a git ref               HEAD~1, main, a sha: the declarations of the repository at
                             that commit, read with ``git show`` (``harness.envs.declared``)
 """
@@ -17,6 +20,7 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
+from ..matrix import compat
 from . import declared
 from .declared import Declared, Tree
 
@@ -51,17 +55,20 @@ def read(spec: str, option: str, root: Path, only: list[str] = ()) -> Side:
     if path.is_file():
         found = declared.read(Tree.working(path.parent), [path.name])
         return _checked(Side(option, spec, str(Path(text)), found))
-    if is_pins(text):
+    cell = compat.parse_id(text)
+    if is_pins(text) or cell is not None:
+        pins = [r for r in cell.requirements if "==" in r] if cell else text.split()
         base = declared.read(Tree.working(root), only)
-        what = f"pins {text}" + (f" over {', '.join(base.files)}" if base.files else "")
-        return _checked(Side(option, spec, what, base.replacing(text.split())))
+        what = (f"matrix cell {text} ({' '.join(pins)})" if cell else f"pins {text}") + (
+            f" over {', '.join(base.files)}" if base.files else "")
+        return _checked(Side(option, spec, what, base.replacing(pins)))
     tree = Tree.at_ref(root, text)
     if tree is not None:
         found = declared.read(tree, only)
         what = f"{', '.join(found.files) or 'nothing'} at {tree}"
         return _checked(Side(option, spec, what, found))
     raise UserError(f"{option} {spec}: not a file, not pins (\"torch==2.4.1 "
-                    f"torchvision==0.19.1\") and not a git ref of {root}")
+                    f"torchvision==0.19.1\"), not a matrix cell id and not a git ref of {root}")
 
 
 def _checked(side: Side) -> Side:
