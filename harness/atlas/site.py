@@ -83,7 +83,9 @@ def index_page(atlas) -> str:
         body.append(f'<tr><td><a href="{step_href(step)}">{esc(step.words)}</a></td>'
                     f"<td>{_badges(step.findings) or 'nothing changed'}</td>"
                     f"<td>{prose(title(top)) if top else ''}</td></tr>")
-    body += ["</table></div>", '<h2 id="apis">Random APIs</h2>',
+    body += ["</table></div>", '<h2 id="apis">APIs</h2>',
+             '<p class="muted">The random APIs rngdrift traces, and the other APIs a catalogued '
+             "change names (a kernel's arithmetic: <code>torch.matmul</code> for MKL's gemm).</p>",
              '<div class="scroll"><table class="list"><tr><th>API</th><th>what</th>'
              "<th>releases that changed it</th></tr>"]
     for api, found in atlas.apis:
