@@ -40,7 +40,7 @@ def module(name: str):
 def parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of ``only`` (the one being run: the others'
     modules are not imported)."""
-    top = argparse.ArgumentParser(prog="rngdrift", description=DESCRIPTION, epilog=EPILOG,
+    top = errors.ArgumentParser(prog="rngdrift", description=DESCRIPTION, epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS if only is None else (only,):
@@ -55,5 +55,11 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
+    name = argv[0] if argv and argv[0] in COMMANDS else None
+    found = []  # a bad option is one line and exit 2, as any other UserError
+    status = errors.guarded(lambda: found.append(parser(name).parse_args(argv)),
+                            "rngdrift" + (f" {name}" if name else ""))
+    if not found:
+        return status
+    args = found[0]
     return errors.guarded(lambda: args.command_run(args), f"rngdrift {args.command}")

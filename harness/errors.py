@@ -12,6 +12,7 @@ has been raised.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Callable
 
@@ -35,3 +36,11 @@ def guarded(action: Callable[[], int | None], prog: str = "rngdrift") -> int:
         message = f"{where}{exc.strerror or exc}"
     print(f"{prog}: {message}", file=sys.stderr)
     return EXIT_USER_ERROR
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are UserErrors: one line naming the option and where
+    its help is, never a usage dump (``--help`` still prints the help)."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see {self.prog} --help)")

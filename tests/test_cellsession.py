@@ -240,6 +240,15 @@ def test_check_user_code_names_a_missing_script_before_installing(tmp_path):
         f"{tmp_path / 'nothere.py'}: no such file"
 
 
+def test_check_user_code_names_a_missing_pytest_path_before_installing(tmp_path):
+    (tmp_path / "tests").mkdir()
+    ok = opts(["--pytest", "tests/ -k 'not slow'"], tmp_path)
+    assert cellsession.check_user_code(ok, compat.DEFAULT[0], None) is None
+    missing = opts(["--pytest", "tests/nope/::test_x -k x"], tmp_path)
+    assert cellsession.check_user_code(missing, compat.DEFAULT[0], None) == \
+        f"--pytest 'tests/nope/::test_x -k x': {tmp_path / 'tests' / 'nope'}: no such file or folder"
+
+
 @pytest.mark.parametrize("python,wanted", [("3.7", "pytest>=7.4,<7.5"),
                                            ("3.8", "pytest>=8.3,<8.4"),
                                            ("3.11", "pytest>=8.3")])

@@ -291,3 +291,30 @@ def test_upstream_advice_is_verified_by_a_scenario_that_applies_it(tmp_path):
     (broken,) = [f for f in report.findings if f.severity == "broken"
                  and f.transitions[0].scenario == "albumentations.pairs_reseed"]
     assert broken.fix.verified is None and "No fix was verified" in broken.fix.text
+
+
+def test_a_pytest_failure_row_is_its_why_and_a_passing_side_has_none(tmp_path):
+    """A --pytest test writes `failure` only when it fails. Where it passed, the row is
+    absent: no failure, not a metric that went missing (which made every mode look
+    unreproducible, so the fix the run measured, python-torch, was never verified)."""
+    test = "pytest.tests.test_data.py.test_masks_follow_their_images"
+    goal = {"goal.passed": Text("up")}
+    calls_old = {"rng.python": 1, "rng.calls.random.random": 64, "rng.calls.random.seed": 64}
+    calls_new = {"rng.python": 0, "rng.torch": 1, "rng.calls.torch.rand": 2,
+                 "rng.calls.random.seed": 2}
+
+    def cell(name, python_passes, calls):
+        def metrics(seeding, repeat):
+            if seeding == "python" and not python_passes:
+                return {"passed": 0, "failure": Text("AssertionError (tests/test_data.py:13): "
+                                                     "mask flipped differently"), **goal, **calls}
+            return {"passed": 1, **goal, **calls}
+        return everywhere(name, test, metrics, seedings=("python", "python-torch"))
+    report = _report(tmp_path, cell(OLD, True, calls_old) + cell(TV07, False, calls_new))
+    (broken,) = [f for f in report.findings if f.severity == "broken"]
+    assert broken.fix.mode == "python-torch"
+    assert broken.fix.verified.text == ("verified: `passed` 1.0 at torchvision 0.6.0 and 0.7.0 "
+                                        "under `python-torch`")
+    failure = [t for t in broken.transitions if t.metric == "failure"]
+    assert failure and failure[0].before.values == ("",)  # no failure before, its why after
+    assert "mask flipped differently" in str(failure[0].after.values[0])

@@ -110,7 +110,7 @@ def answer(data: dict, old: int, new: int, api: str | None = None) -> str:
     if folded:
         lines += [f"Also changed: {folded} rows of unseeded noise, availability or harness "
                   f"recipe changes (`rngdrift report RUN --from {cells[old]['torch']} --to "
-                  f"{cells[new]['torch']}` on run `{data['run']}` lists them).", ""]
+                  f"{cells[new]['torch']}` on rngdrift's run `{data['run']}` lists them).", ""]
     platform_rows = sum(r[4] for r in shown)
     measured = f"Measured on {data['platform']} (run `{data['run']}`, {data['made']})"
     if platform_rows:

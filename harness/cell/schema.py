@@ -144,6 +144,7 @@ MAX_NAME = 200
 # name a row may carry; DEFAULT_MODES: what a cell runs unless --seeding says otherwise.
 MODES = modes.NAMES
 DEFAULT_MODES = modes.DEFAULT
+PYTEST_PREFIX = "pytest."  # a --pytest test's scenario: pytest.<node id>
 TEST_PASSED_METRIC = "passed"  # a --pytest test's one event: count 1/0, goal up
 TEST_FAILURE_METRIC = "failure"  # text "KIND (FILE:LINE): MESSAGE" when passed is 0: its why, not a result
 

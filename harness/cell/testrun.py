@@ -33,7 +33,7 @@ from .adopt import add
 from .loader import UserCodeError
 from .metrics import Metrics
 from .registry import NotApplicable, ScenarioFailed
-from .schema import TEST_FAILURE_METRIC, TEST_PASSED_METRIC
+from .schema import PYTEST_PREFIX, TEST_FAILURE_METRIC, TEST_PASSED_METRIC
 
 # The plugin by its private module, once: where rngdrift is installed (or its egg-info is
 # on the path) pytest would also load the public one by its entry point; and a team's own
@@ -52,7 +52,7 @@ def scenario_name(nodeid):
     name may not hold replaced; a long one cut and suffixed with a hash."""
     path, sep, rest = nodeid.partition("::")
     path = path[:-3] if path.endswith(".py") else path
-    name = "pytest." + path.replace("/", ".").replace(os.sep, ".")
+    name = PYTEST_PREFIX + path.replace("/", ".").replace(os.sep, ".")
     if sep:
         name += "." + rest.replace("::", ".")
     name = "".join(c if c.isprintable() and c not in ",\t" else "_" for c in name).strip()

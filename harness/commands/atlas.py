@@ -93,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
           f"{sum(1 for name in files if name.startswith('apis/'))} API pages, "
           f"{len(report.loaded.table)} rows of {len(report.cells)} cells; open {out / 'index.html'}")
     if args.ship:
-        payload = upgrades.data(report, pages, report.run_id, atlas.platform, atlas.dependent)
+        source = Path(report.run_path)  # the run's folder names it (results/baseline)
+        run_name = (source.parent if source.suffix == ".csv" else source).name
+        payload = upgrades.data(report, pages, run_name, atlas.platform, atlas.dependent)
         ship(args.ship, payload)
         print(f"rngdrift atlas: {args.ship}: {len(payload['pairs'])} upgrades for "
               "`rngdrift explain`")

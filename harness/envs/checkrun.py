@@ -55,9 +55,9 @@ def resolve_both(sides: list[Side], extra, index: list[str], cache: Path,
             return results
         first_problem = first_problem or (xy, problems[0])
     xy, (side, reason) = first_problem
-    tried = ", ".join(x for x, _ in found)
-    raise UserError(f"{side} ({side.what}) cannot be resolved on Python {xy}"
-                    f"{f' (nor {tried})' if len(found) > 1 else ''}: {reason}")
+    others = [x for x in dict.fromkeys(x for x, _ in found) if x != xy]  # each Python once
+    nor = f" (nor {', '.join(others)})" if others else ""
+    raise UserError(f"{side} ({side.what}) cannot be resolved on Python {xy}{nor}: {reason}")
 
 
 def extra_requirements(opts: runoptions.RunOptions):

@@ -166,6 +166,17 @@ def absent_means_zero(metric: str) -> bool:
         and not metric.startswith(schema.GENERATOR_PREFIXES)
 
 
+def absent_value(scenario: str, metric: str):
+    """What a metric a run did not write stands for: 0 for an attribution count
+    (``absent_means_zero``), no failure ("") for a pytest test's ``failure`` (written only
+    when it failed: its why, not a result), None where a missing metric is missing."""
+    if absent_means_zero(metric):
+        return 0
+    if metric == schema.TEST_FAILURE_METRIC and scenario.startswith(schema.PYTEST_PREFIX):
+        return ""
+    return None
+
+
 def _groups(loaded, cells=None) -> dict[tuple, list]:
     """{(cell, scenario, seeding, metric): [kind, [each repeat's value], first detail]},
     timing rows and the manifest left out; ``cells``: only those cells."""
@@ -228,8 +239,8 @@ def expand(loaded, tol: Tolerance) -> dict[tuple, tuple[str, Observation]]:
         elif metric not in code:
             metrics[key] = group
             per_scenario.setdefault(scenario, {}).setdefault(metric, group[0])
-    zero = {metric: absent_means_zero(metric) for metrics_ in per_scenario.values()
-            for metric in metrics_}
+    absent_is = {(scenario, metric): absent_value(scenario, metric)
+                 for scenario, metrics_ in per_scenario.items() for metric in metrics_}
     out: dict[tuple, tuple[str, Observation]] = {}
     for (cell, scenario, seeding), (_, states, detail) in status.items():
         repeats = len(states)
@@ -242,10 +253,12 @@ def expand(loaded, tol: Tolerance) -> dict[tuple, tuple[str, Observation]]:
             elif metric == status_metric:
                 seen = Observation(OK, _distinct(kind, states, tol), detail, repeats)
             elif (row := metrics.get(key)) is None:
-                seen = Observation(OK, (0,), "", repeats) if zero[metric] \
+                absent = absent_is[(scenario, metric)]
+                seen = Observation(OK, (absent,), "", repeats) if absent is not None \
                     else Observation(NA, (), "metric not reported", repeats)
             else:
-                absent = 0 if zero[metric] else MISSING
+                absent = absent_is[(scenario, metric)]
+                absent = MISSING if absent is None else absent
                 values = _distinct(kind, row[1], tol)
                 if len(row[1]) < repeats and absent not in values:
                     values += (absent,)

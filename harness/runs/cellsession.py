@@ -63,6 +63,9 @@ def check_user_code(opts: RunOptions, cell: compat.Cell, python: str | Path | No
     for path in files:
         if not Path(path).is_file():
             return f"{path}: no such file"
+    for text, path in runoptions.pytest_paths(opts):
+        if not path.exists():
+            return f"--pytest {text!r}: {path}: no such file or folder"
     if not opts.scenarios and not files:
         return None
     if python is None:

@@ -55,6 +55,9 @@ def cell_csv(run_path: Path, cell_id: str) -> Path:
 def point_latest(run_path: Path) -> None:
     """Make results/latest a relative symlink to ``run_path``, atomically."""
     latest = run_path.parent / "latest"
+    ignore = run_path.parent / ".gitignore"
+    if run_path.parent.name == paths.RESULTS_ELSEWHERE and not ignore.exists():
+        ignore.write_text("# rngdrift's runs: results, not sources\n*\n")  # a team's git status
     tmp = run_path.parent / f".latest-{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()

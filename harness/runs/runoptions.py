@@ -26,7 +26,7 @@ import shlex
 from pathlib import Path
 
 from . import cacheplan, rundirs
-from .. import paths
+from .. import errors, paths
 from ..matrix import envs
 from ..cell import options
 from ..errors import UserError
@@ -34,7 +34,7 @@ from ..errors import UserError
 INDEX_OPTIONS = ("index_url", "extra_index_url", "find_links")
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(errors.ArgumentParser):
     """argparse whose errors are UserErrors (one line, after ``context`` when given)."""
 
     def __init__(self, *args, context: str = "", **kwargs):
@@ -262,6 +262,20 @@ def user_code_files(opts) -> list[str]:
         if words and not words[0].startswith("-"):
             files.append(str(base / words[0]))
     return files
+
+
+def pytest_paths(opts) -> list[tuple[str, Path]]:
+    """(the --pytest command line, its PATH made absolute) for each --pytest: the first
+    word, before any ``::node``; the words after it are pytest's own."""
+    out = []
+    for text in opts.pytest:
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            continue  # the cell says what is wrong with it
+        if words and not words[0].startswith("-"):
+            out.append((text, Path(opts.workdir) / words[0].split("::", 1)[0]))
+    return out
 
 
 def pytest_files(opts) -> list[str]:
