@@ -66,11 +66,11 @@ def findings(run: Path) -> list[dict]:
 
 
 def outcomes(cell_csv: Path) -> dict[tuple[str, str], set[str]]:
-    """{(test, seeding): outcomes over the repeats}."""
+    """{(test, seeding): its `passed` values over the repeats ("1" passed, "0" not)}."""
     found: dict = {}
     with open(cell_csv, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if row["metric"] == "outcome":
+            if row["metric"] == "passed":
                 found.setdefault((row["scenario"], row["seeding"]), set()).add(row["value"])
     return found
 
@@ -108,8 +108,8 @@ def test_a_torch_bump_breaks_the_mask_test_with_cause_link_and_fix(installed, te
         # the team's own `scenarios` package imports as theirs, in both environments
         for test in ("pytest.tests.test_data.test_scenarios_is_our_own_package",
                      "pytest.tests.test_train.test_one_training_step_loss"):
-            assert old[(test, seeding)] == new[(test, seeding)] == {"passed"}
-        assert old[(MASK_TEST, seeding)] == {"passed"} and new[(MASK_TEST, seeding)] == {"failed"}
+            assert old[(test, seeding)] == new[(test, seeding)] == {"1"}
+        assert old[(MASK_TEST, seeding)] == {"1"} and new[(MASK_TEST, seeding)] == {"0"}
 
 
 def test_the_pull_request_action_with_the_real_check(installed, team, tmp_path):
@@ -189,5 +189,5 @@ def test_run_from_a_team_repository_keeps_its_packages_its_own(installed, tmp_pa
         assert values[("call.probe.which", "scenarios")] == "101", cell
         assert values[("call.probe.which", "harness")] == "102", cell
         assert values[("call.probe.which", "rngdrift")] == "103", cell
-        assert values[("pytest.tests.test_probe.test_ours", "outcome")] == "passed", cell
+        assert values[("pytest.tests.test_probe.test_ours", "passed")] == "1", cell
         assert values[("pytest.tests.test_probe.test_ours", "marks")] == "204", cell

@@ -172,7 +172,7 @@ def test_the_report_shows_the_changes_with_attribution(run):
     assert "**Broken**" in verdict
     assert f"`{TEST}test_masks_follow_their_images` `passed` under `python`: 1 → 0" in report
     assert f"`{PAIRS}` `pair_consistency` under `python`: 1.0 → 0.0" in report
-    assert f"`{DATASET}` `duplicate_fraction`" in report and "Improved" in report
+    assert f"`{DATASET}` `duplicate_fraction`" in report and "Fixed upstream" in report
     assert "sha256" not in report
     # why, for the user's own code: the known torchvision change its draws fit
     assert "tv-0.8-transforms-torch-rng" in verdict or "tv-0.7-flips-colorjitter-torch-rng" in verdict

@@ -168,14 +168,23 @@ def recipe_kwargs(mode, seed, own):
             tracing.recipe.add("worker_init_fn+own")
     per_rank = record.applies(Place.PER_RANK)
     if record.applies(Place.LOADER) or per_rank:
-        if own.get("generator") is not None:
-            tracing.recipe.add("generator=own")
+        given = own.get("generator")
+        if given is not None:
+            if not any(given is g for g in _RECIPE_GENERATORS):  # ctx.loader_kwargs' own
+                tracing.recipe.add("generator=own")
         elif _has_loader_generator():
             generator = torch.Generator()
             generator.manual_seed(seed + (_rank() if per_rank else 0))
+            _RECIPE_GENERATORS.append(generator)
             kwargs["generator"] = generator
             tracing.recipe.add("generator+rank" if per_rank else "generator")
     return kwargs
+
+
+# The generators the recipe made in this process: a scenario that builds its DataLoader
+# with ctx.loader_kwargs() passes one back through the DataLoader hook, and it is the
+# recipe's, not the program's own.
+_RECIPE_GENERATORS = []
 
 
 def _is_recipe(fn):
