@@ -318,3 +318,28 @@ def test_a_pytest_failure_row_is_its_why_and_a_passing_side_has_none(tmp_path):
     failure = [t for t in broken.transitions if t.metric == "failure"]
     assert failure and failure[0].before.values == ("",)  # no failure before, its why after
     assert "mask flipped differently" in str(failure[0].after.values[0])
+
+
+def test_the_fix_is_looked_for_under_every_mode_the_finding_shows(tmp_path):
+    """The finding's lead row is under `all` (no mode that covers `all` is a fix), but the
+    same break under `python` is fixed by python-torch: that verified fix is printed, with
+    the one line it adds; without python-torch in the run, how to have it verified is."""
+    test = "pytest.tests.test_data.py.test_masks"
+    goal = {"goal.passed": Text("up")}
+    draws = {"rng.python": 1, "rng.torch": 1, "rng.calls.random.seed": 64,
+             "rng.calls.torch.rand": 64}
+
+    def cell(name, broken, seedings):
+        def metrics(seeding, repeat):
+            passed = 0 if broken and seeding in ("none", "python", "all") else 1
+            return {"passed": passed, **goal, **draws}
+        return everywhere(name, test, metrics, seedings=seedings)
+    modes_run = ("none", "python", "all", "python-torch")
+    report = _report(tmp_path, cell(OLD, False, modes_run) + cell(TV07, True, modes_run))
+    (broken,) = [f for f in report.findings if f.severity == "broken"]
+    assert broken.transitions[0].seeding == "all"
+    assert broken.fix.mode == "python-torch" and len(broken.fix.lines) == 1
+    without = ("none", "python", "all")
+    report = _report(tmp_path / "no-recipe", cell(OLD, False, without) + cell(TV07, True, without))
+    (broken,) = [f for f in report.findings if f.severity == "broken"]
+    assert broken.fix.verified is None and "python-torch" in broken.fix.to_verify

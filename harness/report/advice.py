@@ -193,10 +193,24 @@ FIXABLE = (sev.BROKEN, sev.LOST_REPRO, sev.DRIFT, sev.FIXED_UPSTREAM, sev.HARNES
 
 
 def fix_for(evidence, finding) -> Fix | None:
-    """The verified fix of a finding (its lead row), or why there is none."""
+    """The verified fix of a finding, or why there is none: its rows are tried per
+    seeding mode, weakest first (a fix for code seeded like `python` is the one most
+    programs need), each mode's lead row (goals first); the verified fix adding the fewest lines wins, else
+    (for a goal or reproducibility lost) the first that says how to have one verified, else
+    the lead row's answer."""
     cause = finding.cause
-    return fix_for_row(evidence, finding.severity, finding.transitions[0],
-                       cause.fix if cause else "", cause.fix_scenarios if cause else ())
+    upstream, applying = (cause.fix, cause.fix_scenarios) if cause else ("", ())
+    leads: dict = {}
+    for t in finding.transitions:  # sorted goals first: the first row of a mode leads it
+        leads.setdefault(t.seeding, t)
+    order = [finding.transitions[0].seeding] + modes.weakest_first(leads)
+    fixes = [fix_for_row(evidence, finding.severity, leads[m], upstream, applying)
+             for m in dict.fromkeys(order)]
+    hint = finding.severity in (sev.BROKEN, sev.LOST_REPRO)  # a recipe can bring it back
+    verified = [f for f in fixes if f and f.verified]
+    if verified:  # the one that adds the fewest lines (ties: the order above)
+        return min(verified, key=lambda f: len(f.lines))
+    return next((f for f in fixes if hint and f and f.to_verify), None) or fixes[0]
 
 
 def fix_for_row(evidence, severity: str, t, upstream: str = "",
