@@ -318,6 +318,9 @@ def test_a_pytest_failure_row_is_its_why_and_a_passing_side_has_none(tmp_path):
     failure = [t for t in broken.transitions if t.metric == "failure"]
     assert failure and failure[0].before.values == ("",)  # no failure before, its why after
     assert "mask flipped differently" in str(failure[0].after.values[0])
+    from _rngdrift.harness.report.words import summary_rows
+    assert summary_rows(broken).endswith("; the test fails with: AssertionError "
+                                         "(tests/test_data.py:13): mask flipped differently")
 
 
 def test_the_fix_is_looked_for_under_every_mode_the_finding_shows(tmp_path):

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..cell import modes
-from ..cell.schema import OK
+from ..cell.schema import OK, PYTEST_PREFIX, TEST_FAILURE_METRIC
 from ..results.frames import Observation
 from . import severity as sev
 from .evidence import VERSION_FIELDS
@@ -124,7 +124,11 @@ def cause_id(explanation) -> str:
 def summary_rows(finding: Finding) -> str:
     shown = [transition(t) for t in finding.transitions[:MAX_ROWS_IN_SUMMARY]]
     more = len(finding.transitions) - len(shown)
-    return "; ".join(shown) + (f"; and {more} more row{'s' if more > 1 else ''}" if more else "")
+    text = "; ".join(shown) + (f"; and {more} more row{'s' if more > 1 else ''}" if more else "")
+    failed = next((t.after.values[0] for t in finding.transitions
+                   if t.metric == TEST_FAILURE_METRIC and t.scenario.startswith(PYTEST_PREFIX)
+                   and t.after.values and t.after.values[0]), None)
+    return text + (f"; the test fails with: {failed}" if failed else "")
 
 
 def counts(findings: list[Finding]) -> Counter:
