@@ -99,8 +99,12 @@ def test_a_torch_bump_breaks_the_mask_test_with_cause_link_and_fix(installed, te
     assert run.parent == team / "rngdrift-results" and (run / "check.md").read_text() == verdict
     assert not list(installed.parent.rglob("rngdrift-results"))
     broken = [f for f in findings(run) if f["severity"] == "broken"]
-    assert {(f["scenario"], f["metric"], f["before"], f["after"]) for f in broken} == {
-        (MASK_TEST, "passed", "1", "0")}
+    assert {(f["scenario"], f["metric"], f["before"], f["after"]) for f in broken
+            if f["metric"] != "failure"} == {(MASK_TEST, "passed", "1", "0")}
+    # the failure rows ride along: no failure before, the assertion it fails with after
+    failures = [f for f in broken if f["metric"] == "failure"]
+    assert failures and all(f["scenario"] == MASK_TEST and f["before"] == ""
+                            and f["after"].startswith("AssertionError (tests/") for f in failures)
     assert {f["cause_link"] for f in broken} == {"https://github.com/pytorch/vision/issues/2520"}
     old, new = (outcomes(run / "cells" / f"{cell}.csv")
                 for cell in ("py3.8-torch1.5.0-tv0.6.0", "py3.8-torch1.6.0-tv0.7.0"))
