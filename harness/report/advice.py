@@ -248,7 +248,8 @@ def fix_for_row(evidence, severity: str, t, upstream: str = "",
     to_verify = (f"run with `--seeding {','.join(modes.weakest_first(ran | {missing[0]}))}` "
                  f"to have rngdrift verify the `{missing[0]}` recipe"
                  f" ({modes.get(missing[0]).summary})") if missing else ""
-    return Fix(_no_fix_words(evidence, severity, t, step, ran, upstream), None, (), (), None,
+    return Fix(_no_fix_words(evidence, severity, t, step, ran, upstream, bool(missing)),
+               None, (), (), None,
                upstream, to_verify)
 
 
@@ -311,13 +312,15 @@ def _fix_words(severity: str, t, mode: str, lines, replaces) -> str:
             f"that is the `{mode}` mode, measured in both cells.")
 
 
-def _no_fix_words(evidence, severity: str, t, step, ran, upstream: str) -> str:
+def _no_fix_words(evidence, severity: str, t, step, ran, upstream: str,
+                  recipe_left: bool = False) -> str:
     tried = ", ".join(f"`{m}`" for m in modes.weakest_first(ran))
     advice = " Upstream advice below." if upstream else ""
     if severity == sev.BROKEN:
+        then = ("; a recipe this run did not have may (below)" if recipe_left
+                else ", so the code has to change")
         return (f"No fix was verified: under none of the modes this run has ({tried}) does "
-                f"`{t.scenario}` keep its goals in both cells, so the code has to change."
-                + advice)
+                f"`{t.scenario}` keep its goals in both cells{then}." + advice)
     if severity in (sev.DRIFT, sev.FIXED_UPSTREAM, sev.HARNESS):
         return (f"No seeding this run has ({tried}) gives `{t.scenario}` the same values in "
                 "both cells (measured): with the same seed this version computes different "
