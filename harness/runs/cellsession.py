@@ -71,16 +71,9 @@ def check_user_code(opts: RunOptions, cell: compat.Cell, python: str | Path | No
     if python is None:
         return f"{cell.id}: {interpreters.missing_hint(cell.python)}"
     import_root = import_root or importroot.make(Path.cwd() / ".nox")
-    proc = subprocess.run(
-        [str(python), "-m", CELL_MODULE + ".loader", "--check", *opts.scenarios, *files,
-         "--context", f"cell {cell.id}"],
-        capture_output=True, text=True, cwd=import_root,
-        env=dict(os.environ, PYTHONPATH=str(import_root)))
-    if proc.returncode == 0:
-        return None
-    lines = [line.removeprefix("rngdrift: ") for line in proc.stderr.splitlines() if line.strip()]
-    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-    return (lines[0] if lines else f"syntax check failed with code {proc.returncode}") + more
+    return preflight.cell_check(python, [CELL_MODULE + ".loader", "--check", *opts.scenarios,
+                                         *files, "--context", f"cell {cell.id}"],
+                                import_root, "syntax check")
 
 
 cell_is_complete = rundirs.cell_is_complete

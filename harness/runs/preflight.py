@@ -34,11 +34,18 @@ def user_values_problem(args: argparse.Namespace, python: str | Path | None,
     spec = user_values(args)
     if python is None or not any(spec[key] for key in KEYS):
         return None
-    proc = subprocess.run([str(python), "-m", MODULE, json.dumps(spec)], capture_output=True,
-                          text=True, cwd=import_root,
-                          env=dict(os.environ, PYTHONPATH=str(import_root)))
+    return cell_check(python, [MODULE, json.dumps(spec)], import_root, "user code check")
+
+
+def cell_check(python: str | Path, module_args: list[str], import_root: Path,
+               what: str) -> str | None:
+    """Run ``python -m MODULE ARGS`` the way a cell imports rngdrift (from ``import_root``,
+    nothing installed): None when it exits 0, else its first line on stderr, with
+    ' (and N more)'; ``what`` names the check when it printed nothing."""
+    proc = subprocess.run([str(python), "-m", *module_args], capture_output=True, text=True,
+                          cwd=import_root, env=dict(os.environ, PYTHONPATH=str(import_root)))
     if proc.returncode == 0:
         return None
     lines = [line.removeprefix("rngdrift: ") for line in proc.stderr.splitlines() if line.strip()]
     more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-    return (lines[0] if lines else f"user code check failed with code {proc.returncode}") + more
+    return (lines[0] if lines else f"{what} failed with code {proc.returncode}") + more
