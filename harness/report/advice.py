@@ -269,14 +269,8 @@ def _applied_upstream(evidence, severity: str, t, globs: tuple[str, ...]) -> str
         if not reproduces(evidence, after, scenario, t.seeding):
             continue
         shared = [m for m in evidence.goals.get(scenario, {}) if m in goals]
-        kept = True
-        for metric in shared:
-            was = _goal_level(evidence, before, t.scenario, metric, t.seeding)
-            now = _goal_level(evidence, after, scenario, metric, t.seeding)
-            gap = None if was is None or now is None else (
-                was - now if goals[metric] == "up" else now - was)
-            kept = kept and gap is not None and gap <= RESTORED * max(1.0, abs(was))
-        if not kept:
+        was = {m: _goal_level(evidence, before, t.scenario, m, t.seeding) for m in shared}
+        if None in was.values() or not keeps_goals(evidence, after, scenario, t.seeding, was):
             continue
         shown = [f"`{m}` {_level(evidence, after, scenario, m, t.seeding)}" for m in shared]
         package = step_versions(evidence.versions, before, after).split(" ", 1)[0]

@@ -77,7 +77,7 @@ def load(path: Path = CATALOG) -> tuple[Cause, ...]:
             apis=tuple(r["apis"].split()), draws_before=tuple(r["draws_before"].split()),
             draws_after=tuple(r["draws_after"].split()), scenarios=tuple(r["scenarios"].split()),
             platform=r["platform"], what=r["what"], fix=r["fix"], link=r["link"],
-            fix_scenarios=tuple((r.get("fix_scenarios") or "").split()))
+            fix_scenarios=tuple(r["fix_scenarios"].split()))
             for r in csv.DictReader(handle))
 
 
