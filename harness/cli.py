@@ -56,10 +56,8 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     name = argv[0] if argv and argv[0] in COMMANDS else None
-    found = []  # a bad option is one line and exit 2, as any other UserError
-    status = errors.guarded(lambda: found.append(parser(name).parse_args(argv)),
-                            "rngdrift" + (f" {name}" if name else ""))
-    if not found:
-        return status
-    args = found[0]
-    return errors.guarded(lambda: args.command_run(args), f"rngdrift {args.command}")
+
+    def run():  # a bad option is one line and exit 2, as any other UserError
+        args = parser(name).parse_args(argv)
+        return args.command_run(args)
+    return errors.guarded(run, "rngdrift" + (f" {name}" if name else ""))
